@@ -1,0 +1,13 @@
+//! The pure core of chargebridge: types and rules with no I/O and no async.
+//!
+//! Everything that decides something about money, state or identity lives here so it can be
+//! tested without a database, a network or a clock (time is always passed in).
+
+pub mod credit_code;
+pub mod partner;
+pub mod money;
+pub mod geo;
+pub mod station;
+pub mod tariff;
+pub mod order;
+pub mod settlement;

@@ -1,0 +1,1339 @@
+//! The charging order: one session (or reservation) from the first click to payment.
+//!
+//! Both flows use this one state machine. In flow A we create the order for our user and drive
+//! a partner's pile; in flow B a partner platform creates it (through our control API) for its
+//! user and we drive our own pile. [`Order::apply`] is the only place that decides which event
+//! may move an order where; every accepted event yields a [`Transition`] to persist (in the same
+//! transaction as the order, next to its outbox message).
+//!
+//! ```text
+//! created   ─start─► starting ─result ok─► charging ─stop─► stopping ─record─► finished ─► billed ─► paid
+//! created   ─reserve─► reserving ─confirmed─► reserved ─start─► starting
+//! reserved  ─► reservation_expired | cancelled          reserving ─refused─► failed
+//! starting  ─refused / result failed─► failed            charging ─fault─► interrupted ─record─► finished
+//! starting | stopping | reserving ─no answer─► unknown_outcome ─fact (query, push, record)─► …
+//! ```
+//!
+//! `unknown_outcome` is where an order goes when the partner (or our pile) did not answer a
+//! command in time: we do **not** know whether the car is charging. It leaves that state only
+//! on a fact — a query answer, a result or status notification, a charge record — never by a
+//! timer guessing "failed": a session wrongly marked failed may be charging right now, which
+//! means unbilled energy, a blocked connector and a dispute. The one action allowed without
+//! knowing is the safe one: asking to stop.
+//!
+//! Pushes arrive twice, late and out of order (CEC §12.2): an ended order never moves back. Such
+//! events are refused with [`OrderError::LateEvent`] or [`OrderError::Duplicate`], which callers
+//! acknowledge and drop; a partner saying a closed order is charging is
+//! [`OrderError::ChargingAfterClose`], which callers must act on (send a stop).
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::money::{Energy, Money};
+use crate::tariff::beijing;
+
+// ---------------------------------------------------------------------------------------------
+// StartChargeSeq
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeqError {
+    #[error("OperatorID must be 9 uppercase letters or digits, got {0:?}")]
+    OperatorId(String),
+    #[error("the unique part must be 18 letters or digits, got {0:?}")]
+    UniquePart(String),
+    #[error("StartChargeSeq must be 27 characters (9-character OperatorID + 18), got {0}")]
+    Length(usize),
+}
+
+impl SeqError {
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::OperatorId(s) => format!("运营商ID须为 9 位大写字母或数字，收到 {s:?}"),
+            Self::UniquePart(s) => format!("订单唯一编号须为 18 位字母或数字，收到 {s:?}"),
+            Self::Length(n) => format!("充电订单号须为 27 位（9 位运营商ID + 18 位编号），收到 {n} 位"),
+        }
+    }
+}
+
+fn valid_operator_id(s: &str) -> bool {
+    s.len() == 9 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// The CEC order number (充电订单号): the creating side's 9-character OperatorID followed by an
+/// 18-character unique part. It is the idempotency key of the whole session: a second start
+/// with the same sequence is the same order, never a second session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "MA5DEMO01202401011200000001"))]
+pub struct StartChargeSeq(String);
+
+impl StartChargeSeq {
+    pub const LEN: usize = 27;
+
+    pub fn new(operator_id: &str, unique: &str) -> Result<Self, SeqError> {
+        if !valid_operator_id(operator_id) {
+            return Err(SeqError::OperatorId(operator_id.to_owned()));
+        }
+        if unique.len() != 18 || !unique.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SeqError::UniquePart(unique.to_owned()));
+        }
+        Ok(Self(format!("{operator_id}{unique}")))
+    }
+
+    /// Strict parse: exactly 27 characters.
+    pub fn parse(s: &str) -> Result<Self, SeqError> {
+        if s.len() != Self::LEN || !s.is_ascii() {
+            return Err(SeqError::Length(s.chars().count()));
+        }
+        Self::new(&s[..9], &s[9..])
+    }
+
+    /// Lenient parse for partners flagged as sending longer order numbers (municipal variants
+    /// use up to 64): a valid OperatorID followed by 18–55 letters or digits.
+    pub fn parse_relaxed(s: &str) -> Result<Self, SeqError> {
+        if !s.is_ascii() || !(Self::LEN..=64).contains(&s.len()) {
+            return Err(SeqError::Length(s.chars().count()));
+        }
+        let (op, rest) = s.split_at(9);
+        if !valid_operator_id(op) {
+            return Err(SeqError::OperatorId(op.to_owned()));
+        }
+        if !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(SeqError::UniquePart(rest.to_owned()));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The usual shape: OperatorID + Beijing `yyyyMMddHHmmss` + a 4-digit counter for orders
+    /// created in the same second (the caller keeps the counter, as it keeps the clock).
+    pub fn generate(operator_id: &str, at: DateTime<Utc>, counter: u16) -> Result<Self, SeqError> {
+        let t = at.with_timezone(&beijing());
+        let unique = format!(
+            "{:04}{:02}{:02}{:02}{:02}{:02}{:04}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            counter % 10_000
+        );
+        Self::new(operator_id, &unique)
+    }
+
+    /// Who created the order (flow A: us; flow B: the partner platform).
+    pub fn operator_id(&self) -> &str {
+        &self.0[..9]
+    }
+
+    pub fn unique_part(&self) -> &str {
+        &self.0[9..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for StartChargeSeq {
+    type Error = SeqError;
+    fn try_from(s: String) -> Result<Self, SeqError> {
+        Self::parse_relaxed(&s)
+    }
+}
+
+impl From<StartChargeSeq> for String {
+    fn from(s: StartChargeSeq) -> Self {
+        s.0
+    }
+}
+
+impl fmt::Display for StartChargeSeq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who owns the order
+// ---------------------------------------------------------------------------------------------
+
+/// Whose user charges at whose pile; decides who bills the user and who settles with whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ownership {
+    /// Flow A: our user at a partner operator's pile. We create the StartChargeSeq, bill the
+    /// user, take the payment and settle the partner's share.
+    PartnerPile { user_id: Uuid, operator_partner_id: Uuid },
+    /// Flow B: a partner platform's user on our pile. The partner created the StartChargeSeq
+    /// and bills its user; we settle with the partner by statement.
+    PartnerUser { platform_partner_id: Uuid },
+    /// Our user on our own pile; no partner involved.
+    Own { user_id: Uuid },
+}
+
+impl Ownership {
+    /// The partner on the other side, if any.
+    pub fn partner_id(self) -> Option<Uuid> {
+        match self {
+            Self::PartnerPile { operator_partner_id, .. } => Some(operator_partner_id),
+            Self::PartnerUser { platform_partner_id } => Some(platform_partner_id),
+            Self::Own { .. } => None,
+        }
+    }
+
+    /// Whether we collect from the user ourselves (else the partner platform does, and the
+    /// order is settled in a statement rather than paid one by one).
+    pub fn we_bill_the_user(self) -> bool {
+        !matches!(self, Self::PartnerUser { .. })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// States, reasons, events
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum OrderState {
+    Created,
+    Reserving,
+    Reserved,
+    ReservationExpired,
+    Starting,
+    Charging,
+    /// Stop requested or reported; waiting for the final charge record.
+    Stopping,
+    /// Ended abnormally (fault, disconnection); waiting for the final charge record.
+    Interrupted,
+    /// The charge record has arrived; the fee can be computed.
+    Finished,
+    Billed,
+    Paid,
+    Failed,
+    Cancelled,
+    /// A command went unanswered; resolved only by a fact from the other side.
+    UnknownOutcome,
+}
+
+impl OrderState {
+    pub const ALL: [OrderState; 14] = [
+        Self::Created,
+        Self::Reserving,
+        Self::Reserved,
+        Self::ReservationExpired,
+        Self::Starting,
+        Self::Charging,
+        Self::Stopping,
+        Self::Interrupted,
+        Self::Finished,
+        Self::Billed,
+        Self::Paid,
+        Self::Failed,
+        Self::Cancelled,
+        Self::UnknownOutcome,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Reserving => "reserving",
+            Self::Reserved => "reserved",
+            Self::ReservationExpired => "reservation_expired",
+            Self::Starting => "starting",
+            Self::Charging => "charging",
+            Self::Stopping => "stopping",
+            Self::Interrupted => "interrupted",
+            Self::Finished => "finished",
+            Self::Billed => "billed",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::UnknownOutcome => "unknown_outcome",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+
+    /// No event moves the order any more.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Paid | Self::Failed | Self::Cancelled | Self::ReservationExpired)
+    }
+
+    /// The session has ended physically (energy no longer flows for this order).
+    pub fn charge_has_ended(self) -> bool {
+        matches!(self, Self::Interrupted | Self::Finished | Self::Billed | Self::Paid)
+    }
+
+    /// The connector is (or may be) held by this order. `UnknownOutcome` counts: we must not
+    /// hand the connector to someone else while we do not know.
+    pub fn holds_connector(self) -> bool {
+        matches!(
+            self,
+            Self::Reserving | Self::Reserved | Self::Starting | Self::Charging | Self::Stopping | Self::UnknownOutcome
+        )
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Created => "已创建",
+            Self::Reserving => "预约中",
+            Self::Reserved => "已预约",
+            Self::ReservationExpired => "预约已超时",
+            Self::Starting => "启动中",
+            Self::Charging => "充电中",
+            Self::Stopping => "停止中",
+            Self::Interrupted => "异常中断",
+            Self::Finished => "充电结束，待结算",
+            Self::Billed => "待支付",
+            Self::Paid => "已支付",
+            Self::Failed => "失败",
+            Self::Cancelled => "已取消",
+            Self::UnknownOutcome => "结果待确认",
+        }
+    }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Reserving => "reserving",
+            Self::Reserved => "reserved",
+            Self::ReservationExpired => "reservation expired",
+            Self::Starting => "starting",
+            Self::Charging => "charging",
+            Self::Stopping => "stopping",
+            Self::Interrupted => "interrupted",
+            Self::Finished => "finished, awaiting bill",
+            Self::Billed => "awaiting payment",
+            Self::Paid => "paid",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::UnknownOutcome => "outcome being confirmed",
+        }
+    }
+}
+
+impl fmt::Display for OrderState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which command an `UnknownOutcome` (or an in-flight state) is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingCommand {
+    Reserve,
+    Start,
+    Stop,
+}
+
+/// Why an order failed, in words a user (zh-CN) and an operator (en) can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FailureReason {
+    /// CEC start FailReason 1 (此设备不存在).
+    ConnectorNotFound,
+    /// CEC start FailReason 2 (此设备离线).
+    ConnectorOffline,
+    /// Someone else is plugged in, charging or holds a reservation.
+    ConnectorOccupied,
+    ConnectorFaulted,
+    /// CEC equip-auth FailReason 1 (此设备尚未插枪).
+    GunNotPlugged,
+    /// The partner refused the start or reservation with its own code.
+    Refused {
+        code: i64,
+        detail: Option<String>,
+    },
+    /// The charger reported that the start failed (CEC start result 4/5, OCPP rejected).
+    StartFailed {
+        detail: Option<String>,
+    },
+    /// A query confirmed the session never started.
+    NotStarted,
+    /// A query confirmed the reservation was never made.
+    NotReserved,
+    /// The partner or platform is not permitted to use this connector.
+    NotPermitted,
+}
+
+impl FailureReason {
+    /// From a CEC `query_start_charge` FailReason (1 device missing, 2 offline, 3–99 custom).
+    pub fn from_cec_start(code: i64, detail: Option<String>) -> Self {
+        match code {
+            1 => Self::ConnectorNotFound,
+            2 => Self::ConnectorOffline,
+            _ => Self::Refused { code, detail },
+        }
+    }
+
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::ConnectorNotFound => "充电枪不存在，请核对编号后重试".into(),
+            Self::ConnectorOffline => "充电桩离线，暂时无法启动，请换一个充电枪".into(),
+            Self::ConnectorOccupied => "充电枪已被占用，请选择其他空闲充电枪".into(),
+            Self::ConnectorFaulted => "充电枪故障，请选择其他充电枪".into(),
+            Self::GunNotPlugged => "尚未插枪，请插好充电枪后重试".into(),
+            Self::Refused { code, detail: Some(d) } => format!("运营商拒绝启动：{d}（代码 {code}）"),
+            Self::Refused { code, detail: None } => format!("运营商拒绝启动（代码 {code}）"),
+            Self::StartFailed { detail: Some(d) } => format!("充电桩启动失败：{d}，未产生费用"),
+            Self::StartFailed { detail: None } => "充电桩启动失败，未产生费用".into(),
+            Self::NotStarted => "经向运营商查询确认未启动充电，未产生费用".into(),
+            Self::NotReserved => "经向运营商查询确认预约未成功".into(),
+            Self::NotPermitted => "无权使用该充电枪".into(),
+        }
+    }
+
+    pub fn message_en(&self) -> String {
+        match self {
+            Self::ConnectorNotFound => "the connector does not exist; check its number and try again".into(),
+            Self::ConnectorOffline => "the charger is offline; please choose another connector".into(),
+            Self::ConnectorOccupied => "the connector is occupied; please choose a free one".into(),
+            Self::ConnectorFaulted => "the connector is faulted; please choose another one".into(),
+            Self::GunNotPlugged => "the gun is not plugged in; plug it in and try again".into(),
+            Self::Refused { code, detail: Some(d) } => format!("the operator refused to start: {d} (code {code})"),
+            Self::Refused { code, detail: None } => format!("the operator refused to start (code {code})"),
+            Self::StartFailed { detail: Some(d) } => format!("the charger failed to start: {d}; nothing was charged"),
+            Self::StartFailed { detail: None } => "the charger failed to start; nothing was charged".into(),
+            Self::NotStarted => "the operator confirmed the session never started; nothing was charged".into(),
+            Self::NotReserved => "the operator confirmed the reservation was not made".into(),
+            Self::NotPermitted => "not permitted to use this connector".into(),
+        }
+    }
+}
+
+/// CEC §10.9 StopReason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+pub enum StopReason {
+    /// 0: the user stopped it (app or charger).
+    User,
+    /// 1: the customer-side platform stopped it.
+    Platform,
+    /// 2: the vehicle's BMS ended it (usually: full).
+    Bms,
+    /// 3: charger fault.
+    ChargerFault,
+    /// 4: connector disconnected.
+    Disconnected,
+    /// 5–99: partner-defined.
+    Other(i64),
+}
+
+impl StopReason {
+    pub fn from_cec(code: i64) -> Self {
+        match code {
+            0 => Self::User,
+            1 => Self::Platform,
+            2 => Self::Bms,
+            3 => Self::ChargerFault,
+            4 => Self::Disconnected,
+            other => Self::Other(other),
+        }
+    }
+
+    pub fn cec_code(self) -> i64 {
+        match self {
+            Self::User => 0,
+            Self::Platform => 1,
+            Self::Bms => 2,
+            Self::ChargerFault => 3,
+            Self::Disconnected => 4,
+            Self::Other(code) => code,
+        }
+    }
+
+    /// An end nobody asked for: shown as 异常中断 and worth a look by operations.
+    pub fn is_abnormal(self) -> bool {
+        matches!(self, Self::ChargerFault | Self::Disconnected)
+    }
+
+    pub fn message_zh(self) -> String {
+        match self {
+            Self::User => "用户停止充电".into(),
+            Self::Platform => "平台停止充电".into(),
+            Self::Bms => "车辆充满或车辆停止".into(),
+            Self::ChargerFault => "充电桩故障，充电已中断".into(),
+            Self::Disconnected => "充电枪连接断开，充电已中断".into(),
+            Self::Other(code) => format!("运营商自定义原因（{code}）"),
+        }
+    }
+
+    pub fn message_en(self) -> String {
+        match self {
+            Self::User => "stopped by the user".into(),
+            Self::Platform => "stopped by the platform".into(),
+            Self::Bms => "ended by the vehicle (usually full)".into(),
+            Self::ChargerFault => "interrupted by a charger fault".into(),
+            Self::Disconnected => "interrupted: connector disconnected".into(),
+            Self::Other(code) => format!("operator-defined reason ({code})"),
+        }
+    }
+}
+
+/// The remote session state as the other side reports it (CEC §10.8 StartChargeSeqStat).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteState {
+    Starting,
+    Charging,
+    Stopping,
+    Ended,
+    /// 5: the other side does not know either.
+    Unknown,
+}
+
+impl RemoteState {
+    pub fn from_cec(code: i64) -> Self {
+        match code {
+            1 => Self::Starting,
+            2 => Self::Charging,
+            3 => Self::Stopping,
+            4 => Self::Ended,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn cec_code(self) -> i64 {
+        match self {
+            Self::Starting => 1,
+            Self::Charging => 2,
+            Self::Stopping => 3,
+            Self::Ended => 4,
+            Self::Unknown => 5,
+        }
+    }
+}
+
+/// The final record of a session (CEC `notification_charge_order_info`, OCPI CDR, OCPP
+/// StopTransaction priced by us).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChargeRecord {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub energy: Energy,
+    pub elec_money: Money,
+    pub service_money: Money,
+    pub total_money: Money,
+    pub stop_reason: StopReason,
+}
+
+/// Live progress from status reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    pub energy: Option<Energy>,
+    pub money: Option<Money>,
+    pub soc_percent: Option<u8>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum OrderEvent {
+    ReserveRequested,
+    ReservationConfirmed {
+        until: DateTime<Utc>,
+    },
+    ReservationRefused {
+        reason: FailureReason,
+    },
+    ReserveTimedOut,
+    ReservationExpired,
+    CancelRequested,
+    /// We sent the start command (`query_start_charge`, `RemoteStartTransaction`).
+    StartRequested,
+    /// The synchronous reply accepted the command; the outcome is still to come.
+    StartAccepted,
+    StartRefused {
+        reason: FailureReason,
+    },
+    /// No reply, or no result within the deadline.
+    StartTimedOut,
+    /// `notification_start_charge_result` (or OCPP StartTransaction / its absence).
+    StartResultNotified {
+        success: bool,
+        fail_reason: Option<FailureReason>,
+    },
+    /// A status push or a query answer.
+    ChargeStatusReported {
+        remote: RemoteState,
+        energy: Option<Energy>,
+        money: Option<Money>,
+        soc_percent: Option<u8>,
+    },
+    /// A query for the session found no such session on the other side.
+    QueryFoundNoSession,
+    StopRequested,
+    /// The synchronous reply accepted the stop.
+    StopAccepted,
+    /// The stop was refused. CEC stop FailReason 3 (already stopped) is not a refusal of the
+    /// end, so callers pass `already_stopped: true` and the order keeps waiting for its record.
+    StopRefused {
+        already_stopped: bool,
+    },
+    StopTimedOut,
+    /// `notification_stop_charge_result` with success: energy no longer flows.
+    StopConfirmed,
+    /// The session ended without anyone asking (fault, unplugged).
+    AbnormalStop {
+        reason: StopReason,
+    },
+    ChargeEnded {
+        record: ChargeRecord,
+    },
+    Billed {
+        amount: Money,
+    },
+    Paid {
+        payment_id: String,
+        amount: Money,
+    },
+}
+
+impl OrderEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::ReserveRequested => "reserve_requested",
+            Self::ReservationConfirmed { .. } => "reservation_confirmed",
+            Self::ReservationRefused { .. } => "reservation_refused",
+            Self::ReserveTimedOut => "reserve_timed_out",
+            Self::ReservationExpired => "reservation_expired",
+            Self::CancelRequested => "cancel_requested",
+            Self::StartRequested => "start_requested",
+            Self::StartAccepted => "start_accepted",
+            Self::StartRefused { .. } => "start_refused",
+            Self::StartTimedOut => "start_timed_out",
+            Self::StartResultNotified { .. } => "start_result_notified",
+            Self::ChargeStatusReported { .. } => "charge_status_reported",
+            Self::QueryFoundNoSession => "query_found_no_session",
+            Self::StopRequested => "stop_requested",
+            Self::StopAccepted => "stop_accepted",
+            Self::StopRefused { .. } => "stop_refused",
+            Self::StopTimedOut => "stop_timed_out",
+            Self::StopConfirmed => "stop_confirmed",
+            Self::AbnormalStop { .. } => "abnormal_stop",
+            Self::ChargeEnded { .. } => "charge_ended",
+            Self::Billed { .. } => "billed",
+            Self::Paid { .. } => "paid",
+        }
+    }
+
+    /// Reports from the other side about a running session: harmless when they arrive late.
+    fn is_session_report(&self) -> bool {
+        matches!(
+            self,
+            Self::StartAccepted
+                | Self::StartResultNotified { success: true, .. }
+                | Self::ChargeStatusReported { .. }
+                | Self::StopAccepted
+                | Self::StopRefused { .. }
+                | Self::StopConfirmed
+                | Self::StopTimedOut
+                | Self::StartTimedOut
+                | Self::AbnormalStop { .. }
+        )
+    }
+
+    /// The other side says energy is flowing for this order.
+    fn says_charging(&self) -> bool {
+        matches!(
+            self,
+            Self::StartResultNotified { success: true, .. }
+                | Self::ChargeStatusReported { remote: RemoteState::Charging, .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("event {event} is not allowed in state {from}")]
+    IllegalTransition { from: OrderState, event: &'static str },
+    /// A report about a session that has already ended; acknowledge and drop it.
+    #[error("late {event} ignored: the order is already {from}")]
+    LateEvent { from: OrderState, event: &'static str },
+    /// The same final record again; acknowledge and drop it.
+    #[error("duplicate {event}: the order already has this record")]
+    Duplicate { event: &'static str },
+    /// A different final record for an order that already has one.
+    #[error("a different charge record arrived for an order that is already {from}")]
+    ConflictingRecord { from: OrderState },
+    /// The other side reports charging on an order we closed: it must be stopped.
+    #[error("the session is reported charging although the order is {from}; it must be stopped")]
+    ChargingAfterClose { from: OrderState },
+    #[error("payment of {paid} does not match the bill of {billed}")]
+    PaymentMismatch { billed: Money, paid: Money },
+    #[error("invalid event data: {0}")]
+    InvalidData(&'static str),
+}
+
+impl OrderError {
+    /// Whether the caller may simply acknowledge the event and move on.
+    pub fn is_harmless(&self) -> bool {
+        matches!(self, Self::LateEvent { .. } | Self::Duplicate { .. })
+    }
+
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::IllegalTransition { from, event } => {
+                format!("订单当前为「{}」，不能处理「{event}」", from.label_zh())
+            }
+            Self::LateEvent { from, event } => format!("订单已为「{}」，忽略迟到的「{event}」", from.label_zh()),
+            Self::Duplicate { event } => format!("重复的「{event}」，已忽略"),
+            Self::ConflictingRecord { from } => format!("订单已为「{}」，又收到不同的充电记录", from.label_zh()),
+            Self::ChargingAfterClose { from } => {
+                format!("订单已为「{}」，但对方报告仍在充电，需停止充电", from.label_zh())
+            }
+            Self::PaymentMismatch { billed, paid } => format!("支付金额 {paid} 与账单金额 {billed} 不符"),
+            Self::InvalidData(what) => format!("事件数据无效：{what}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The order
+// ---------------------------------------------------------------------------------------------
+
+/// What one accepted event did, to be persisted as the order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transition {
+    pub order_id: Uuid,
+    pub from: OrderState,
+    pub to: OrderState,
+    pub event: &'static str,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: Uuid,
+    pub seq: StartChargeSeq,
+    pub ownership: Ownership,
+    pub connector_id: Uuid,
+    pub state: OrderState,
+    /// The command in flight, or the one an `UnknownOutcome` is about.
+    pub pending: Option<PendingCommand>,
+    pub failure: Option<FailureReason>,
+    pub reserved_until: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub progress: Option<Progress>,
+    pub abnormal_stop: Option<StopReason>,
+    pub record: Option<ChargeRecord>,
+    pub billed_amount: Option<Money>,
+    pub payment_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Order {
+    pub fn new(id: Uuid, seq: StartChargeSeq, ownership: Ownership, connector_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            seq,
+            ownership,
+            connector_id,
+            state: OrderState::Created,
+            pending: None,
+            failure: None,
+            reserved_until: None,
+            started_at: None,
+            progress: None,
+            abnormal_stop: None,
+            record: None,
+            billed_amount: None,
+            payment_id: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// What to tell the user about this order now.
+    pub fn message_zh(&self) -> String {
+        match (&self.state, &self.failure) {
+            (OrderState::Failed, Some(reason)) => reason.message_zh(),
+            (OrderState::UnknownOutcome, _) => "运营商暂未确认结果，我们正在查询，请勿重复启动；确认前不会扣费".into(),
+            (OrderState::Interrupted, _) => {
+                self.abnormal_stop.map(StopReason::message_zh).unwrap_or_else(|| "充电异常中断".into())
+            }
+            (state, _) => state.label_zh().into(),
+        }
+    }
+
+    pub fn message_en(&self) -> String {
+        match (&self.state, &self.failure) {
+            (OrderState::Failed, Some(reason)) => reason.message_en(),
+            (OrderState::UnknownOutcome, _) => {
+                "the operator has not confirmed the outcome yet; we are checking — please do not start again; nothing is charged until it is confirmed".into()
+            }
+            (OrderState::Interrupted, _) => {
+                self.abnormal_stop.map(StopReason::message_en).unwrap_or_else(|| "charging was interrupted".into())
+            }
+            (state, _) => state.label_en().into(),
+        }
+    }
+
+    /// Applies `event` at `at`. On success the order is updated and the transition returned;
+    /// on error nothing changes.
+    pub fn apply(&mut self, event: OrderEvent, at: DateTime<Utc>) -> Result<Transition, OrderError> {
+        use OrderEvent as E;
+        use OrderState as S;
+        let from = self.state;
+        let name = event.name();
+        let illegal = Err(OrderError::IllegalTransition { from, event: name });
+
+        // Facts that closed orders cannot take back.
+        if matches!(from, S::Failed | S::Cancelled | S::ReservationExpired) && event.says_charging() {
+            return Err(OrderError::ChargingAfterClose { from });
+        }
+        if from.charge_has_ended() {
+            if let E::ChargeEnded { record } = &event {
+                return match &self.record {
+                    Some(existing) if existing == record => Err(OrderError::Duplicate { event: name }),
+                    Some(_) => Err(OrderError::ConflictingRecord { from }),
+                    None if from == S::Interrupted => self.finish(record.clone(), at),
+                    None => illegal,
+                };
+            }
+            if event.is_session_report() {
+                return Err(OrderError::LateEvent { from, event: name });
+            }
+        }
+
+        let to = match (from, &event) {
+            // Reservations.
+            (S::Created, E::ReserveRequested) => {
+                self.pending = Some(PendingCommand::Reserve);
+                S::Reserving
+            }
+            (S::Reserving, E::ReservationConfirmed { until })
+            | (S::UnknownOutcome, E::ReservationConfirmed { until })
+                if from == S::Reserving || self.pending == Some(PendingCommand::Reserve) =>
+            {
+                if *until <= at {
+                    return Err(OrderError::InvalidData("reservation ends before it is confirmed"));
+                }
+                self.pending = None;
+                self.reserved_until = Some(*until);
+                S::Reserved
+            }
+            (S::Reserving, E::ReservationRefused { reason }) => self.fail(reason.clone()),
+            (S::Reserving, E::ReserveTimedOut) => S::UnknownOutcome,
+            (S::Reserved, E::ReservationExpired) => {
+                if self.reserved_until.is_some_and(|until| at < until) {
+                    return Err(OrderError::InvalidData("the reservation has not expired yet"));
+                }
+                S::ReservationExpired
+            }
+            (S::Created | S::Reserving | S::Reserved, E::CancelRequested) => {
+                self.pending = None;
+                S::Cancelled
+            }
+
+            // Starting.
+            (S::Created | S::Reserved, E::StartRequested) => {
+                self.pending = Some(PendingCommand::Start);
+                S::Starting
+            }
+            (S::Starting, E::StartAccepted) => S::Starting,
+            (S::Starting, E::StartRefused { reason }) => self.fail(reason.clone()),
+            (S::Starting, E::StartTimedOut) => S::UnknownOutcome,
+            (S::Starting | S::Charging, E::StartResultNotified { success: true, .. }) => self.charging(at),
+            (S::UnknownOutcome, E::StartResultNotified { success: true, .. })
+                if self.pending != Some(PendingCommand::Reserve) =>
+            {
+                self.charging(at)
+            }
+            (S::Starting, E::StartResultNotified { success: false, fail_reason })
+            | (S::UnknownOutcome, E::StartResultNotified { success: false, fail_reason })
+                if from == S::Starting || self.pending == Some(PendingCommand::Start) =>
+            {
+                self.fail(fail_reason.clone().unwrap_or(FailureReason::StartFailed { detail: None }))
+            }
+
+            // Status reports and query answers.
+            (
+                S::Starting | S::Charging | S::Stopping | S::UnknownOutcome,
+                E::ChargeStatusReported { remote, energy, money, soc_percent },
+            ) if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome => {
+                self.progress = Some(Progress { energy: *energy, money: *money, soc_percent: *soc_percent, at });
+                match (from, remote) {
+                    // The remote side does not know either: nothing learned.
+                    (_, RemoteState::Unknown) => from,
+                    (S::Stopping, _) => S::Stopping,
+                    (_, RemoteState::Starting) if from == S::Charging => S::Charging,
+                    (_, RemoteState::Starting) => {
+                        self.pending = Some(PendingCommand::Start);
+                        S::Starting
+                    }
+                    (_, RemoteState::Charging) => self.charging(at),
+                    (_, RemoteState::Stopping | RemoteState::Ended) => {
+                        self.pending = None;
+                        S::Stopping
+                    }
+                }
+            }
+            (S::UnknownOutcome, E::QueryFoundNoSession) => match self.pending {
+                Some(PendingCommand::Start) => self.fail(FailureReason::NotStarted),
+                Some(PendingCommand::Reserve) => self.fail(FailureReason::NotReserved),
+                // A session that was charging cannot be declared gone by a lookup miss: wait
+                // for its record or an operator.
+                _ => S::UnknownOutcome,
+            },
+            (S::Starting, E::QueryFoundNoSession) => S::Starting,
+
+            // Stopping. Stopping something that may have started is always safe.
+            (S::Starting | S::Charging, E::StopRequested) => {
+                self.pending = Some(PendingCommand::Stop);
+                S::Stopping
+            }
+            (S::UnknownOutcome, E::StopRequested) if self.pending != Some(PendingCommand::Reserve) => {
+                self.pending = Some(PendingCommand::Stop);
+                S::Stopping
+            }
+            (S::Stopping, E::StopAccepted) => S::Stopping,
+            (S::Stopping, E::StopRefused { already_stopped: true }) => S::Stopping,
+            (S::Stopping, E::StopRefused { already_stopped: false }) => {
+                self.pending = None;
+                S::Charging
+            }
+            (S::Stopping, E::StopTimedOut) => S::UnknownOutcome,
+            (S::Charging | S::Stopping | S::UnknownOutcome, E::StopConfirmed)
+                if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome =>
+            {
+                self.pending = None;
+                S::Stopping
+            }
+            (S::Starting | S::Charging | S::Stopping | S::UnknownOutcome, E::AbnormalStop { reason })
+                if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome =>
+            {
+                self.pending = None;
+                self.abnormal_stop = Some(*reason);
+                S::Interrupted
+            }
+            (S::Starting | S::Charging | S::Stopping | S::UnknownOutcome, E::ChargeEnded { record })
+                if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome =>
+            {
+                return self.finish(record.clone(), at);
+            }
+
+            // Money.
+            (S::Finished, E::Billed { amount }) => {
+                if amount.is_negative() {
+                    return Err(OrderError::InvalidData("a bill cannot be negative"));
+                }
+                self.billed_amount = Some(*amount);
+                S::Billed
+            }
+            (S::Billed, E::Paid { payment_id, amount }) => {
+                let billed = self.billed_amount.unwrap_or(Money::ZERO);
+                if *amount != billed {
+                    return Err(OrderError::PaymentMismatch { billed, paid: *amount });
+                }
+                if payment_id.trim().is_empty() {
+                    return Err(OrderError::InvalidData("payment id is empty"));
+                }
+                self.payment_id = Some(payment_id.clone());
+                S::Paid
+            }
+            _ => return illegal,
+        };
+        Ok(self.moved(from, to, name, at))
+    }
+
+    fn fail(&mut self, reason: FailureReason) -> OrderState {
+        self.pending = None;
+        self.failure = Some(reason);
+        OrderState::Failed
+    }
+
+    fn charging(&mut self, at: DateTime<Utc>) -> OrderState {
+        self.pending = None;
+        self.started_at.get_or_insert(at);
+        OrderState::Charging
+    }
+
+    fn finish(&mut self, record: ChargeRecord, at: DateTime<Utc>) -> Result<Transition, OrderError> {
+        if record.end < record.start {
+            return Err(OrderError::InvalidData("the charge record ends before it starts"));
+        }
+        if record.elec_money.is_negative() || record.service_money.is_negative() || record.total_money.is_negative() {
+            return Err(OrderError::InvalidData("the charge record has a negative amount"));
+        }
+        let from = self.state;
+        self.pending = None;
+        self.started_at.get_or_insert(record.start);
+        if record.stop_reason.is_abnormal() {
+            self.abnormal_stop = Some(record.stop_reason);
+        }
+        self.record = Some(record);
+        Ok(self.moved(from, OrderState::Finished, "charge_ended", at))
+    }
+
+    fn moved(&mut self, from: OrderState, to: OrderState, event: &'static str, at: DateTime<Utc>) -> Transition {
+        self.state = to;
+        self.updated_at = at;
+        Transition { order_id: self.id, from, to, event, at }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 1, 1, 4, 0, 5).unwrap()
+    }
+
+    fn order() -> Order {
+        let seq = StartChargeSeq::parse("MA5DEMO01202401011200000001").unwrap();
+        let ownership = Ownership::PartnerPile { user_id: Uuid::nil(), operator_partner_id: Uuid::max() };
+        Order::new(Uuid::nil(), seq, ownership, Uuid::nil(), t0())
+    }
+
+    fn record(reason: StopReason) -> ChargeRecord {
+        ChargeRecord {
+            start: t0(),
+            end: t0() + Duration::minutes(40),
+            energy: Energy::kwh(dec!(24.60)).unwrap(),
+            elec_money: Money::new(dec!(19.68)),
+            service_money: Money::new(dec!(9.84)),
+            total_money: Money::new(dec!(29.52)),
+            stop_reason: reason,
+        }
+    }
+
+    fn status(remote: RemoteState) -> OrderEvent {
+        OrderEvent::ChargeStatusReported { remote, energy: None, money: None, soc_percent: None }
+    }
+
+    /// Applies events in order, returning the states visited.
+    fn run(order: &mut Order, events: Vec<OrderEvent>) -> Vec<OrderState> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let name = e.name();
+                order.apply(e, t0() + Duration::seconds(i as i64 + 1)).unwrap_or_else(|err| panic!("{name}: {err}")).to
+            })
+            .collect()
+    }
+
+    #[test]
+    fn start_charge_seq_validation() {
+        let seq = StartChargeSeq::new("MA5DEMO01", "202401011200000001").unwrap();
+        assert_eq!(seq.as_str(), "MA5DEMO01202401011200000001");
+        assert_eq!(seq.operator_id(), "MA5DEMO01");
+        assert_eq!(seq.unique_part(), "202401011200000001");
+        assert_eq!(StartChargeSeq::parse(seq.as_str()).unwrap(), seq);
+        assert!(matches!(StartChargeSeq::new("ma5demo01", "202401011200000001"), Err(SeqError::OperatorId(_))));
+        assert!(matches!(StartChargeSeq::new("MA5DEMO0", "202401011200000001"), Err(SeqError::OperatorId(_))));
+        assert!(matches!(StartChargeSeq::new("MA5DEMO01", "20240101120000001"), Err(SeqError::UniquePart(_))));
+        assert!(matches!(StartChargeSeq::new("MA5DEMO01", "20240101120000000-"), Err(SeqError::UniquePart(_))));
+        assert_eq!(StartChargeSeq::parse("MA5DEMO0120240101120000000"), Err(SeqError::Length(26)));
+        assert!(StartChargeSeq::parse("MA5DEMO01202401011200000001X").is_err());
+        assert!(StartChargeSeq::parse_relaxed("MA5DEMO01202401011200000001XYZ").is_ok());
+        assert!(serde_json::from_str::<StartChargeSeq>("\"short\"").is_err());
+        assert!(SeqError::Length(3).message_zh().contains("27"));
+    }
+
+    #[test]
+    fn generated_seq_uses_beijing_time() {
+        let seq = StartChargeSeq::generate("MA5DEMO01", t0(), 1).unwrap();
+        assert_eq!(seq.as_str(), "MA5DEMO01202401011200050001");
+    }
+
+    #[test]
+    fn flow_a_happy_path() {
+        let mut o = order();
+        let states = run(
+            &mut o,
+            vec![
+                OrderEvent::StartRequested,
+                OrderEvent::StartAccepted,
+                OrderEvent::StartResultNotified { success: true, fail_reason: None },
+                status(RemoteState::Charging),
+                OrderEvent::StopRequested,
+                OrderEvent::StopAccepted,
+                OrderEvent::StopConfirmed,
+                OrderEvent::ChargeEnded { record: record(StopReason::User) },
+                OrderEvent::Billed { amount: Money::new(dec!(29.52)) },
+                OrderEvent::Paid { payment_id: "pay-1".into(), amount: Money::new(dec!(29.52)) },
+            ],
+        );
+        use OrderState::*;
+        assert_eq!(
+            states,
+            vec![Starting, Starting, Charging, Charging, Stopping, Stopping, Stopping, Finished, Billed, Paid]
+        );
+        assert!(o.state.is_terminal());
+        assert_eq!(o.started_at, Some(t0() + Duration::seconds(3)));
+        assert_eq!(o.payment_id.as_deref(), Some("pay-1"));
+    }
+
+    #[test]
+    fn transitions_are_recorded() {
+        let mut o = order();
+        let tr = o.apply(OrderEvent::StartRequested, t0()).unwrap();
+        assert_eq!(
+            tr,
+            Transition {
+                order_id: o.id,
+                from: OrderState::Created,
+                to: OrderState::Starting,
+                event: "start_requested",
+                at: t0()
+            }
+        );
+    }
+
+    #[test]
+    fn refused_start_fails_with_a_reason() {
+        let mut o = order();
+        o.apply(OrderEvent::StartRequested, t0()).unwrap();
+        o.apply(OrderEvent::StartRefused { reason: FailureReason::from_cec_start(2, None) }, t0()).unwrap();
+        assert_eq!(o.state, OrderState::Failed);
+        assert_eq!(o.failure, Some(FailureReason::ConnectorOffline));
+        assert!(o.message_zh().contains("离线"));
+        assert!(o.message_en().contains("offline"));
+        assert!(FailureReason::ConnectorOccupied.message_zh().contains("占用"));
+        assert_eq!(
+            FailureReason::from_cec_start(91, Some("vehicle already charging".into())).message_en(),
+            "the operator refused to start: vehicle already charging (code 91)"
+        );
+    }
+
+    #[test]
+    fn illegal_transitions_name_state_and_event() {
+        let mut o = order();
+        let err = o.apply(OrderEvent::StopRequested, t0()).unwrap_err();
+        assert_eq!(err, OrderError::IllegalTransition { from: OrderState::Created, event: "stop_requested" });
+        assert_eq!(err.to_string(), "event stop_requested is not allowed in state created");
+        assert!(err.message_zh().contains("已创建"));
+        assert_eq!(o.state, OrderState::Created, "nothing changes on error");
+        assert!(o.apply(OrderEvent::Billed { amount: Money::ZERO }, t0()).is_err());
+        assert!(o.apply(OrderEvent::ReservationExpired, t0()).is_err());
+    }
+
+    #[test]
+    fn timeout_leads_to_unknown_outcome_resolved_only_by_facts() {
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartTimedOut]);
+        assert_eq!(o.state, OrderState::UnknownOutcome);
+        assert_eq!(o.pending, Some(PendingCommand::Start));
+        assert!(o.message_zh().contains("请勿重复启动"));
+        assert!(o.state.holds_connector());
+        // A second timer firing decides nothing.
+        assert!(o.apply(OrderEvent::StartTimedOut, t0()).is_err());
+        assert!(o.apply(OrderEvent::StartRefused { reason: FailureReason::ConnectorOffline }, t0()).is_err());
+        // The remote side does not know either: still unknown.
+        assert_eq!(o.apply(status(RemoteState::Unknown), t0()).unwrap().to, OrderState::UnknownOutcome);
+        // A query finds it charging.
+        assert_eq!(o.apply(status(RemoteState::Charging), t0()).unwrap().to, OrderState::Charging);
+
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartTimedOut, OrderEvent::QueryFoundNoSession]);
+        assert_eq!((o.state, o.failure.clone()), (OrderState::Failed, Some(FailureReason::NotStarted)));
+
+        // Stopping is the one action allowed while unknown.
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartTimedOut, OrderEvent::StopRequested]);
+        assert_eq!((o.state, o.pending), (OrderState::Stopping, Some(PendingCommand::Stop)));
+    }
+
+    #[test]
+    fn stop_timeout_and_refusal() {
+        let mut o = order();
+        run(
+            &mut o,
+            vec![
+                OrderEvent::StartRequested,
+                OrderEvent::StartResultNotified { success: true, fail_reason: None },
+                OrderEvent::StopRequested,
+            ],
+        );
+        assert_eq!(o.apply(OrderEvent::StopRefused { already_stopped: false }, t0()).unwrap().to, OrderState::Charging);
+        o.apply(OrderEvent::StopRequested, t0()).unwrap();
+        assert_eq!(o.apply(OrderEvent::StopRefused { already_stopped: true }, t0()).unwrap().to, OrderState::Stopping);
+        assert_eq!(o.apply(OrderEvent::StopTimedOut, t0()).unwrap().to, OrderState::UnknownOutcome);
+        // A lookup miss cannot declare a started session gone.
+        assert_eq!(o.apply(OrderEvent::QueryFoundNoSession, t0()).unwrap().to, OrderState::UnknownOutcome);
+        assert_eq!(
+            o.apply(OrderEvent::ChargeEnded { record: record(StopReason::Platform) }, t0()).unwrap().to,
+            OrderState::Finished
+        );
+    }
+
+    #[test]
+    fn abnormal_stop_then_record() {
+        let mut o = order();
+        run(
+            &mut o,
+            vec![OrderEvent::StartRequested, OrderEvent::StartResultNotified { success: true, fail_reason: None }],
+        );
+        o.apply(OrderEvent::AbnormalStop { reason: StopReason::ChargerFault }, t0()).unwrap();
+        assert_eq!(o.state, OrderState::Interrupted);
+        assert!(o.message_zh().contains("故障"));
+        assert!(o.apply(status(RemoteState::Charging), t0()).unwrap_err().is_harmless());
+        let tr = o.apply(OrderEvent::ChargeEnded { record: record(StopReason::ChargerFault) }, t0()).unwrap();
+        assert_eq!((tr.from, tr.to), (OrderState::Interrupted, OrderState::Finished));
+        assert!(StopReason::from_cec(4).is_abnormal() && !StopReason::from_cec(2).is_abnormal());
+        assert_eq!(StopReason::from_cec(42).cec_code(), 42);
+    }
+
+    #[test]
+    fn late_and_duplicate_pushes_never_move_an_ended_order_back() {
+        let mut o = order();
+        run(
+            &mut o,
+            vec![
+                OrderEvent::StartRequested,
+                OrderEvent::StartResultNotified { success: true, fail_reason: None },
+                OrderEvent::ChargeEnded { record: record(StopReason::Bms) },
+            ],
+        );
+        let late = o.apply(status(RemoteState::Charging), t0()).unwrap_err();
+        assert_eq!(late, OrderError::LateEvent { from: OrderState::Finished, event: "charge_status_reported" });
+        assert!(late.is_harmless());
+        let dup = o.apply(OrderEvent::ChargeEnded { record: record(StopReason::Bms) }, t0()).unwrap_err();
+        assert_eq!(dup, OrderError::Duplicate { event: "charge_ended" });
+        let conflict = o.apply(OrderEvent::ChargeEnded { record: record(StopReason::User) }, t0()).unwrap_err();
+        assert!(!conflict.is_harmless());
+        assert_eq!(o.state, OrderState::Finished);
+    }
+
+    #[test]
+    fn charging_after_failure_must_be_stopped() {
+        let mut o = order();
+        run(
+            &mut o,
+            vec![OrderEvent::StartRequested, OrderEvent::StartRefused { reason: FailureReason::ConnectorOccupied }],
+        );
+        let err = o.apply(OrderEvent::StartResultNotified { success: true, fail_reason: None }, t0()).unwrap_err();
+        assert_eq!(err, OrderError::ChargingAfterClose { from: OrderState::Failed });
+        assert!(!err.is_harmless());
+    }
+
+    #[test]
+    fn reservation_paths() {
+        let until = t0() + Duration::minutes(15);
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }]);
+        assert_eq!(o.state, OrderState::Reserved);
+        assert!(o.apply(OrderEvent::ReservationExpired, t0() + Duration::minutes(5)).is_err(), "not yet");
+        assert_eq!(o.apply(OrderEvent::ReservationExpired, until).unwrap().to, OrderState::ReservationExpired);
+        assert!(o.apply(OrderEvent::StartRequested, until).is_err());
+
+        let mut o = order();
+        run(
+            &mut o,
+            vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::StartRequested],
+        );
+        assert_eq!(o.state, OrderState::Starting, "a reservation converts into a start");
+
+        let mut o = order();
+        run(
+            &mut o,
+            vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::CancelRequested],
+        );
+        assert_eq!(o.state, OrderState::Cancelled);
+
+        let mut o = order();
+        run(
+            &mut o,
+            vec![
+                OrderEvent::ReserveRequested,
+                OrderEvent::ReservationRefused { reason: FailureReason::ConnectorOccupied },
+            ],
+        );
+        assert_eq!(o.state, OrderState::Failed);
+
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReserveTimedOut]);
+        assert_eq!(o.state, OrderState::UnknownOutcome);
+        assert!(o.apply(status(RemoteState::Charging), t0()).is_err(), "a reservation is not a session");
+        assert!(o.apply(OrderEvent::StopRequested, t0()).is_err());
+        assert_eq!(o.apply(OrderEvent::ReservationConfirmed { until }, t0()).unwrap().to, OrderState::Reserved);
+        assert!(o.apply(OrderEvent::ReservationConfirmed { until: t0() }, t0()).is_err());
+    }
+
+    #[test]
+    fn payment_must_match_bill() {
+        let mut o = order();
+        run(
+            &mut o,
+            vec![
+                OrderEvent::StartRequested,
+                OrderEvent::ChargeEnded { record: record(StopReason::User) },
+                OrderEvent::Billed { amount: Money::new(dec!(29.52)) },
+            ],
+        );
+        let err =
+            o.apply(OrderEvent::Paid { payment_id: "p".into(), amount: Money::new(dec!(29.50)) }, t0()).unwrap_err();
+        assert!(matches!(err, OrderError::PaymentMismatch { .. }));
+        let over = OrderEvent::Paid { payment_id: "p".into(), amount: Money::new(dec!(29.53)) };
+        assert!(matches!(o.apply(over, t0()), Err(OrderError::PaymentMismatch { .. })));
+        assert!(o.apply(OrderEvent::Paid { payment_id: " ".into(), amount: Money::new(dec!(29.52)) }, t0()).is_err());
+        assert_eq!(o.state, OrderState::Billed);
+        let mut neg = order();
+        run(&mut neg, vec![OrderEvent::StartRequested, OrderEvent::ChargeEnded { record: record(StopReason::User) }]);
+        assert!(neg.apply(OrderEvent::Billed { amount: Money::new(dec!(-1)) }, t0()).is_err());
+    }
+
+    #[test]
+    fn bad_records_are_refused() {
+        let mut o = order();
+        o.apply(OrderEvent::StartRequested, t0()).unwrap();
+        let mut r = record(StopReason::User);
+        r.end = r.start - Duration::seconds(1);
+        assert!(matches!(o.apply(OrderEvent::ChargeEnded { record: r }, t0()), Err(OrderError::InvalidData(_))));
+        assert_eq!(o.state, OrderState::Starting);
+    }
+
+    #[test]
+    fn states_round_trip_and_ownership() {
+        for s in OrderState::ALL {
+            assert_eq!(OrderState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(OrderState::parse("nope"), None);
+        assert!(!Ownership::PartnerUser { platform_partner_id: Uuid::nil() }.we_bill_the_user());
+        assert!(Ownership::Own { user_id: Uuid::nil() }.we_bill_the_user());
+        assert_eq!(Ownership::Own { user_id: Uuid::nil() }.partner_id(), None);
+        for code in 1..=5 {
+            assert_eq!(RemoteState::from_cec(code).cec_code(), code);
+        }
+    }
+
+    #[test]
+    fn no_event_leaves_a_terminal_state() {
+        let events = || {
+            vec![
+                OrderEvent::ReserveRequested,
+                OrderEvent::StartRequested,
+                OrderEvent::CancelRequested,
+                OrderEvent::StopRequested,
+                OrderEvent::StartTimedOut,
+                OrderEvent::QueryFoundNoSession,
+                OrderEvent::ChargeEnded { record: record(StopReason::User) },
+                OrderEvent::Billed { amount: Money::ZERO },
+            ]
+        };
+        for terminal in [OrderState::Paid, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired] {
+            for e in events() {
+                let mut o = order();
+                o.state = terminal;
+                assert!(o.apply(e.clone(), t0()).is_err(), "{terminal} accepted {}", e.name());
+                assert_eq!(o.state, terminal);
+            }
+        }
+    }
+}
