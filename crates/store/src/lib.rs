@@ -1,0 +1,56 @@
+//! Persistence for chargebridge.
+//!
+//! One set of queries serves both backends through `sqlx::Any`: SQLite, the embedded default
+//! that needs no server, and PostgreSQL for production and scale-out. `Any` cannot carry
+//! `Uuid`, `DateTime` or `Decimal`, so this crate is the one place that converts: ids are UUID
+//! text, times are UTC milliseconds (`BIGINT`), money is integer ten-thousandths of a yuan.
+//! Functions take `&mut AnyConnection` so the services can compose them in one transaction.
+
+mod db;
+mod error;
+mod row;
+mod time;
+
+pub mod admins;
+pub mod audit;
+pub mod catalog;
+pub mod credentials;
+pub mod documents;
+pub mod orders;
+pub mod outbox;
+pub mod partners;
+pub mod payments;
+pub mod settlement;
+pub mod users;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use db::{Backend, Db};
+pub use error::{Error, Result};
+pub use sqlx::AnyConnection as Conn;
+pub use time::{from_millis, to_millis};
+
+/// Page request shared by list queries; `page` counts from 1.
+#[derive(Debug, Clone, Copy)]
+pub struct PageRequest {
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl PageRequest {
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page.saturating_sub(1)) * i64::from(self.per_page)
+    }
+    pub fn limit(&self) -> i64 {
+        i64::from(self.per_page)
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[derive(utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: i64,
+}

@@ -1,0 +1,175 @@
+//! Orders: the domain `Order` as JSON plus searchable columns, an optimistic `version` so two
+//! notifications for one order cannot overwrite each other, and the transition history.
+
+use chrono::{DateTime, Utc};
+use domain::order::{Order, Transition};
+use serde::Serialize;
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::error::on_unique;
+use crate::{Conn, Error, Result, from_millis, to_millis};
+
+/// An order as stored, with its version for optimistic updates.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub version: i64,
+}
+
+fn parse(row: &sqlx::any::AnyRow) -> Result<StoredOrder> {
+    let body: String = row.try_get("body")?;
+    Ok(StoredOrder {
+        order: serde_json::from_str(&body).map_err(|e| Error::Corrupt(format!("orders.body: {e}")))?,
+        version: row.try_get("version")?,
+    })
+}
+
+fn owner_columns(order: &Order) -> (&'static str, Option<String>, Option<String>) {
+    use domain::order::Ownership;
+    match order.ownership {
+        Ownership::PartnerPile { user_id, operator_partner_id } => ("a", Some(operator_partner_id.to_string()), Some(user_id.to_string())),
+        Ownership::PartnerUser { platform_partner_id } => ("b", Some(platform_partner_id.to_string()), None),
+        Ownership::Own { user_id } => ("own", None, Some(user_id.to_string())),
+    }
+}
+
+/// Inserts a new order; a second order with the same StartChargeSeq is `Duplicate`.
+pub async fn insert(conn: &mut Conn, order: &Order) -> Result<()> {
+    let (flow, partner, user) = owner_columns(order);
+    sqlx::query(
+        "INSERT INTO orders (id, seq, flow, partner_id, user_id, connector_id, state, body, version, created_at, updated_at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,1,$9,$10)",
+    )
+    .bind(order.id.to_string())
+    .bind(order.seq.as_str())
+    .bind(flow)
+    .bind(partner)
+    .bind(user)
+    .bind(order.connector_id.to_string())
+    .bind(order.state.as_str())
+    .bind(serde_json::to_string(order).map_err(|e| Error::Corrupt(e.to_string()))?)
+    .bind(to_millis(order.created_at))
+    .bind(to_millis(order.updated_at))
+    .execute(conn)
+    .await
+    .map_err(on_unique)?;
+    Ok(())
+}
+
+/// Writes the order if nobody else changed it since `version`; false means reload and retry.
+pub async fn update(conn: &mut Conn, order: &Order, version: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE orders SET state=$3, body=$4, version=version+1, updated_at=$5 WHERE id=$1 AND version=$2")
+        .bind(order.id.to_string())
+        .bind(version)
+        .bind(order.state.as_str())
+        .bind(serde_json::to_string(order).map_err(|e| Error::Corrupt(e.to_string()))?)
+        .bind(to_millis(order.updated_at))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_transition(conn: &mut Conn, t: &Transition, detail: Option<&str>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_transitions (order_id, n, at, from_state, to_state, event, detail) \
+         SELECT $1, COALESCE(MAX(n), 0) + 1, $2, $3, $4, $5, $6 FROM order_transitions WHERE order_id = $1",
+    )
+    .bind(t.order_id.to_string())
+    .bind(to_millis(t.at))
+    .bind(t.from.as_str())
+    .bind(t.to.as_str())
+    .bind(t.event)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<StoredOrder>> {
+    let row = sqlx::query("SELECT body, version FROM orders WHERE id=$1").bind(id.to_string()).fetch_optional(conn).await?;
+    row.as_ref().map(parse).transpose()
+}
+
+pub async fn by_seq(conn: &mut Conn, seq: &str) -> Result<Option<StoredOrder>> {
+    let row = sqlx::query("SELECT body, version FROM orders WHERE seq=$1").bind(seq).fetch_optional(conn).await?;
+    row.as_ref().map(parse).transpose()
+}
+
+/// A user's orders, newest first.
+pub async fn for_user(conn: &mut Conn, user_id: Uuid, limit: i64, offset: i64) -> Result<Vec<StoredOrder>> {
+    let rows = sqlx::query("SELECT body, version FROM orders WHERE user_id=$1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3")
+        .bind(user_id.to_string())
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(parse).collect()
+}
+
+/// Orders in `states` not updated since `before` (for resolving stuck and unknown outcomes).
+pub async fn stale(conn: &mut Conn, state: &str, before: DateTime<Utc>, limit: i64) -> Result<Vec<StoredOrder>> {
+    let rows = sqlx::query("SELECT body, version FROM orders WHERE state=$1 AND updated_at < $2 ORDER BY updated_at LIMIT $3")
+        .bind(state)
+        .bind(to_millis(before))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(parse).collect()
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TransitionRow {
+    pub at: DateTime<Utc>,
+    pub from_state: String,
+    pub to_state: String,
+    pub event: String,
+    pub detail: Option<String>,
+}
+
+pub async fn transitions(conn: &mut Conn, order_id: Uuid) -> Result<Vec<TransitionRow>> {
+    let rows = sqlx::query("SELECT at, from_state, to_state, event, detail FROM order_transitions WHERE order_id=$1 ORDER BY n")
+        .bind(order_id.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TransitionRow {
+                at: from_millis(r.try_get("at")?),
+                from_state: r.try_get("from_state")?,
+                to_state: r.try_get("to_state")?,
+                event: r.try_get("event")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn save_bill(conn: &mut Conn, order_id: Uuid, partner_record: &serde_json::Value, user_amounts: &serde_json::Value, discrepancies: &serde_json::Value, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO order_bills (order_id, partner_record, user_amounts, discrepancies, created_at) VALUES ($1,$2,$3,$4,$5) \
+         ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id.to_string())
+    .bind(partner_record.to_string())
+    .bind(user_amounts.to_string())
+    .bind(discrepancies.to_string())
+    .bind(to_millis(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// (partner record, user amounts, discrepancies) of a billed order.
+pub async fn bill(conn: &mut Conn, order_id: Uuid) -> Result<Option<(serde_json::Value, serde_json::Value, serde_json::Value)>> {
+    let row = sqlx::query("SELECT partner_record, user_amounts, discrepancies FROM order_bills WHERE order_id=$1")
+        .bind(order_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let json = |c: &str| -> Result<serde_json::Value> {
+        let t: String = row.try_get(c)?;
+        serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("order_bills.{c}: {e}")))
+    };
+    Ok(Some((json("partner_record")?, json("user_amounts")?, json("discrepancies")?)))
+}

@@ -1,0 +1,105 @@
+//! Settlement lines (one per paid flow-A or billed flow-B order) and partner terms.
+
+use chrono::{DateTime, Utc};
+use domain::money::{Energy, Money};
+use domain::settlement::{Flow, SettlementLine};
+use sqlx::Row;
+use uuid::Uuid;
+
+use crate::{Conn, Error, Result, from_millis, to_millis};
+
+/// Records the line once; a second call for the same order changes nothing.
+pub async fn insert_line(conn: &mut Conn, partner_id: Uuid, line: &SettlementLine) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO settlement_lines (order_id, partner_id, flow, energy, gross, partner_amount, our_amount, at) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(line.order_id.to_string())
+    .bind(partner_id.to_string())
+    .bind(match line.flow {
+        Flow::A => "a",
+        Flow::B => "b",
+    })
+    .bind(line.energy.value().to_string())
+    .bind(line.gross.to_ten_thousandths())
+    .bind(line.partner_amount.to_ten_thousandths())
+    .bind(line.our_amount.to_ten_thousandths())
+    .bind(to_millis(line.at))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A partner's lines with `start <= at < end`, oldest first.
+pub async fn lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<SettlementLine>> {
+    let rows = sqlx::query(
+        "SELECT order_id, flow, energy, gross, partner_amount, our_amount, at FROM settlement_lines \
+         WHERE partner_id=$1 AND at >= $2 AND at < $3 ORDER BY at, order_id",
+    )
+    .bind(partner_id.to_string())
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("order_id")?;
+            let flow: String = r.try_get("flow")?;
+            let energy: String = r.try_get("energy")?;
+            Ok(SettlementLine {
+                order_id: Uuid::parse_str(&id).map_err(|_| Error::Corrupt("settlement_lines.order_id".into()))?,
+                flow: if flow == "a" { Flow::A } else { Flow::B },
+                energy: energy.parse().ok().and_then(|d| Energy::kwh(d).ok()).ok_or_else(|| Error::Corrupt("settlement_lines.energy".into()))?,
+                gross: Money::from_ten_thousandths(r.try_get("gross")?),
+                partner_amount: Money::from_ten_thousandths(r.try_get("partner_amount")?),
+                our_amount: Money::from_ten_thousandths(r.try_get("our_amount")?),
+                at: from_millis(r.try_get("at")?),
+            })
+        })
+        .collect()
+}
+
+pub async fn terms(conn: &mut Conn, partner_id: Uuid) -> Result<Option<serde_json::Value>> {
+    let text: Option<String> = sqlx::query_scalar("SELECT terms FROM partner_terms WHERE partner_id=$1")
+        .bind(partner_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    text.map(|t| serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("partner_terms: {e}")))).transpose()
+}
+
+pub async fn set_terms(conn: &mut Conn, partner_id: Uuid, terms: &serde_json::Value, now: DateTime<Utc>) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO partner_terms (partner_id, terms, updated_at) VALUES ($1,$2,$3) \
+         ON CONFLICT (partner_id) DO UPDATE SET terms = excluded.terms, updated_at = excluded.updated_at",
+    )
+    .bind(partner_id.to_string())
+    .bind(terms.to_string())
+    .bind(to_millis(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// When the last successful catalog pull of a partner started (for LastQueryTime).
+pub async fn last_sync(conn: &mut Conn, partner_id: Uuid) -> Result<Option<DateTime<Utc>>> {
+    let ms: Option<Option<i64>> = sqlx::query_scalar("SELECT last_query_time FROM partner_sync WHERE partner_id=$1")
+        .bind(partner_id.to_string())
+        .fetch_optional(conn)
+        .await?;
+    Ok(ms.flatten().map(from_millis))
+}
+
+pub async fn record_sync(conn: &mut Conn, partner_id: Uuid, query_time: Option<DateTime<Utc>>, now: DateTime<Utc>, result: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO partner_sync (partner_id, last_query_time, last_run_at, last_result) VALUES ($1,$2,$3,$4) \
+         ON CONFLICT (partner_id) DO UPDATE SET last_query_time = COALESCE(excluded.last_query_time, partner_sync.last_query_time), \
+         last_run_at = excluded.last_run_at, last_result = excluded.last_result",
+    )
+    .bind(partner_id.to_string())
+    .bind(query_time.map(to_millis))
+    .bind(to_millis(now))
+    .bind(result)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
