@@ -1,0 +1,4 @@
+//! Partner simulators: third-party platforms and piles that speak the wire protocols.
+
+pub mod piles;
+pub mod cec_cpo;
