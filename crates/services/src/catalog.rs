@@ -1,0 +1,406 @@
+//! The charging catalog: partner sync (flow A), the in-memory search index and nearby search.
+//!
+//! Stations live in the store; a copy of what search needs is kept in memory (the grid index,
+//! station summaries, and the partner-identifier → connector map used by every status push),
+//! rebuilt from the store at start and updated by every sync.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use chrono::{DateTime, Utc};
+use domain::geo::Gcj02;
+use domain::partner::ReviewState;
+use domain::station::ConnectorStatus;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
+use uuid::Uuid;
+
+use crate::geo_index::GeoIndex;
+use crate::ports::{GatewayError, RemoteStation};
+use crate::{Error, Result, Services};
+
+/// What search and the app show about a station.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StationSummary {
+    pub id: Uuid,
+    /// `None` for our own stations.
+    pub partner_id: Option<Uuid>,
+    /// The owner's own StationID.
+    pub external_id: String,
+    pub name: String,
+    pub address: String,
+    /// WGS-84.
+    pub lat: f64,
+    pub lng: f64,
+    pub connectors: Vec<ConnectorSummary>,
+    #[schema(value_type = Object)]
+    pub tariff: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ConnectorSummary {
+    pub id: Uuid,
+    pub external_id: String,
+    pub connector_type: i64,
+    #[schema(value_type = String)]
+    pub power_kw: Decimal,
+    /// DC fast charging (CEC connector type 4).
+    pub dc: bool,
+}
+
+#[derive(Default)]
+pub struct CatalogCache {
+    geo: GeoIndex,
+    stations: HashMap<Uuid, StationSummary>,
+    /// (partner, partner's ConnectorID) → (connector, station).
+    by_external: HashMap<(Option<Uuid>, String), (Uuid, Uuid)>,
+    connector_station: HashMap<Uuid, Uuid>,
+}
+
+impl CatalogCache {
+    fn put(&mut self, summary: StationSummary) {
+        self.geo.upsert(summary.id, summary.lat, summary.lng);
+        for c in &summary.connectors {
+            self.by_external.insert((summary.partner_id, c.external_id.clone()), (c.id, summary.id));
+            self.connector_station.insert(c.id, summary.id);
+        }
+        self.stations.insert(summary.id, summary);
+    }
+
+    pub fn len(&self) -> usize {
+        self.stations.len()
+    }
+
+    pub fn summary(&self, station_id: Uuid) -> Option<&StationSummary> {
+        self.stations.get(&station_id)
+    }
+
+    /// The station a connector belongs to.
+    pub fn station_of(&self, connector_id: Uuid) -> Option<Uuid> {
+        self.connector_station.get(&connector_id).copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stations.is_empty()
+    }
+}
+
+/// The in-memory catalog, shared.
+pub type SharedCatalog = std::sync::Arc<RwLock<CatalogCache>>;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncReport {
+    pub stations: usize,
+    pub connectors: usize,
+    /// Stations refused, with the reason (bad coordinates, no connectors, …).
+    pub rejected: Vec<(String, String)>,
+    pub incremental: bool,
+}
+
+/// Search filters of the app's nearby search.
+#[derive(Debug, Clone, Default)]
+pub struct NearbyFilter {
+    pub free_now: bool,
+    pub min_power_kw: Option<Decimal>,
+    pub dc_only: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct NearbyStation {
+    #[serde(flatten)]
+    pub station: StationSummary,
+    pub distance_m: f64,
+    pub free_connectors: usize,
+    pub statuses: Vec<ConnectorStatus>,
+}
+
+fn validate(station: &RemoteStation) -> std::result::Result<domain::geo::Coordinate, String> {
+    if station.external_id.trim().is_empty() || station.external_id.len() > 20 {
+        return Err("StationID must be 1 to 20 characters".into());
+    }
+    if station.name.trim().is_empty() {
+        return Err("StationName is empty".into());
+    }
+    if station.equipment.iter().all(|e| e.connectors.is_empty()) {
+        return Err("no connectors".into());
+    }
+    let gcj = Gcj02::new(station.lat_gcj02, station.lng_gcj02).map_err(|e| format!("coordinates: {e}"))?;
+    Ok(gcj.to_wgs84())
+}
+
+fn summary(station: &StationRow, connectors: &[ConnectorRow]) -> StationSummary {
+    StationSummary {
+        id: station.id,
+        partner_id: station.partner_id,
+        external_id: station.external_id.clone(),
+        name: station.name.clone(),
+        address: station.address.clone(),
+        lat: station.lat,
+        lng: station.lng,
+        tariff: station.tariff.clone(),
+        connectors: connectors
+            .iter()
+            .map(|c| ConnectorSummary {
+                id: c.id,
+                external_id: c.external_id.clone(),
+                connector_type: c.connector_type,
+                power_kw: c.power_kw.parse().unwrap_or_default(),
+                dc: c.connector_type == 4,
+            })
+            .collect(),
+    }
+}
+
+impl Services {
+    /// Rebuilds the in-memory catalog and status hub from the store (at start).
+    pub async fn load_catalog(&self) -> Result<usize> {
+        let mut conn = self.db.acquire().await?;
+        let stations = repo::all_stations(&mut conn).await?;
+        let connectors = repo::all_connectors(&mut conn).await?;
+        let mut by_station: HashMap<Uuid, Vec<ConnectorRow>> = HashMap::new();
+        for c in connectors {
+            let reading = c.status_at.map(|at| domain::station::StatusReading { status: ConnectorStatus::from_cec(c.status), observed_at: at });
+            self.hub.register(c.id, c.station_id, reading);
+            by_station.entry(c.station_id).or_default().push(c);
+        }
+        let mut cache = self.catalog.write().expect("catalog lock");
+        for s in &stations {
+            cache.put(summary(s, by_station.get(&s.id).map_or(&[][..], Vec::as_slice)));
+        }
+        Ok(stations.len())
+    }
+
+    /// Puts a stored station into the in-memory catalog and registers its connectors.
+    pub fn index_station(&self, station: &StationRow, connectors: &[ConnectorRow]) {
+        let mut cache = self.catalog.write().expect("catalog lock");
+        for c in connectors {
+            self.hub.register(c.id, station.id, None);
+        }
+        cache.put(summary(station, connectors));
+    }
+
+    /// Pulls a partner's stations (incrementally after the first time), validates and stores
+    /// them as that partner's, then repairs their live status.
+    pub async fn sync_catalog(&self, partner_id: Uuid) -> Result<SyncReport> {
+        let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
+        let partner = self.partner(partner_id).await?;
+        if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
+            return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
+        }
+        let since = {
+            let mut conn = self.db.acquire().await?;
+            store::settlement::last_sync(&mut conn, partner_id).await?
+        };
+        let query_time = self.now();
+        let remote = match gateway.stations(&partner, since).await {
+            Ok(stations) => stations,
+            Err(e) => {
+                let mut conn = self.db.acquire().await?;
+                store::settlement::record_sync(&mut conn, partner_id, None, query_time, &format!("failed: {e}")).await?;
+                return Err(gateway_error(e));
+            }
+        };
+        let mut report = SyncReport { stations: 0, connectors: 0, rejected: Vec::new(), incremental: since.is_some() };
+        let mut summaries = Vec::new();
+        let mut tx = self.db.begin().await?;
+        // Writing the sync row first serialises concurrent syncs of one partner (the periodic
+        // worker and an admin's "sync now"): on PostgreSQL it takes the row lock, so the second
+        // run sees the first one's stations instead of inserting them again.
+        store::settlement::record_sync(&mut tx, partner_id, None, query_time, "running").await?;
+        for station in &remote {
+            let position = match validate(station) {
+                Ok(p) => p,
+                Err(reason) => {
+                    tracing::warn!(partner = %partner_id, station = %station.external_id, %reason, "station rejected");
+                    report.rejected.push((station.external_id.clone(), reason));
+                    continue;
+                }
+            };
+            let row = StationRow {
+                id: Uuid::now_v7(),
+                partner_id: Some(partner_id),
+                external_id: station.external_id.clone(),
+                name: station.name.clone(),
+                address: station.address.clone(),
+                area_code: station.area_code.clone(),
+                lat: position.lat(),
+                lng: position.lng(),
+                station_type: station.station_type,
+                station_status: station.station_status,
+                service_tel: station.service_tel.clone(),
+                business_hours: station.business_hours.clone(),
+                tariff: serde_json::Value::Null,
+                public: true,
+                detail: station.detail.clone(),
+                updated_at: query_time,
+            };
+            let station_id = repo::upsert_station(&mut tx, &row).await?;
+            let mut connectors = Vec::new();
+            for e in &station.equipment {
+                let equipment_id = repo::upsert_equipment(
+                    &mut tx,
+                    &EquipmentRow {
+                        id: Uuid::now_v7(),
+                        station_id,
+                        external_id: e.external_id.clone(),
+                        equipment_type: e.equipment_type,
+                        power_kw: e.power_kw.to_string(),
+                        detail: serde_json::Value::Null,
+                        ocpp_id: None,
+                    },
+                )
+                .await?;
+                for c in &e.connectors {
+                    let mut connector = ConnectorRow {
+                        id: Uuid::now_v7(),
+                        station_id,
+                        equipment_id,
+                        external_id: c.external_id.clone(),
+                        connector_type: c.connector_type,
+                        power_kw: c.power_kw.to_string(),
+                        ocpp_connector: None,
+                        status: 0,
+                        status_at: None,
+                        detail: c.detail.clone(),
+                    };
+                    connector.id = repo::upsert_connector(&mut tx, &connector).await?;
+                    connectors.push(connector);
+                }
+            }
+            report.stations += 1;
+            report.connectors += connectors.len();
+            summaries.push((StationRow { id: station_id, ..row }, connectors));
+        }
+        store::settlement::record_sync(&mut tx, partner_id, Some(query_time), self.now(), &format!("ok: {} stations", report.stations)).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        for (station, connectors) in &summaries {
+            self.index_station(station, connectors);
+        }
+        let ids: Vec<String> = summaries.iter().map(|(s, _)| s.external_id.clone()).collect();
+        self.repair_status(partner_id, &ids).await?;
+        tracing::info!(partner = %partner_id, stations = report.stations, rejected = report.rejected.len(), "catalog synced");
+        Ok(report)
+    }
+
+    /// Asks the partner for the status of `station_ids` (50 per call, the standard's limit) and
+    /// applies it: repairs what missed pushes left behind.
+    pub async fn repair_status(&self, partner_id: Uuid, station_ids: &[String]) -> Result<usize> {
+        let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
+        let partner = self.partner(partner_id).await?;
+        let mut applied = 0;
+        for chunk in station_ids.chunks(50) {
+            let statuses = gateway.statuses(&partner, chunk).await.map_err(gateway_error)?;
+            let now = self.now();
+            for (external, status) in statuses {
+                if let Some((connector, _)) = self.connector_by_external(Some(partner_id), &external) {
+                    self.hub.apply(connector, status, now);
+                    applied += 1;
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Approved operator partners we can reach (their endpoint and secrets are registered):
+    /// the ones the periodic sync and status repair visit.
+    pub async fn reachable_operators(&self) -> Result<Vec<Uuid>> {
+        let page = store::PageRequest { page: 1, per_page: 10_000 };
+        let filter = store::partners::PartnerFilter { state: Some(ReviewState::Approved), ..Default::default() };
+        let partners = self.list_partners(&filter, page).await?;
+        let mut reachable = Vec::new();
+        for p in partners.items.into_iter().filter(|p| p.application.roles.is_operator()) {
+            if self.cec_received_for_partner(p.id).await?.is_some() {
+                reachable.push(p.id);
+            }
+        }
+        Ok(reachable)
+    }
+
+    /// The partner's station ids (its own identifiers), for periodic status repair.
+    pub fn partner_station_ids(&self, partner_id: Uuid) -> Vec<String> {
+        let cache = self.catalog.read().expect("catalog lock");
+        cache.stations.values().filter(|s| s.partner_id == Some(partner_id)).map(|s| s.external_id.clone()).collect()
+    }
+
+    pub fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<(Uuid, Uuid)> {
+        self.catalog.read().expect("catalog lock").by_external.get(&(partner_id, external_id.to_owned())).copied()
+    }
+
+    pub fn station_summary(&self, id: Uuid) -> Option<StationSummary> {
+        self.catalog.read().expect("catalog lock").stations.get(&id).cloned()
+    }
+
+    /// Stations within `radius_m` of a WGS-84 point that pass `filter`, nearest first, paged.
+    ///
+    /// Live status is looked up under one lock for the whole query, and only for the stations
+    /// that need it: all candidates when filtering by "free now", else just the returned page.
+    pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> (usize, Vec<NearbyStation>) {
+        let now = self.now();
+        let cache = self.catalog.read().expect("catalog lock");
+        let wanted = |station: &StationSummary| -> Vec<Uuid> {
+            station
+                .connectors
+                .iter()
+                .filter(|c| !filter.dc_only || c.dc)
+                .filter(|c| filter.min_power_kw.is_none_or(|min| c.power_kw >= min))
+                .map(|c| c.id)
+                .collect()
+        };
+        self.hub.with_effective(now, |status| {
+            let describe = |station: &StationSummary, distance_m: f64, ids: &[Uuid]| {
+                let statuses: Vec<ConnectorStatus> = ids.iter().map(|id| status(*id)).collect();
+                let free_connectors = statuses.iter().filter(|s| s.is_free()).count();
+                NearbyStation { station: station.clone(), distance_m, free_connectors, statuses }
+            };
+            let mut candidates = Vec::new();
+            for (id, distance) in cache.geo.nearby(lat, lng, radius_m, |_| true) {
+                let Some(station) = cache.stations.get(&id) else { continue };
+                let ids = wanted(station);
+                if ids.is_empty() {
+                    continue;
+                }
+                if filter.free_now && !ids.iter().any(|id| status(*id).is_free()) {
+                    continue;
+                }
+                candidates.push((station, distance, ids));
+            }
+            let total = candidates.len();
+            let page = candidates.iter().skip(offset).take(limit).map(|(s, d, ids)| describe(s, *d, ids)).collect();
+            (total, page)
+        })
+    }
+
+    /// Records a status reported for a partner's connector (push or poll). Unknown connectors
+    /// are ignored (and reported as such), never invented.
+    pub fn report_status(&self, partner_id: Option<Uuid>, connector_external_id: &str, status: ConnectorStatus, at: DateTime<Utc>) -> bool {
+        match self.connector_by_external(partner_id, connector_external_id) {
+            Some((connector, _)) => {
+                self.hub.apply(connector, status, at);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Writes the statuses that changed since the last call to the store (write-behind).
+    pub async fn flush_statuses(&self) -> Result<usize> {
+        let dirty = self.hub.take_dirty();
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(Uuid, i64, DateTime<Utc>)> = dirty.iter().map(|(id, r)| (*id, r.status.cec_code(), r.observed_at)).collect();
+        let mut tx = self.db.begin().await?;
+        repo::save_statuses(&mut tx, &rows).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        Ok(rows.len())
+    }
+}
+
+pub(crate) fn gateway_error(e: GatewayError) -> Error {
+    match e {
+        GatewayError::NoAnswer(m) => Error::Unavailable { message: format!("the partner did not answer: {m}"), message_zh: "合作方未响应，请稍后重试".into() },
+        GatewayError::Refused(m) => Error::Unavailable { message: format!("the partner refused: {m}"), message_zh: "合作方拒绝了请求".into() },
+        GatewayError::NotConfigured(m) => Error::Unavailable { message: format!("the partner is not reachable: {m}"), message_zh: "尚未配置合作方接口".into() },
+    }
+}

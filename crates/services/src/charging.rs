@@ -1,0 +1,486 @@
+//! Charging orders of flow A: our user at a partner's pile.
+//!
+//! The order is written before the partner is asked (StartChargeSeq is its idempotency key), and
+//! every answer, notification and query moves it through the one state machine in
+//! `domain::order`. A partner that does not answer leaves the order in `unknown_outcome`, which
+//! only a fact from the partner resolves. The charge-end record is checked, billed with our
+//! pricing, paid from the wallet, and becomes a settlement line announced to the partner through
+//! the outbox.
+
+use chrono::{DateTime, Utc};
+use domain::money::{Energy, Money};
+use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, RemoteState, StartChargeSeq, StopReason};
+use domain::settlement::{SessionAmounts, SettlementLine, ShareRule, UserPricing, user_fee};
+use domain::tariff::{Discrepancy, PartnerDetail, PartnerTotals, validate_partner_totals};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use store::orders::{self, StoredOrder};
+use store::users::UserRecord;
+use uuid::Uuid;
+
+use crate::catalog::gateway_error;
+use crate::ports::{GatewayError, SessionReport, StartReply, StopReply};
+use crate::{Error, Result, Services};
+
+/// An order as the app shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OrderView {
+    pub id: Uuid,
+    pub seq: String,
+    #[schema(value_type = String)]
+    pub state: OrderState,
+    pub state_label_zh: String,
+    pub connector_id: Uuid,
+    pub station_name: Option<String>,
+    /// What to tell the user now, in both languages.
+    pub message_zh: String,
+    pub message_en: String,
+    #[schema(value_type = Option<String>)]
+    pub energy_kwh: Option<Decimal>,
+    /// Cost so far while charging; the bill once finished.
+    #[schema(value_type = Option<String>)]
+    pub amount: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Commercial terms with a partner.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PartnerTerms {
+    /// Our cut of a flow-A order (default: 10 % of the service fee).
+    #[schema(value_type = Object)]
+    pub commission: ShareRule,
+    /// What our users pay relative to the partner's prices.
+    #[schema(value_type = Object)]
+    pub user_pricing: UserPricing,
+}
+
+impl Default for PartnerTerms {
+    fn default() -> Self {
+        Self {
+            commission: ShareRule::ServicePercent(domain::money::Rate::fraction(Decimal::new(10, 2)).expect("0.10 is a fraction")),
+            user_pricing: UserPricing::default(),
+        }
+    }
+}
+
+/// A partner's charge-end record, protocol-neutral.
+#[derive(Debug, Clone)]
+pub struct PartnerChargeOrder {
+    pub seq: String,
+    pub connector_external_id: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub totals: PartnerTotals,
+    pub details: Vec<PartnerDetail>,
+    pub stop_reason: StopReason,
+}
+
+/// What we tell the partner about its record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordVerdict {
+    Accepted,
+    /// Its numbers do not add up; listed, kept for review, not billed.
+    Disputed(Vec<Discrepancy>),
+}
+
+const SEQ_COUNTER_MOD: u16 = 10_000;
+
+impl Services {
+    fn view(&self, order: &Order) -> OrderView {
+        let station_name = self.hub_station_of(order.connector_id).and_then(|s| self.station_summary(s)).map(|s| s.name);
+        OrderView {
+            id: order.id,
+            seq: order.seq.as_str().to_owned(),
+            state: order.state,
+            state_label_zh: order.state.label_zh().to_owned(),
+            connector_id: order.connector_id,
+            station_name,
+            message_zh: order.message_zh(),
+            message_en: order.message_en(),
+            energy_kwh: order.record.as_ref().map(|r| r.energy.value()).or(order.progress.and_then(|p| p.energy.map(Energy::value))),
+            amount: order.billed_amount.or(order.progress.and_then(|p| p.money)).map(Money::yuan),
+            created_at: order.created_at,
+        }
+    }
+
+    fn hub_station_of(&self, connector_id: Uuid) -> Option<Uuid> {
+        let cache = self.catalog.read().expect("catalog lock");
+        cache.station_of(connector_id)
+    }
+
+    pub async fn partner_terms(&self, partner_id: Uuid) -> Result<PartnerTerms> {
+        let mut conn = self.db.acquire().await?;
+        Ok(match store::settlement::terms(&mut conn, partner_id).await? {
+            Some(json) => serde_json::from_value(json).map_err(|e| Error::Internal(format!("partner terms: {e}")))?,
+            None => PartnerTerms::default(),
+        })
+    }
+
+    pub async fn set_partner_terms(&self, partner_id: Uuid, terms: &PartnerTerms) -> Result<()> {
+        let mut conn = self.db.acquire().await?;
+        let json = serde_json::to_value(terms).map_err(|e| Error::Internal(e.to_string()))?;
+        store::settlement::set_terms(&mut conn, partner_id, &json, self.now()).await?;
+        Ok(())
+    }
+
+    /// Applies `event` to the order with optimistic retries; harmless repeats (late or duplicate
+    /// reports) return the order unchanged.
+    async fn apply(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let StoredOrder { mut order, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
+            match order.apply(event.clone(), now) {
+                Ok(transition) => {
+                    if !orders::update(&mut tx, &order, version).await? {
+                        continue;
+                    }
+                    orders::record_transition(&mut tx, &transition, detail.as_deref()).await?;
+                    tx.commit().await.map_err(store::Error::from)?;
+                    return Ok(order);
+                }
+                Err(e) if e.is_harmless() => return Ok(order),
+                Err(e) => {
+                    return Err(Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() });
+                }
+            }
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// Our user starts charging at a partner's connector.
+    pub async fn start_charging(&self, user: &UserRecord, connector_id: Uuid) -> Result<OrderView> {
+        let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
+        let (station, connector) = {
+            let cache = self.catalog.read().expect("catalog lock");
+            let station = cache.station_of(connector_id).and_then(|s| cache.summary(s)).cloned().ok_or(Error::not_found("connector"))?;
+            let connector = station.connectors.iter().find(|c| c.id == connector_id).cloned().ok_or(Error::not_found("connector"))?;
+            (station, connector)
+        };
+        let partner_id = station.partner_id.ok_or_else(|| Error::forbidden("our own piles are started through the pile API", "自营桩请通过桩控制接口启动"))?;
+        let status = self.hub.effective(connector_id, self.now());
+        if !status.is_free() {
+            return Err(Error::Conflict {
+                code: "connector_not_free",
+                field: Some("connector_id"),
+                message: format!("the connector is {status:?}, not free; choose another one"),
+                message_zh: format!("该充电枪当前为「{}」，请选择空闲的充电枪", status.label_zh()),
+            });
+        }
+        let partner = self.partner(partner_id).await?;
+        let now = self.now();
+        let counter = (rand::random::<u16>()) % SEQ_COUNTER_MOD;
+        let seq = StartChargeSeq::generate(&self.settings.our_operator_id, now, counter).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut order = Order::new(Uuid::now_v7(), seq.clone(), Ownership::PartnerPile { user_id: user.id, operator_partner_id: partner_id }, connector_id, now);
+        {
+            let transition = order.apply(OrderEvent::StartRequested, now).map_err(|e| Error::Internal(e.to_string()))?;
+            let mut tx = self.db.begin().await?;
+            orders::insert(&mut tx, &order).await?;
+            orders::record_transition(&mut tx, &transition, None).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+        }
+        let order = match gateway.start(&partner, &seq, &connector.external_id).await {
+            Ok(StartReply::Accepted) => self.apply(order.id, OrderEvent::StartAccepted, None).await?,
+            Ok(StartReply::Refused(reason)) => self.apply(order.id, OrderEvent::StartRefused { reason }, None).await?,
+            Err(GatewayError::NoAnswer(why)) => self.apply(order.id, OrderEvent::StartTimedOut, Some(why)).await?,
+            Err(e) => self.apply(order.id, OrderEvent::StartRefused { reason: FailureReason::Refused { code: -1, detail: Some(e.to_string()) } }, Some(e.to_string())).await?,
+        };
+        tracing::info!(order = %order.id, seq = %seq, state = %order.state, "start requested");
+        Ok(self.view(&order))
+    }
+
+    async fn users_order(&self, user: &UserRecord, order_id: Uuid) -> Result<Order> {
+        let mut conn = self.db.acquire().await?;
+        let stored = orders::by_id(&mut conn, order_id).await?.ok_or(Error::not_found("order"))?;
+        match stored.order.ownership {
+            Ownership::PartnerPile { user_id, .. } | Ownership::Own { user_id } if user_id == user.id => Ok(stored.order),
+            _ => Err(Error::not_found("order")),
+        }
+    }
+
+    pub async fn order_for_user(&self, user: &UserRecord, order_id: Uuid) -> Result<OrderView> {
+        Ok(self.view(&self.users_order(user, order_id).await?))
+    }
+
+    pub async fn orders_for_user(&self, user: &UserRecord, limit: i64, offset: i64) -> Result<Vec<OrderView>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(orders::for_user(&mut conn, user.id, limit, offset).await?.iter().map(|s| self.view(&s.order)).collect())
+    }
+
+    pub async fn stop_charging(&self, user: &UserRecord, order_id: Uuid) -> Result<OrderView> {
+        let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
+        let order = self.users_order(user, order_id).await?;
+        let Ownership::PartnerPile { operator_partner_id, .. } = order.ownership else {
+            return Err(Error::forbidden("not a partner order", "非第三方桩订单"));
+        };
+        let order = self.apply(order.id, OrderEvent::StopRequested, None).await?;
+        let partner = self.partner(operator_partner_id).await?;
+        let connector = self.connector_external(order.connector_id).ok_or(Error::not_found("connector"))?;
+        let order = match gateway.stop(&partner, &order.seq, &connector).await {
+            Ok(StopReply::Accepted) => self.apply(order.id, OrderEvent::StopAccepted, None).await?,
+            Ok(StopReply::AlreadyStopped) => self.apply(order.id, OrderEvent::StopRefused { already_stopped: true }, None).await?,
+            Ok(StopReply::Refused(why)) => self.apply(order.id, OrderEvent::StopRefused { already_stopped: false }, Some(why)).await?,
+            Err(GatewayError::NoAnswer(why)) => self.apply(order.id, OrderEvent::StopTimedOut, Some(why)).await?,
+            Err(e) => return Err(gateway_error(e)),
+        };
+        Ok(self.view(&order))
+    }
+
+    fn connector_external(&self, connector_id: Uuid) -> Option<String> {
+        let cache = self.catalog.read().expect("catalog lock");
+        let station = cache.summary(cache.station_of(connector_id)?)?;
+        station.connectors.iter().find(|c| c.id == connector_id).map(|c| c.external_id.clone())
+    }
+
+    /// The partner's order by our StartChargeSeq; refuses an order that belongs to another partner.
+    async fn partner_order(&self, partner_id: Uuid, seq: &str) -> Result<Order> {
+        let mut conn = self.db.acquire().await?;
+        let stored = orders::by_seq(&mut conn, seq).await?.ok_or(Error::not_found("order"))?;
+        if stored.order.ownership.partner_id() != Some(partner_id) {
+            return Err(Error::not_found("order"));
+        }
+        Ok(stored.order)
+    }
+
+    /// `notification_start_charge_result` and the like.
+    pub async fn on_start_result(&self, partner_id: Uuid, seq: &str, success: bool, fail_code: Option<i64>) -> Result<OrderView> {
+        let order = self.partner_order(partner_id, seq).await?;
+        let fail_reason = (!success).then(|| FailureReason::from_cec_start(fail_code.unwrap_or(0), None));
+        let order = self.apply(order.id, OrderEvent::StartResultNotified { success, fail_reason }, None).await?;
+        Ok(self.view(&order))
+    }
+
+    pub async fn on_charge_status(&self, partner_id: Uuid, seq: &str, remote: RemoteState, energy: Option<Decimal>, money: Option<Decimal>, soc: Option<Decimal>) -> Result<OrderView> {
+        let order = self.partner_order(partner_id, seq).await?;
+        let event = OrderEvent::ChargeStatusReported {
+            remote,
+            energy: energy.and_then(|e| Energy::kwh(e).ok()),
+            money: money.map(Money::new),
+            soc_percent: soc.and_then(|s| u8::try_from(s.round().mantissa()).ok()).filter(|s| *s <= 100),
+        };
+        let order = self.apply(order.id, event, None).await?;
+        Ok(self.view(&order))
+    }
+
+    pub async fn on_stop_result(&self, partner_id: Uuid, seq: &str, success: bool) -> Result<OrderView> {
+        let order = self.partner_order(partner_id, seq).await?;
+        let event = if success { OrderEvent::StopConfirmed } else { OrderEvent::StopRefused { already_stopped: false } };
+        let order = self.apply(order.id, event, None).await?;
+        Ok(self.view(&order))
+    }
+
+    /// The charge-end record: checked, recorded, billed with our pricing when it adds up.
+    pub async fn on_charge_order(&self, partner_id: Uuid, record: PartnerChargeOrder) -> Result<RecordVerdict> {
+        let order = self.partner_order(partner_id, &record.seq).await?;
+        let discrepancies = validate_partner_totals(&record.details, &record.totals);
+        let charge = ChargeRecord {
+            start: record.start,
+            end: record.end,
+            energy: record.totals.total_energy,
+            elec_money: record.totals.total_elec,
+            service_money: record.totals.total_service,
+            total_money: record.totals.total,
+            stop_reason: record.stop_reason,
+        };
+        let order = self.apply(order.id, OrderEvent::ChargeEnded { record: charge }, None).await?;
+        let partner_amounts = SessionAmounts::new(record.totals.total_energy, record.totals.total_elec, record.totals.total_service)
+            .map_err(|e| Error::invalid("TotalMoney", e.to_string(), "金额不合法"))?;
+        let terms = self.partner_terms(partner_id).await?;
+        let user_amounts = user_fee(&partner_amounts, &terms.user_pricing);
+        {
+            let mut conn = self.db.acquire().await?;
+            let as_json = |v: &dyn erased::Json| v.json();
+            orders::save_bill(&mut conn, order.id, &as_json(&partner_amounts), &as_json(&user_amounts), &as_json(&discrepancies), self.now()).await?;
+        }
+        if !discrepancies.is_empty() {
+            tracing::warn!(order = %order.id, partner = %partner_id, count = discrepancies.len(), "charge record does not add up; disputed");
+            return Ok(RecordVerdict::Disputed(discrepancies));
+        }
+        if order.state == OrderState::Finished {
+            self.apply(order.id, OrderEvent::Billed { amount: user_amounts.total }, None).await?;
+        }
+        Ok(RecordVerdict::Accepted)
+    }
+
+    /// Pays a billed order from the wallet: the wallet movement, the payment, the `Paid`
+    /// transition, the settlement line and its announcement to the partner commit together.
+    pub async fn pay_with_wallet(&self, user: &UserRecord, order_id: Uuid) -> Result<OrderView> {
+        let order = self.users_order(user, order_id).await?;
+        let amount = match (order.state, order.billed_amount) {
+            (OrderState::Billed, Some(amount)) => amount,
+            (OrderState::Paid, _) => return Ok(self.view(&order)),
+            _ => {
+                return Err(Error::Conflict {
+                    code: "not_payable",
+                    field: None,
+                    message: format!("the order is {} and cannot be paid now", order.state),
+                    message_zh: format!("订单当前为「{}」，暂不能支付", order.state.label_zh()),
+                });
+            }
+        };
+        let Ownership::PartnerPile { operator_partner_id, .. } = order.ownership else {
+            return Err(Error::forbidden("not a partner order", "非第三方桩订单"));
+        };
+        let terms = self.partner_terms(operator_partner_id).await?;
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let StoredOrder { order: mut current, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
+            if current.state == OrderState::Paid {
+                return Ok(self.view(&current));
+            }
+            let payment_id = Uuid::now_v7();
+            let transition = current
+                .apply(OrderEvent::Paid { payment_id: payment_id.to_string(), amount }, now)
+                .map_err(|e| Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() })?;
+            if store::users::move_wallet(&mut tx, user.id, -amount.to_ten_thousandths(), "order_payment", Some(&order_id.to_string()), now).await?.is_none() {
+                return Err(Error::Conflict {
+                    code: "insufficient_balance",
+                    field: None,
+                    message: format!("the wallet holds less than {amount}; top up first"),
+                    message_zh: format!("钱包余额不足 {amount}，请先充值"),
+                });
+            }
+            if !orders::update(&mut tx, &current, version).await? {
+                continue;
+            }
+            orders::record_transition(&mut tx, &transition, None).await?;
+            store::payments::insert(
+                &mut tx,
+                &store::payments::PaymentRecord {
+                    id: payment_id,
+                    order_id,
+                    user_id: user.id,
+                    method: "wallet".into(),
+                    amount: amount.to_ten_thousandths(),
+                    status: "succeeded".into(),
+                    external_ref: None,
+                    created_at: now,
+                },
+            )
+            .await?;
+            let record = current.record.clone().ok_or_else(|| Error::Internal("paid order without a record".into()))?;
+            let partner_amounts = SessionAmounts::new(record.energy, record.elec_money, record.service_money).map_err(|e| Error::Internal(e.to_string()))?;
+            let paid = user_fee(&partner_amounts, &terms.user_pricing);
+            let line = SettlementLine::flow_a(order_id, &partner_amounts, &paid, &terms.commission, now);
+            store::settlement::insert_line(&mut tx, operator_partner_id, &line).await?;
+            let notice = serde_json::json!({
+                "seq": current.seq.as_str(),
+                "partner_amount": line.partner_amount,
+                "commission": line.our_amount,
+                "gross": line.gross,
+                "energy": line.energy,
+                "paid_at": now,
+            });
+            store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");
+            return Ok(self.view(&current));
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// Sandbox top-up of a driver's wallet (stands in for a payment gateway in tests and demos).
+    pub async fn top_up(&self, user: &UserRecord, amount: Money) -> Result<Money> {
+        if amount.yuan() <= Decimal::ZERO || amount.yuan() > Decimal::from(10_000) {
+            return Err(Error::invalid("amount", "must be more than 0 and at most 10000 yuan", "充值金额须大于 0 且不超过 10000 元"));
+        }
+        let mut conn = self.db.acquire().await?;
+        let balance = store::users::move_wallet(&mut conn, user.id, amount.round_fen().to_ten_thousandths(), "top_up", None, self.now())
+            .await?
+            .ok_or_else(|| Error::Internal("a top-up cannot make a balance negative".into()))?;
+        Ok(Money::from_ten_thousandths(balance))
+    }
+
+    /// Orders whose outcome we do not know (no answer, or no result in time): ask the partner,
+    /// and move them only on what it says.
+    pub async fn resolve_unknown_outcomes(&self) -> Result<usize> {
+        let Some(gateway) = self.operator_gateway.clone() else { return Ok(0) };
+        let deadline = self.now() - self.settings.start_result_deadline;
+        let mut stuck = Vec::new();
+        {
+            let mut conn = self.db.acquire().await?;
+            for state in [OrderState::UnknownOutcome, OrderState::Starting] {
+                stuck.extend(orders::stale(&mut conn, state.as_str(), deadline, 100).await?);
+            }
+        }
+        let mut resolved = 0;
+        for StoredOrder { order, .. } in stuck {
+            let Some(partner_id) = order.ownership.partner_id() else { continue };
+            let partner = self.partner(partner_id).await?;
+            let event = match gateway.session(&partner, &order.seq).await {
+                Ok(SessionReport::NotFound) => OrderEvent::QueryFoundNoSession,
+                Ok(SessionReport::Starting) => continue,
+                Ok(SessionReport::Charging { energy_kwh, money, soc, .. }) => OrderEvent::ChargeStatusReported {
+                    remote: RemoteState::Charging,
+                    energy: Energy::kwh(energy_kwh).ok(),
+                    money: money.map(Money::new),
+                    soc_percent: soc.and_then(|s| u8::try_from(s.round().mantissa()).ok()),
+                },
+                Ok(SessionReport::Stopping) => OrderEvent::ChargeStatusReported { remote: RemoteState::Stopping, energy: None, money: None, soc_percent: None },
+                Ok(SessionReport::Ended) => OrderEvent::ChargeStatusReported { remote: RemoteState::Ended, energy: None, money: None, soc_percent: None },
+                Err(e) => {
+                    tracing::info!(order = %order.id, error = %e, "outcome still unknown; will ask again");
+                    continue;
+                }
+            };
+            if self.apply(order.id, event, Some("resolved by query".into())).await.is_ok() {
+                resolved += 1;
+            }
+        }
+        Ok(resolved)
+    }
+}
+
+/// JSON of the different bill parts without a trait object per type.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+/// One order a partner listed for reconciliation, and what we dispute about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedOrder {
+    pub seq: String,
+    pub energy: Decimal,
+    pub money: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dispute {
+    pub seq: String,
+    /// T/CEC 102 §10.10: 1 no such transaction, 2 wrong amount, 3 wrong energy.
+    pub reason: i64,
+    /// Our figures (zero when we have no such order).
+    pub energy: Decimal,
+    pub money: Decimal,
+}
+
+impl Services {
+    /// Compares the orders a partner lists (its `check_charge_orders`) with our records of
+    /// them: a missing order, or energy / money that differ by more than 0.01, is disputed.
+    pub async fn reconcile_listed_orders(&self, partner_id: Uuid, listed: &[ListedOrder]) -> Result<Vec<Dispute>> {
+        let tolerance = Decimal::new(1, 2);
+        let mut disputes = Vec::new();
+        let mut conn = self.db.acquire().await?;
+        for item in listed {
+            let ours = orders::by_seq(&mut conn, &item.seq).await?.filter(|s| s.order.ownership.partner_id() == Some(partner_id)).and_then(|s| s.order.record);
+            let dispute = match ours {
+                None => Some((1, Decimal::ZERO, Decimal::ZERO)),
+                Some(r) if (r.total_money.yuan() - item.money).abs() > tolerance => Some((2, r.energy.value(), r.total_money.yuan())),
+                Some(r) if (r.energy.value() - item.energy).abs() > tolerance => Some((3, r.energy.value(), r.total_money.yuan())),
+                Some(_) => None,
+            };
+            if let Some((reason, energy, money)) = dispute {
+                disputes.push(Dispute { seq: item.seq.clone(), reason, energy, money });
+            }
+        }
+        Ok(disputes)
+    }
+}

@@ -1,0 +1,126 @@
+//! The services' one error type. Each variant carries what a person needs to fix the problem;
+//! the HTTP layer maps it to a status once (server `http/error.rs`).
+
+use domain::partner::{FieldError, ReviewError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One or more fields are wrong; all of them are listed.
+    #[error("invalid input: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// The request could not be read at all (malformed JSON, wrong content type).
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The request conflicts with what exists (duplicate registration, …).
+    #[error("{message}")]
+    Conflict { code: &'static str, field: Option<&'static str>, message: String, message_zh: String },
+    #[error(transparent)]
+    Review(#[from] ReviewError),
+    #[error("{}", .0.message())]
+    Unauthorized(AuthFailure),
+    /// Authenticated but not allowed (e.g. a partner that is not approved).
+    #[error("{message}")]
+    Forbidden { message: String, message_zh: String },
+    #[error("file is larger than the limit of {limit_bytes} bytes")]
+    TooLarge { limit_bytes: usize },
+    #[error("file type is not accepted; allowed: {allowed}")]
+    UnsupportedType { allowed: &'static str },
+    /// A partner or device we depend on did not answer or refused; try again later.
+    #[error("{message}")]
+    Unavailable { message: String, message_zh: String },
+    #[error("storage error: {0}")]
+    Store(#[from] store::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why authentication failed; the OAuth2 endpoint maps these to RFC 6749 error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// Unknown client_id or wrong secret (indistinguishable on purpose).
+    InvalidClient,
+    /// The bearer token is unknown.
+    InvalidToken,
+    ExpiredToken,
+    /// Admin login failed.
+    BadLogin,
+    /// No credentials were sent.
+    Missing,
+    /// The token lacks the scope the endpoint needs.
+    InsufficientScope(&'static str),
+}
+
+impl AuthFailure {
+    pub fn message(&self) -> String {
+        match self {
+            Self::InvalidClient => "client authentication failed: unknown client_id or wrong client_secret".into(),
+            Self::InvalidToken => "the access token is not valid".into(),
+            Self::ExpiredToken => "the access token has expired; request a new one at /oauth/token".into(),
+            Self::BadLogin => "wrong username or password".into(),
+            Self::Missing => "authentication required: send `Authorization: Bearer <token>`".into(),
+            Self::InsufficientScope(s) => format!("the access token lacks the `{s}` scope"),
+        }
+    }
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::InvalidClient => "客户端认证失败：client_id 不存在或 client_secret 错误".into(),
+            Self::InvalidToken => "访问令牌无效".into(),
+            Self::ExpiredToken => "访问令牌已过期，请重新获取".into(),
+            Self::BadLogin => "用户名或密码错误".into(),
+            Self::Missing => "需要认证：请携带 Authorization: Bearer 令牌".into(),
+            Self::InsufficientScope(s) => format!("访问令牌缺少 `{s}` 权限范围"),
+        }
+    }
+}
+
+impl Error {
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound { what }
+    }
+
+    pub fn forbidden(message: impl Into<String>, message_zh: impl Into<String>) -> Self {
+        Self::Forbidden { message: message.into(), message_zh: message_zh.into() }
+    }
+
+    pub fn invalid(field: &'static str, message: impl Into<String>, message_zh: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message, message_zh)])
+    }
+
+    /// A short stable code for clients to branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Invalid(_) => "invalid_input",
+            Self::Malformed(_) => "malformed_request",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict { code, .. } => code,
+            Self::Review(ReviewError::IllegalTransition { .. }) => "illegal_transition",
+            Self::Review(ReviewError::ReasonRequired { .. }) => "reason_required",
+            Self::Unauthorized(AuthFailure::ExpiredToken) => "expired_token",
+            Self::Unauthorized(AuthFailure::InsufficientScope(_)) => "insufficient_scope",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
+            Self::TooLarge { .. } => "payload_too_large",
+            Self::UnsupportedType { .. } => "unsupported_media_type",
+            Self::Unavailable { .. } => "partner_unavailable",
+            Self::Store(_) | Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn message_zh(&self) -> String {
+        match self {
+            Self::Invalid(errors) => errors.iter().map(|e| format!("{}：{}", e.field, e.message_zh)).collect::<Vec<_>>().join("；"),
+            Self::Malformed(_) => "请求无法解析：请检查 JSON 格式与 Content-Type".into(),
+            Self::NotFound { what } => format!("未找到{what}"),
+            Self::Conflict { message_zh, .. } | Self::Forbidden { message_zh, .. } | Self::Unavailable { message_zh, .. } => message_zh.clone(),
+            Self::Review(e) => e.message_zh(),
+            Self::Unauthorized(f) => f.message_zh(),
+            Self::TooLarge { limit_bytes } => format!("文件超过大小上限 {limit_bytes} 字节"),
+            Self::UnsupportedType { allowed } => format!("不支持的文件类型，仅允许：{allowed}"),
+            Self::Store(_) | Self::Internal(_) => "系统内部错误，请稍后重试".into(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,107 @@
+//! The chargebridge application layer.
+//!
+//! It owns the use cases (onboarding and review, credentials, authentication; next: catalog
+//! sync, charging, billing, delivery) and talks to storage through `store` and to the outside
+//! world through port traits. It never imports a protocol crate: the `server` crate joins them.
+
+mod error;
+
+pub mod admin_auth;
+pub mod catalog;
+pub mod charging;
+pub mod clock;
+pub mod credentials;
+pub mod delivery;
+pub mod documents;
+pub mod geo_index;
+pub mod network;
+pub mod open_network;
+pub mod oauth;
+pub mod onboarding;
+pub mod ports;
+pub mod secrets;
+pub mod status_hub;
+pub mod users;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Duration;
+
+pub use clock::{Clock, SystemClock};
+pub use error::{AuthFailure, Error, Result};
+pub use secrets::MasterKey;
+
+/// Tunables with defaults that need nothing.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of OAuth2 access tokens.
+    pub access_token_ttl: Duration,
+    /// Lifetime of an admin login session.
+    pub admin_session_ttl: Duration,
+    /// After a rotation, how long the old credentials keep working.
+    pub rotation_overlap: Duration,
+    /// Where uploaded qualification documents are kept.
+    pub documents_dir: PathBuf,
+    pub max_document_bytes: usize,
+    pub max_documents_per_partner: i64,
+    /// The T/CEC 102 `v{version}` segment we give new partners.
+    pub cec_version_segment: String,
+    /// Our own 9-character OperatorID (used when we call partners over T/CEC 102).
+    pub our_operator_id: String,
+    /// A connector not heard from for this long shows as unknown.
+    pub status_freshness: Duration,
+    /// How long a partner has to report the outcome of a start before we ask it.
+    pub start_result_deadline: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::hours(2),
+            admin_session_ttl: Duration::hours(12),
+            rotation_overlap: Duration::hours(24),
+            documents_dir: PathBuf::from("chargebridge-data/documents"),
+            max_document_bytes: 10 * 1024 * 1024,
+            max_documents_per_partner: 20,
+            cec_version_segment: "v1.0".into(),
+            our_operator_id: "MA01CB001".into(),
+            status_freshness: Duration::minutes(15),
+            start_result_deadline: Duration::seconds(90),
+        }
+    }
+}
+
+/// Everything the use cases need, cheap to clone into handlers.
+#[derive(Clone)]
+pub struct Services {
+    pub db: store::Db,
+    pub key: MasterKey,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Arc<Settings>,
+    /// Live connector status.
+    pub hub: Arc<status_hub::StatusHub>,
+    /// What search needs of the catalog, in memory.
+    pub catalog: catalog::SharedCatalog,
+    /// How we reach partners that operate piles (flow A); set by the wiring.
+    pub operator_gateway: Option<Arc<dyn ports::OperatorGateway>>,
+}
+
+impl Services {
+    pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None }
+    }
+
+    pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {
+        self.operator_gateway = Some(gateway);
+        self
+    }
+
+    /// Millisecond precision: what storage keeps, so a value reads back equal to what was written.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use chrono::DurationRound;
+        let now = self.clock.now();
+        now.duration_trunc(chrono::Duration::milliseconds(1)).unwrap_or(now)
+    }
+}

@@ -1,0 +1,102 @@
+//! Flow B, the partner asking: which of our stations it may see, their live status and the
+//! prices it gets. A partner querying a station it may not see gets nothing.
+
+use chrono::{DateTime, Utc};
+use domain::partner::ReviewState;
+use domain::station::ConnectorStatus;
+use domain::tariff::{PricePolicy, Tariff};
+use serde::{Deserialize, Serialize};
+use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
+use uuid::Uuid;
+
+use crate::{Error, Result, Services};
+
+/// One of our stations as a partner sees it.
+#[derive(Debug, Clone)]
+pub struct VisibleStation {
+    pub station: StationRow,
+    pub equipment: Vec<(EquipmentRow, Vec<ConnectorRow>)>,
+}
+
+/// Per-partner price policy for our stations (flow B), kept with the partner's terms.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OpenTerms {
+    pub price_policy: Option<PricePolicy>,
+}
+
+impl Services {
+    async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
+        let partner = self.partner(partner_id).await?;
+        if partner.state != ReviewState::Approved || !partner.application.roles.is_platform() {
+            return Err(Error::forbidden("only approved platform partners may use our stations", "仅已审核通过的平台合作方可使用自营站点"));
+        }
+        Ok(())
+    }
+
+    /// Our stations visible to `partner_id`, changed since `since`, paged (page from 1).
+    pub async fn visible_stations(&self, partner_id: Uuid, since: Option<DateTime<Utc>>, page: i64, per_page: i64) -> Result<(i64, Vec<VisibleStation>)> {
+        self.require_platform(partner_id).await?;
+        let mut conn = self.db.acquire().await?;
+        let (total, stations) = repo::visible_own_stations(&mut conn, partner_id, since, (page - 1).max(0) * per_page, per_page).await?;
+        let mut visible = Vec::with_capacity(stations.len());
+        for station in stations {
+            let connectors = repo::connectors_of_station(&mut conn, station.id).await?;
+            let equipment = repo::equipment_of_station(&mut conn, station.id)
+                .await?
+                .into_iter()
+                .map(|e| {
+                    let mine = connectors.iter().filter(|c| c.equipment_id == e.id).cloned().collect();
+                    (e, mine)
+                })
+                .collect();
+            visible.push(VisibleStation { station, equipment });
+        }
+        Ok((total, visible))
+    }
+
+    /// One of our stations by its StationID, if `partner_id` may see it.
+    pub async fn visible_station(&self, partner_id: Uuid, external_id: &str) -> Result<Option<VisibleStation>> {
+        self.require_platform(partner_id).await?;
+        let mut conn = self.db.acquire().await?;
+        let Some(station) = repo::station_by_external(&mut conn, None, external_id).await? else { return Ok(None) };
+        if !station.public && !repo::is_visible(&mut conn, station.id, partner_id).await? {
+            return Ok(None);
+        }
+        let connectors = repo::connectors_of_station(&mut conn, station.id).await?;
+        let equipment = repo::equipment_of_station(&mut conn, station.id)
+            .await?
+            .into_iter()
+            .map(|e| {
+                let mine = connectors.iter().filter(|c| c.equipment_id == e.id).cloned().collect();
+                (e, mine)
+            })
+            .collect();
+        Ok(Some(VisibleStation { station, equipment }))
+    }
+
+    /// Live status of one of our connectors as partners see it.
+    pub fn own_connector_status(&self, connector_id: Uuid) -> ConnectorStatus {
+        self.hub.effective(connector_id, self.now())
+    }
+
+    /// The tariff a partner gets at one of our stations: ours under its price policy.
+    pub async fn partner_tariff(&self, partner_id: Uuid, station: &StationRow) -> Result<Option<Tariff>> {
+        let Ok(base) = serde_json::from_value::<Tariff>(station.tariff.clone()) else { return Ok(None) };
+        let mut conn = self.db.acquire().await?;
+        let terms: OpenTerms = match store::settlement::terms(&mut conn, partner_id).await? {
+            Some(json) => serde_json::from_value(json.get("open").cloned().unwrap_or_default()).unwrap_or_default(),
+            None => OpenTerms::default(),
+        };
+        Ok(Some(match terms.price_policy {
+            Some(policy) => policy.apply(&base),
+            None => base,
+        }))
+    }
+
+    /// Makes a non-public station visible to a partner.
+    pub async fn grant_station(&self, station_id: Uuid, partner_id: Uuid) -> Result<()> {
+        let mut conn = self.db.acquire().await?;
+        repo::grant_visibility(&mut conn, station_id, partner_id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! What the application needs from the outside world, whatever the protocol: the `server`
+//! crate implements these with T/CEC 102 (and later OCPI, REST, OCPP) clients.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::order::{FailureReason, StartChargeSeq};
+use domain::station::ConnectorStatus;
+use domain::tariff::Tariff;
+use rust_decimal::Decimal;
+use store::partners::PartnerRecord;
+
+/// A station as a partner describes it, protocol-neutral. Coordinates are as sent (GCJ-02 for
+/// Chinese partners); the catalog converts them.
+#[derive(Debug, Clone)]
+pub struct RemoteStation {
+    pub external_id: String,
+    pub name: String,
+    pub address: String,
+    pub area_code: String,
+    pub lat_gcj02: f64,
+    pub lng_gcj02: f64,
+    pub station_type: i64,
+    pub station_status: i64,
+    pub service_tel: String,
+    pub business_hours: Option<String>,
+    pub equipment: Vec<RemoteEquipment>,
+    /// Everything the partner sent, kept for display and audit.
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteEquipment {
+    pub external_id: String,
+    pub equipment_type: i64,
+    pub power_kw: Decimal,
+    pub connectors: Vec<RemoteConnector>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemoteConnector {
+    pub external_id: String,
+    pub connector_type: i64,
+    pub power_kw: Decimal,
+    pub detail: serde_json::Value,
+}
+
+/// The synchronous answer to a start command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartReply {
+    Accepted,
+    Refused(FailureReason),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReply {
+    Accepted,
+    AlreadyStopped,
+    Refused(String),
+}
+
+/// What a query about a session found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionReport {
+    /// The partner knows no such session.
+    NotFound,
+    Starting,
+    Charging { energy_kwh: Decimal, money: Option<Decimal>, soc: Option<Decimal>, at: DateTime<Utc> },
+    Stopping,
+    Ended,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    /// No answer (timeout, connection refused): the outcome of a command is unknown.
+    #[error("the partner did not answer: {0}")]
+    NoAnswer(String),
+    /// The partner answered with an error.
+    #[error("the partner refused: {0}")]
+    Refused(String),
+    /// We cannot talk to this partner (no endpoint or secrets configured).
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+}
+
+/// A partner that operates charge points (flow A), reached over its own protocol.
+#[async_trait]
+pub trait OperatorGateway: Send + Sync + 'static {
+    /// Stations changed since `since` (all when `None`).
+    async fn stations(&self, partner: &PartnerRecord, since: Option<DateTime<Utc>>) -> Result<Vec<RemoteStation>, GatewayError>;
+    /// Current connector statuses of the given stations: (connector external id, status).
+    async fn statuses(&self, partner: &PartnerRecord, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError>;
+    /// Time-of-day prices of a connector, if the partner publishes them.
+    async fn tariff(&self, partner: &PartnerRecord, connector_id: &str) -> Result<Option<Tariff>, GatewayError>;
+    async fn start(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError>;
+    async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError>;
+    async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError>;
+}
