@@ -1,0 +1,73 @@
+//! Who is calling our T/CEC 102 endpoint: the partner registered with that OperatorID and the
+//! secret sets we issued to it (two during a rotation overlap).
+//!
+//! Every request needs this, so answers are cached for a few seconds: long enough to spare the
+//! database and the secret decryption at thousands of requests per second, short enough that a
+//! suspension or rotation takes effect almost at once.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cec::error::HandlerError;
+use cec::server::{PartnerDirectory, PartnerEntry};
+use domain::partner::Protocol;
+use services::Services;
+
+pub struct ServicesDirectory {
+    services: Services,
+    ttl: Duration,
+    /// Known partners only: an unknown OperatorID is looked up again next time, so a partner
+    /// approved a moment ago is not refused.
+    cache: Mutex<HashMap<String, (Instant, PartnerEntry)>>,
+}
+
+impl ServicesDirectory {
+    pub fn new(services: Services, ttl: Duration) -> Self {
+        Self { services, ttl, cache: Mutex::new(HashMap::new()) }
+    }
+
+    async fn load(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
+        let found = self.services.cec_issued_for_operator(operator_id).await.map_err(|e| HandlerError::Internal(e.to_string()))?;
+        // A partner without issued secrets (not approved yet) cannot call us at all.
+        Ok(found.filter(|(_, sets)| !sets.is_empty()).map(|(partner, sets)| {
+            let mut versions: Vec<String> = sets.iter().map(|s| s.version_segment.clone()).collect();
+            versions.dedup();
+            PartnerEntry {
+                partner_ref: partner.id.to_string(),
+                secret_sets: sets
+                    .into_iter()
+                    .map(|s| cec::Secrets::new(&s.secrets.operator_secret, &s.secrets.data_secret, &s.secrets.data_secret_iv, &s.secrets.sig_secret))
+                    .collect(),
+                versions,
+                reservation_enabled: true,
+                active: partner.state.may_operate() && partner.application.protocol == Protocol::Cec102,
+            }
+        }))
+    }
+}
+
+#[async_trait]
+impl PartnerDirectory for ServicesDirectory {
+    async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
+        if let Some((at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
+            && at.elapsed() < self.ttl {
+                return Ok(Some(entry.clone()));
+            }
+        self.refresh(operator_id).await
+    }
+
+    async fn refresh(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
+        let entry = self.load(operator_id).await?;
+        let mut cache = self.cache.lock().expect("directory cache");
+        if cache.len() > 10_000 {
+            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        }
+        match &entry {
+            Some(found) => cache.insert(operator_id.to_owned(), (Instant::now(), found.clone())),
+            None => cache.remove(operator_id),
+        };
+        Ok(entry)
+    }
+}

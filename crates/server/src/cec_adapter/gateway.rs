@@ -1,0 +1,183 @@
+//! Flow A over T/CEC 102: the services' `OperatorGateway` implemented with `cec::CecClient`,
+//! one client per partner built from the endpoint and secrets the partner registered with us.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cec::messages::*;
+use cec::{CecClient, ClientConfig, ClientError, Secrets};
+use chrono::{DateTime, Utc};
+use domain::order::{FailureReason, StartChargeSeq};
+use domain::station::ConnectorStatus;
+use domain::tariff::{Tariff, TariffPeriod};
+use services::Services;
+use services::ports::{GatewayError, OperatorGateway, RemoteConnector, RemoteEquipment, RemoteStation, SessionReport, StartReply, StopReply};
+use store::partners::PartnerRecord;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// A partner's client, tagged with the creation time of the credential it was built from.
+type CachedClient = (DateTime<Utc>, Arc<CecClient>);
+
+pub struct CecOperatorGateway {
+    services: Services,
+    http: reqwest::Client,
+    /// Per partner: the credential's creation time (a rotation makes a new client) and the client.
+    clients: Mutex<HashMap<Uuid, CachedClient>>,
+    page_size: i64,
+}
+
+impl CecOperatorGateway {
+    pub fn new(services: Services, http: reqwest::Client) -> Self {
+        Self { services, http, clients: Mutex::default(), page_size: 50 }
+    }
+
+    async fn client(&self, partner: &PartnerRecord) -> Result<Arc<CecClient>, GatewayError> {
+        let credential = self
+            .services
+            .cec_received_for_partner(partner.id)
+            .await
+            .map_err(|e| GatewayError::NotConfigured(e.to_string()))?
+            .ok_or_else(|| GatewayError::NotConfigured("the partner has not registered its T/CEC 102 endpoint and secrets".into()))?;
+        let mut clients = self.clients.lock().await;
+        if let Some((_, client)) = clients.get(&partner.id).filter(|(created, _)| *created == credential.created_at) {
+            return Ok(client.clone());
+        }
+        let secrets = Secrets::new(&credential.secrets.operator_secret, &credential.secrets.data_secret, &credential.secrets.data_secret_iv, &credential.secrets.sig_secret);
+        let base = credential.base_url.clone().unwrap_or_default();
+        let base = base.trim_end_matches('/').trim_end_matches("/evcs");
+        let config = ClientConfig::new(base, &credential.version_segment, &credential.operator_id, secrets);
+        let client = Arc::new(CecClient::new(config, self.http.clone()).map_err(|e| GatewayError::NotConfigured(e.to_string()))?);
+        clients.insert(partner.id, (credential.created_at, client.clone()));
+        Ok(client)
+    }
+}
+
+fn map_error(e: ClientError) -> GatewayError {
+    if e.outcome_unknown() { GatewayError::NoAnswer(e.to_string()) } else { GatewayError::Refused(e.to_string()) }
+}
+
+fn remote_station(s: StationInfo) -> RemoteStation {
+    let detail = serde_json::to_value(&s).unwrap_or_default();
+    RemoteStation {
+        external_id: s.station_id,
+        name: s.station_name,
+        address: s.address,
+        area_code: s.area_code,
+        lat_gcj02: s.station_lat.value().try_into().unwrap_or(f64::NAN),
+        lng_gcj02: s.station_lng.value().try_into().unwrap_or(f64::NAN),
+        station_type: s.station_type.code(),
+        station_status: s.station_status.code(),
+        service_tel: s.service_tel,
+        business_hours: s.busine_hours,
+        equipment: s
+            .equipment_infos
+            .into_iter()
+            .map(|e| RemoteEquipment {
+                external_id: e.equipment_id,
+                equipment_type: e.equipment_type.code(),
+                power_kw: e.power.value(),
+                connectors: e
+                    .connector_infos
+                    .into_iter()
+                    .map(|c| RemoteConnector {
+                        detail: serde_json::to_value(&c).unwrap_or_default(),
+                        external_id: c.connector_id,
+                        connector_type: c.connector_type.code(),
+                        power_kw: c.power.value(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        detail,
+    }
+}
+
+#[async_trait]
+impl OperatorGateway for CecOperatorGateway {
+    async fn stations(&self, partner: &PartnerRecord, since: Option<DateTime<Utc>>) -> Result<Vec<RemoteStation>, GatewayError> {
+        let client = self.client(partner).await?;
+        let mut stations = Vec::new();
+        let mut page = 1;
+        loop {
+            let reply = client
+                .call(&QueryStationsInfo { last_query_time: since, page_no: Some(page), page_size: Some(self.page_size) })
+                .await
+                .map_err(map_error)?;
+            stations.extend(reply.station_infos.into_iter().map(remote_station));
+            if page >= reply.page_count || page >= 10_000 {
+                break;
+            }
+            page += 1;
+        }
+        Ok(stations)
+    }
+
+    async fn statuses(&self, partner: &PartnerRecord, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError> {
+        let client = self.client(partner).await?;
+        let reply = client.call(&QueryStationStatus { station_ids: station_ids.to_vec() }).await.map_err(map_error)?;
+        Ok(reply
+            .station_status_infos
+            .into_iter()
+            .flat_map(|s| s.connector_status_infos)
+            .map(|c| (c.connector_id, ConnectorStatus::from_cec(c.status.code())))
+            .collect())
+    }
+
+    async fn tariff(&self, partner: &PartnerRecord, connector_id: &str) -> Result<Option<Tariff>, GatewayError> {
+        let client = self.client(partner).await?;
+        let seq = Seq27::generate(client.config().operator_id.as_str(), Utc::now(), rand::random::<u32>());
+        let reply = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq, connector_id: connector_id.into() }).await.map_err(map_error)?;
+        if reply.succ_stat != SuccStat::Success {
+            return Ok(None);
+        }
+        let periods = reply
+            .policy_infos
+            .iter()
+            .enumerate()
+            .map(|(i, p)| TariffPeriod::parse(i, &p.start_time, p.elec_price.value(), p.sevice_price.value()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| GatewayError::Refused(format!("price periods: {e}")))?;
+        Tariff::new(periods).map(Some).map_err(|e| GatewayError::Refused(format!("price periods: {e}")))
+    }
+
+    async fn start(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError> {
+        let client = self.client(partner).await?;
+        let reply = client
+            .call(&QueryStartCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into(), qr_code: String::new() })
+            .await
+            .map_err(map_error)?;
+        Ok(match reply.succ_stat {
+            SuccStat::Success => StartReply::Accepted,
+            _ => StartReply::Refused(FailureReason::from_cec_start(reply.fail_reason, None)),
+        })
+    }
+
+    async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError> {
+        let client = self.client(partner).await?;
+        let reply = client.call(&QueryStopCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
+        Ok(match (reply.succ_stat, reply.fail_reason) {
+            (SuccStat::Success, _) => StopReply::Accepted,
+            (_, 3) => StopReply::AlreadyStopped,
+            (_, code) => StopReply::Refused(format!("FailReason {code}")),
+        })
+    }
+
+    async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError> {
+        let client = self.client(partner).await?;
+        let r = client.call(&QueryEquipChargeStatus { start_charge_seq: Seq27(seq.as_str().into()) }).await.map_err(map_error)?;
+        Ok(match r.start_charge_seq_stat {
+            StartChargeSeqStat::Starting => SessionReport::Starting,
+            StartChargeSeqStat::Charging => SessionReport::Charging {
+                energy_kwh: r.total_power.value(),
+                money: r.total_money.map(|m| m.value()),
+                soc: Some(r.soc.value()),
+                at: r.end_time,
+            },
+            StartChargeSeqStat::Stopping => SessionReport::Stopping,
+            StartChargeSeqStat::Ended => SessionReport::Ended,
+            _ => SessionReport::NotFound,
+        })
+    }
+}

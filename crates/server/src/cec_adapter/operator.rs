@@ -1,0 +1,250 @@
+//! Flow B over T/CEC 102: partner platforms query our stations, status and prices. Remote
+//! start / stop / reservation through this interface arrive with the control path (see the
+//! flow-B issue); until then they are refused in protocol terms, never half-done.
+
+use async_trait::async_trait;
+use cec::error::HandlerError;
+use cec::messages::*;
+use cec::server::{Caller, OperatorHandler};
+use chrono::Utc;
+use domain::geo::Coordinate;
+use rust_decimal::Decimal;
+use services::Services;
+use services::open_network::VisibleStation;
+use uuid::Uuid;
+
+pub struct OperatorAdapter {
+    pub services: Services,
+}
+
+fn partner_id(caller: &Caller) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(&caller.partner_ref).map_err(|_| HandlerError::Internal("caller without a partner id".into()))
+}
+
+fn to_handler(e: services::Error) -> HandlerError {
+    match e {
+        services::Error::Forbidden { message, .. } => HandlerError::BadParameter(message),
+        services::Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
+        other => HandlerError::Internal(other.to_string()),
+    }
+}
+
+fn dec(value: f64, dp: u32) -> Decimal {
+    Decimal::try_from(value).unwrap_or_default().round_dp(dp)
+}
+
+fn station_info(services: &Services, visible: &VisibleStation) -> StationInfo {
+    let s = &visible.station;
+    // Chinese partners' maps use GCJ-02; we store WGS-84.
+    let gcj = Coordinate::new(s.lat, s.lng).map(|c| c.to_gcj02()).ok();
+    let operator = services.settings.our_operator_id.clone();
+    StationInfo {
+        station_id: s.external_id.clone(),
+        operator_id: operator.clone(),
+        equipment_owner_id: operator,
+        station_name: s.name.clone(),
+        country_code: "CN".into(),
+        area_code: s.area_code.clone(),
+        address: s.address.clone(),
+        station_tel: None,
+        service_tel: s.service_tel.clone(),
+        station_type: StationType::from_code(s.station_type),
+        station_status: StationStatus::from_code(s.station_status),
+        park_nums: 0,
+        station_lng: dec(gcj.map_or(s.lng, |g| g.lng()), 6).into(),
+        station_lat: dec(gcj.map_or(s.lat, |g| g.lat()), 6).into(),
+        site_guide: None,
+        construction: 255,
+        pictures: vec![],
+        match_cars: None,
+        park_info: None,
+        busine_hours: s.business_hours.clone(),
+        electricity_fee: None,
+        service_fee: None,
+        park_fee: None,
+        payment: Some("线上".into()),
+        support_order: Some(1),
+        remark: None,
+        equipment_infos: visible
+            .equipment
+            .iter()
+            .map(|(e, connectors)| EquipmentInfo {
+                equipment_id: e.external_id.clone(),
+                manufacturer_id: None,
+                manufacturer_name: None,
+                equipment_model: None,
+                production_date: None,
+                equipment_type: EquipmentType::from_code(e.equipment_type),
+                connector_infos: connectors
+                    .iter()
+                    .map(|c| {
+                        let power: Decimal = c.power_kw.parse().unwrap_or_default();
+                        let dc = c.connector_type == 4;
+                        let (upper, lower) = if dc { (750, 200) } else { (220, 220) };
+                        ConnectorInfo {
+                            connector_id: c.external_id.clone(),
+                            connector_name: None,
+                            connector_type: ConnectorType::from_code(c.connector_type),
+                            voltage_upper_limits: upper,
+                            voltage_lower_limits: lower,
+                            current: if dc { 250 } else { 32 },
+                            power: power.into(),
+                            park_no: None,
+                            national_standard: 2,
+                        }
+                    })
+                    .collect(),
+                equipment_lng: None,
+                equipment_lat: None,
+                power: e.power_kw.parse::<Decimal>().unwrap_or_default().into(),
+                equipment_name: None,
+            })
+            .collect(),
+    }
+}
+
+fn not_yet(interface: &str) -> HandlerError {
+    HandlerError::BadParameter(format!("{interface} 暂未开放 / {interface} is not enabled on this platform yet"))
+}
+
+#[async_trait]
+impl OperatorHandler for OperatorAdapter {
+    async fn query_stations_info(&self, caller: &Caller, req: QueryStationsInfo) -> Result<QueryStationsInfoResponse, HandlerError> {
+        let page = req.page_no.unwrap_or(1);
+        let size = req.page_size.unwrap_or(10);
+        let (total, stations) = self.services.visible_stations(partner_id(caller)?, req.last_query_time, page, size).await.map_err(to_handler)?;
+        Ok(QueryStationsInfoResponse {
+            page_no: page,
+            page_count: (total + size - 1) / size,
+            item_size: total,
+            station_infos: stations.iter().map(|s| station_info(&self.services, s)).collect(),
+        })
+    }
+
+    async fn query_station_status(&self, caller: &Caller, req: QueryStationStatus) -> Result<QueryStationStatusResponse, HandlerError> {
+        let partner = partner_id(caller)?;
+        let mut infos = Vec::new();
+        for id in &req.station_ids {
+            // Stations the partner may not see are left out, as if they did not exist.
+            let Some(visible) = self.services.visible_station(partner, id).await.map_err(to_handler)? else { continue };
+            infos.push(StationStatusInfo {
+                station_id: id.clone(),
+                connector_status_infos: visible
+                    .equipment
+                    .iter()
+                    .flat_map(|(_, cs)| cs)
+                    .map(|c| ConnectorStatusInfo {
+                        connector_id: c.external_id.clone(),
+                        status: ConnectorStatusCode::from_code(self.services.own_connector_status(c.id).cec_code()),
+                        park_status: None,
+                        lock_status: None,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(QueryStationStatusResponse { total: infos.len() as i64, station_status_infos: infos })
+    }
+
+    async fn query_station_stats(&self, caller: &Caller, req: QueryStationStats) -> Result<QueryStationStatsResponse, HandlerError> {
+        let visible = self.services.visible_station(partner_id(caller)?, &req.station_id).await.map_err(to_handler)?;
+        let visible = visible.ok_or_else(|| HandlerError::BadParameter(format!("StationID {} 不存在 / unknown station", req.station_id)))?;
+        // Energy statistics come from flow-B orders on our piles, which are not taken yet.
+        Ok(QueryStationStatsResponse {
+            station_stats: StationStatsInfo {
+                station_id: req.station_id,
+                start_time: req.start_time,
+                end_time: req.end_time,
+                station_electricity: Decimal::ZERO.into(),
+                equipment_stats_infos: visible
+                    .equipment
+                    .iter()
+                    .map(|(e, cs)| EquipmentStatsInfo {
+                        equipment_id: e.external_id.clone(),
+                        equipment_electricity: Decimal::ZERO.into(),
+                        connector_stats_infos: cs.iter().map(|c| ConnectorStatsInfo { connector_id: c.external_id.clone(), connector_electricity: Decimal::ZERO.into() }).collect(),
+                    })
+                    .collect(),
+            },
+        })
+    }
+
+    async fn query_equip_auth(&self, _caller: &Caller, _req: QueryEquipAuth) -> Result<QueryEquipAuthResponse, HandlerError> {
+        Err(not_yet("query_equip_auth"))
+    }
+
+    async fn query_equip_business_policy(&self, caller: &Caller, req: QueryEquipBusinessPolicy) -> Result<QueryEquipBusinessPolicyResponse, HandlerError> {
+        let partner = partner_id(caller)?;
+        // Our connector → its station → whether this partner may see it.
+        let station_ext = self
+            .services
+            .connector_by_external(None, &req.connector_id)
+            .and_then(|(_, station)| self.services.station_summary(station))
+            .map(|s| s.external_id);
+        let station = match station_ext {
+            Some(ext) => self.services.visible_station(partner, &ext).await.map_err(to_handler)?,
+            None => None,
+        };
+        let tariff = match &station {
+            Some(v) => self.services.partner_tariff(partner, &v.station).await.map_err(to_handler)?,
+            None => None,
+        };
+        let Some(tariff) = tariff else {
+            return Ok(QueryEquipBusinessPolicyResponse { equip_biz_seq: req.equip_biz_seq, connector_id: req.connector_id, succ_stat: SuccStat::Failure, fail_reason: 1, sum_period: 0, policy_infos: vec![] });
+        };
+        let policy_infos: Vec<PolicyInfo> = tariff
+            .periods()
+            .iter()
+            .map(|p| PolicyInfo { start_time: p.start.to_cec(), elec_price: p.elec_price.value().into(), sevice_price: p.service_price.value().into() })
+            .collect();
+        Ok(QueryEquipBusinessPolicyResponse {
+            equip_biz_seq: req.equip_biz_seq,
+            connector_id: req.connector_id,
+            succ_stat: SuccStat::Success,
+            fail_reason: 0,
+            sum_period: policy_infos.len() as i64,
+            policy_infos,
+        })
+    }
+
+    async fn query_start_charge(&self, _caller: &Caller, _req: QueryStartCharge) -> Result<QueryStartChargeResponse, HandlerError> {
+        Err(not_yet("query_start_charge"))
+    }
+
+    async fn query_equip_charge_status(&self, _caller: &Caller, req: QueryEquipChargeStatus) -> Result<ChargeStatus, HandlerError> {
+        // No flow-B sessions exist yet, so every sequence is unknown (StartChargeSeqStat 5).
+        let now = Utc::now();
+        Ok(ChargeStatus {
+            start_charge_seq: req.start_charge_seq,
+            start_charge_seq_stat: StartChargeSeqStat::Unknown,
+            connector_id: String::new(),
+            connector_status: ConnectorStatusCode::Offline,
+            current_a: Decimal::ZERO.into(),
+            current_b: None,
+            current_c: None,
+            voltage_a: Decimal::ZERO.into(),
+            voltage_b: None,
+            voltage_c: None,
+            soc: Decimal::ZERO.into(),
+            start_time: now,
+            end_time: now,
+            total_power: Decimal::ZERO.into(),
+            elec_money: None,
+            sevice_money: None,
+            total_money: None,
+            sum_period: None,
+            charge_details: vec![],
+        })
+    }
+
+    async fn query_stop_charge(&self, _caller: &Caller, _req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {
+        Err(not_yet("query_stop_charge"))
+    }
+
+    async fn query_reserve(&self, _caller: &Caller, _req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {
+        Err(not_yet("query_reserve"))
+    }
+
+    async fn query_cancel_reserve(&self, _caller: &Caller, _req: QueryCancelReserve) -> Result<QueryCancelReserveResponse, HandlerError> {
+        Err(not_yet("query_cancel_reserve"))
+    }
+}

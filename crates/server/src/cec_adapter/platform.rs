@@ -1,0 +1,146 @@
+//! Flow A, the partner calling us: its T/CEC 102 notifications handed to the services.
+
+use async_trait::async_trait;
+use cec::error::HandlerError;
+use cec::messages::*;
+use cec::server::{Caller, PlatformHandler};
+use domain::money::{Energy, Money, UnitPrice};
+use domain::order::{RemoteState, StopReason};
+use domain::station::ConnectorStatus;
+use domain::tariff::{PartnerDetail, PartnerTotals};
+use services::charging::{ListedOrder, PartnerChargeOrder, RecordVerdict};
+use services::{Error, Services};
+use uuid::Uuid;
+
+pub struct PlatformAdapter {
+    pub services: Services,
+}
+
+fn partner_id(caller: &Caller) -> Result<Uuid, HandlerError> {
+    Uuid::parse_str(&caller.partner_ref).map_err(|_| HandlerError::Internal("caller without a partner id".into()))
+}
+
+/// Services errors in protocol terms: unknown orders and bad numbers are the caller's to fix.
+fn to_handler(e: Error) -> HandlerError {
+    match e {
+        Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
+        Error::Invalid(fields) => HandlerError::BadParameter(fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ")),
+        Error::Conflict { message, .. } => HandlerError::BadParameter(message),
+        other => HandlerError::Internal(other.to_string()),
+    }
+}
+
+fn money(m: Money2) -> Money {
+    Money::new(m.value())
+}
+
+fn energy(e: Energy2) -> Result<Energy, HandlerError> {
+    Energy::kwh(e.value()).map_err(|e| HandlerError::BadParameter(e.to_string()))
+}
+
+fn price(p: Price4) -> Result<UnitPrice, HandlerError> {
+    UnitPrice::per_kwh(p.value()).map_err(|e| HandlerError::BadParameter(e.to_string()))
+}
+
+#[async_trait]
+impl PlatformHandler for PlatformAdapter {
+    async fn notification_station_status(&self, caller: &Caller, req: NotificationStationStatus) -> Result<NotificationStationStatusResponse, HandlerError> {
+        let info = req.connector_status_info;
+        let known = self.services.report_status(Some(partner_id(caller)?), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
+        // Status 1: discarded (a connector we do not know yet); the partner must not retry.
+        Ok(NotificationStationStatusResponse { status: if known { 0 } else { 1 } })
+    }
+
+    async fn notification_start_charge_result(&self, caller: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError> {
+        let success = req.start_charge_seq_stat == StartChargeSeqStat::Charging;
+        self.services
+            .on_start_result(partner_id(caller)?, req.start_charge_seq.as_str(), success, (!success).then_some(req.start_charge_seq_stat.code()))
+            .await
+            .map_err(to_handler)?;
+        Ok(NotificationStartChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
+    }
+
+    async fn notification_equip_charge_status(&self, caller: &Caller, req: ChargeStatus) -> Result<NotificationEquipChargeStatusResponse, HandlerError> {
+        self.services
+            .on_charge_status(
+                partner_id(caller)?,
+                req.start_charge_seq.as_str(),
+                RemoteState::from_cec(req.start_charge_seq_stat.code()),
+                Some(req.total_power.value()),
+                req.total_money.map(|m| m.value()),
+                Some(req.soc.value()),
+            )
+            .await
+            .map_err(to_handler)?;
+        Ok(NotificationEquipChargeStatusResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success })
+    }
+
+    async fn notification_stop_charge_result(&self, caller: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError> {
+        self.services.on_stop_result(partner_id(caller)?, req.start_charge_seq.as_str(), req.succ_stat == SuccStat::Success).await.map_err(to_handler)?;
+        Ok(NotificationStopChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
+    }
+
+    async fn notification_charge_order_info(&self, caller: &Caller, req: ChargeOrderInfo) -> Result<ChargeOrderInfoResponse, HandlerError> {
+        let details = req
+            .charge_details
+            .iter()
+            .map(|d| {
+                Ok(PartnerDetail {
+                    start: d.detail_start_time,
+                    end: d.detail_end_time,
+                    energy: energy(d.detail_power)?,
+                    elec_price: price(d.elec_price)?,
+                    service_price: price(d.sevice_price)?,
+                    elec_money: money(d.detail_elec_money),
+                    service_money: money(d.detail_sevice_money),
+                })
+            })
+            .collect::<Result<Vec<_>, HandlerError>>()?;
+        let record = PartnerChargeOrder {
+            seq: req.start_charge_seq.as_str().into(),
+            connector_external_id: req.connector_id.clone(),
+            start: req.start_time,
+            end: req.end_time,
+            totals: PartnerTotals {
+                total_energy: energy(req.total_power)?,
+                total_elec: money(req.total_elec_money),
+                total_service: money(req.total_sevice_money),
+                total: money(req.total_money),
+            },
+            details,
+            stop_reason: StopReason::from_cec(req.stop_reason.code()),
+        };
+        let verdict = self.services.on_charge_order(partner_id(caller)?, record).await.map_err(to_handler)?;
+        Ok(ChargeOrderInfoResponse {
+            start_charge_seq: req.start_charge_seq,
+            connector_id: req.connector_id,
+            confirm_result: if verdict == RecordVerdict::Accepted { 0 } else { 1 },
+        })
+    }
+
+    async fn check_charge_orders(&self, caller: &Caller, req: CheckChargeOrders) -> Result<CheckChargeOrdersResponse, HandlerError> {
+        let listed: Vec<ListedOrder> = req
+            .charge_orders
+            .iter()
+            .map(|o| ListedOrder { seq: o.start_charge_seq.as_str().into(), energy: o.total_power.value(), money: o.total_money.value() })
+            .collect();
+        let disputes = self.services.reconcile_listed_orders(partner_id(caller)?, &listed).await.map_err(to_handler)?;
+        let dispute_orders: Vec<DisputeOrder> = disputes
+            .iter()
+            .map(|d| DisputeOrder { start_charge_seq: Seq27(d.seq.clone()), total_power: d.energy.into(), total_money: d.money.into(), dispute_reason: d.reason })
+            .collect();
+        Ok(CheckChargeOrdersResponse {
+            check_order_seq: req.check_order_seq,
+            start_time: req.start_time,
+            end_time: req.end_time,
+            total_dispute_order: dispute_orders.len() as i64,
+            total_dispute_power: disputes.iter().map(|d| d.energy).sum::<rust_decimal::Decimal>().into(),
+            total_dispute_money: disputes.iter().map(|d| d.money).sum::<rust_decimal::Decimal>().into(),
+            dispute_orders,
+        })
+    }
+
+    async fn notification_reserve_result(&self, _caller: &Caller, req: NotificationReserveResult) -> Result<NotificationReserveResultResponse, HandlerError> {
+        Ok(NotificationReserveResultResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Success })
+    }
+}

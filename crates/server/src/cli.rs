@@ -1,0 +1,145 @@
+//! Command line: `serve`, `migrate`, `demo`, and admin commands operators script against
+//! (`--json` prints machine-readable output).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "chargebridge", version, about = "EV-charging interconnection platform (充电互联互通平台)")]
+pub struct Cli {
+    /// TOML configuration file (default: ./chargebridge.toml if present). Environment variables
+    /// CHARGEBRIDGE_SECTION__KEY override it, e.g. CHARGEBRIDGE_HTTP__BIND=0.0.0.0:8080.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the platform (HTTP APIs, protocol endpoints, background workers).
+    Serve,
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Start the platform and walk a partner through onboarding with a narrated log.
+    Demo {
+        /// Exit when the walk-through is done instead of serving on.
+        #[arg(long)]
+        exit: bool,
+    },
+    /// Partner review and credentials.
+    #[command(subcommand)]
+    Partner(PartnerCommand),
+    /// Admin users.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Measure throughput (numbers for docs/benchmarks.md, not pass/fail).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// T/CEC 102 envelopes (notification_stationStatus) encoded + decoded per second on one core.
+    CecCodec {
+        #[arg(long, default_value_t = 200_000)]
+        iterations: u64,
+    },
+    /// notification_stationStatus pushes ingested per second through real HTTP + T/CEC 102
+    /// crypto + status hub + write-behind to a SQLite file.
+    StatusIngest {
+        #[arg(long, default_value_t = 2_000)]
+        connectors: usize,
+        #[arg(long, default_value_t = 100_000)]
+        pushes: usize,
+        /// Concurrent partner connections.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+    },
+    /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
+    Nearby {
+        #[arg(long, default_value_t = 100_000)]
+        stations: usize,
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct Output {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PartnerCommand {
+    /// List partners, newest first.
+    List {
+        /// submitted, approved, rejected or suspended
+        #[arg(long)]
+        state: Option<String>,
+        /// cec102, ocpi221 or rest_api
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Part of the name, credit code or OperatorID.
+        #[arg(long)]
+        q: Option<String>,
+        #[arg(long, default_value_t = 1)]
+        page: u32,
+        #[arg(long, default_value_t = 20)]
+        per_page: u32,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show a partner with documents and review history. ID is the partner id or OperatorID.
+    Show {
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Approve a partner in review; credentials are issued.
+    Approve {
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Reject a partner in review with a reason it will read.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Suspend an approved partner; its tokens stop working at once.
+    Suspend {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Reinstate a suspended partner.
+    Reinstate {
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Show a partner's credentials (identifiers and validity; secrets are never printed).
+    Credentials {
+        id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create an admin user. The password is read from CHARGEBRIDGE_ADMIN_PASSWORD or stdin.
+    CreateUser {
+        #[arg(long)]
+        username: String,
+    },
+}

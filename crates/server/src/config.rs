@@ -1,0 +1,235 @@
+//! Configuration: defaults that need nothing, then an optional TOML file, then
+//! `CHARGEBRIDGE_*` environment variables (`CHARGEBRIDGE_HTTP__BIND` sets `[http] bind`).
+//! `DATABASE_URL` is honoured too, as most tooling expects.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `sqlite://file.db` or `postgres://…`. Default: `chargebridge.db` in `data_dir`.
+    pub database_url: Option<String>,
+    /// Where the SQLite file, the master key and uploaded documents live.
+    pub data_dir: PathBuf,
+    /// Hex of a 32-byte master key. Default: read from (or created in) `data_dir`.
+    pub master_key: Option<String>,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub cec: CecConfig,
+    pub uploads: UploadConfig,
+    /// Background work intervals; tests shorten them.
+    #[serde(skip)]
+    pub workers: crate::workers::WorkerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub bind: SocketAddr,
+    /// Largest request body accepted, in bytes (uploads have their own limit).
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log collectors.
+    pub format: String,
+    /// A tracing filter such as `info` or `server=debug,info`; `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub access_token_ttl_seconds: i64,
+    pub admin_session_ttl_seconds: i64,
+    pub rotation_overlap_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CecConfig {
+    /// Our own 9-character OperatorID.
+    pub operator_id: String,
+    /// The `v{version}` path segment given to new partners.
+    pub version_segment: String,
+    /// Lifetime of the access tokens our `query_token` issues.
+    pub token_ttl_seconds: i64,
+    /// How far a request's TimeStamp may be from our clock (replay protection).
+    pub timestamp_window_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    pub max_document_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: None,
+            data_dir: PathBuf::from("."),
+            master_key: None,
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            cec: CecConfig::default(),
+            uploads: UploadConfig::default(),
+            workers: Default::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "text".into(), level: "info".into() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { access_token_ttl_seconds: 7200, admin_session_ttl_seconds: 12 * 3600, rotation_overlap_seconds: 24 * 3600 }
+    }
+}
+
+impl Default for CecConfig {
+    fn default() -> Self {
+        Self { operator_id: "MA01CB001".into(), version_segment: "v1.0".into(), token_ttl_seconds: 86_400, timestamp_window_seconds: 300 }
+    }
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self { max_document_bytes: 10 * 1024 * 1024 }
+    }
+}
+
+const ENV_PREFIX: &str = "CHARGEBRIDGE_";
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `chargebridge.toml` if present, then applies
+    /// the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut table = match path {
+            Some(p) => read_table(p)?,
+            None if Path::new("chargebridge.toml").exists() => read_table(Path::new("chargebridge.toml"))?,
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, std::env::vars())?;
+        let config: Config = toml::Value::Table(table).try_into().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let id = &self.cec.operator_id;
+        if id.len() != 9 || !id.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+            bail!("cec.operator_id must be 9 upper-case letters or digits, got {id:?}");
+        }
+        if self.auth.access_token_ttl_seconds <= 0 || self.auth.rotation_overlap_seconds < 0 {
+            bail!("auth: token lifetime must be positive and the rotation overlap not negative");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("chargebridge.db").display()))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        !self.database_url().starts_with("postgres")
+    }
+
+    /// The master key lives beside the SQLite file (or in `data_dir` for PostgreSQL).
+    pub fn master_key_path(&self) -> PathBuf {
+        self.data_dir.join("chargebridge.master.key")
+    }
+
+    pub fn documents_dir(&self) -> PathBuf {
+        self.data_dir.join("chargebridge-documents")
+    }
+}
+
+fn read_table(path: &Path) -> anyhow::Result<toml::Table> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// `CHARGEBRIDGE_HTTP__BIND=0.0.0.0:80` → `http.bind = "0.0.0.0:80"`. Values are read as TOML
+/// scalars when they parse as such (numbers, booleans), otherwise as strings.
+fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String)>) -> anyhow::Result<()> {
+    for (key, value) in vars {
+        let path: Vec<String> = if key == "DATABASE_URL" {
+            vec!["database_url".into()]
+        } else if let Some(rest) = key.strip_prefix(ENV_PREFIX) {
+            rest.split("__").map(str::to_lowercase).collect()
+        } else {
+            continue;
+        };
+        let parsed = format!("v = {value}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .filter(|v| !v.is_table() && !v.is_array())
+            .unwrap_or(toml::Value::String(value));
+        let (last, parents) = path.split_last().context("empty environment key")?;
+        let mut node = &mut *table;
+        for part in parents {
+            node = node
+                .entry(part.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                .as_table_mut()
+                .with_context(|| format!("{key}: {part} is not a section"))?;
+        }
+        node.insert(last.clone(), parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_values() {
+        let mut table: toml::Table = "[http]\nbind = \"127.0.0.1:1\"\n".parse().unwrap();
+        let vars = [
+            ("CHARGEBRIDGE_HTTP__BIND".to_string(), "0.0.0.0:9000".to_string()),
+            ("CHARGEBRIDGE_AUTH__ACCESS_TOKEN_TTL_SECONDS".into(), "60".into()),
+            ("DATABASE_URL".into(), "postgres://u@h/db".into()),
+            ("UNRELATED".into(), "x".into()),
+        ];
+        apply_env(&mut table, vars.into_iter()).unwrap();
+        let config: Config = toml::Value::Table(table).try_into().unwrap();
+        assert_eq!(config.http.bind.port(), 9000);
+        assert_eq!(config.auth.access_token_ttl_seconds, 60);
+        assert!(!config.is_sqlite());
+    }
+
+    #[test]
+    fn defaults_need_nothing() {
+        let config = Config::default();
+        assert_eq!(config.database_url(), "sqlite://./chargebridge.db");
+        assert_eq!(config.http.bind.to_string(), "127.0.0.1:8080");
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let table: toml::Table = "[http]\nbnid = \"x\"\n".parse().unwrap();
+        assert!(toml::Value::Table(table).try_into::<Config>().is_err());
+    }
+}

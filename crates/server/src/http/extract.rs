@@ -1,0 +1,81 @@
+//! Extractors: JSON and query strings with our error format, and the three kinds of caller
+//! (partner portal token, partner OAuth2 token, admin session), each read from
+//! `Authorization: Bearer …`.
+
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use services::oauth::PartnerPrincipal;
+use services::{AuthFailure, Error};
+use store::partners::PartnerRecord;
+
+use super::AppState;
+use super::error::ApiError;
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts.headers.get(AUTHORIZATION).ok_or(Error::Unauthorized(AuthFailure::Missing))?;
+    let value = value.to_str().map_err(|_| Error::Unauthorized(AuthFailure::InvalidToken))?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(Error::Unauthorized(AuthFailure::Missing))?;
+    Ok(token.trim())
+}
+
+/// A partner using the portal with the token it got at registration.
+pub struct PortalPartner(pub PartnerRecord);
+
+impl FromRequestParts<AppState> for PortalPartner {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.services.partner_by_portal_token(token).await?))
+    }
+}
+
+/// A partner system calling the partner API with an OAuth2 access token.
+pub struct PartnerToken(pub PartnerPrincipal);
+
+impl FromRequestParts<AppState> for PartnerToken {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.services.authenticate_partner(token).await?))
+    }
+}
+
+/// A logged-in admin; holds the username for the audit log.
+pub struct Admin(pub String);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.services.authenticate_admin(token).await?))
+    }
+}
+
+/// A logged-in driver of our app.
+pub struct User(pub store::users::UserRecord);
+
+impl FromRequestParts<AppState> for User {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer(parts)?;
+        Ok(Self(state.services.authenticate_user(token).await?))
+    }
+}

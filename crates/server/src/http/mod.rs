@@ -1,0 +1,104 @@
+//! The HTTP surface: one router joining the user-facing APIs, protocol routers, docs and ops.
+
+mod admin;
+mod app_api;
+mod charging_api;
+mod deliveries;
+mod error;
+mod extract;
+mod network_api;
+mod oauth;
+mod ops;
+mod partner_api;
+mod portal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use services::Services;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use error::ApiError;
+pub use ops::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub services: Services,
+    pub metrics: Arc<Metrics>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "chargebridge",
+        description = "EV-charging interconnection platform (充电互联互通平台): partner portal, admin and partner APIs. \
+                       Errors carry `code`, `message` (en) and `message_zh` (zh-CN).",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "portal", description = "Partner onboarding: register, documents, review status, credentials (合作商入驻)"),
+        (name = "admin", description = "Platform operators: review partners (平台管理)"),
+        (name = "oauth", description = "OAuth2 client credentials"),
+        (name = "app", description = "Driver app: account, stations, charging (用户 App)"),
+        (name = "partner", description = "Partner REST API, OAuth2 bearer tokens (合作商接口)"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str| {
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build())
+        };
+        components.add_security_scheme("portal_token", bearer("The portal token returned once at registration (cbp_…)."));
+        components.add_security_scheme("user_session", bearer("The token from POST /api/app/v1/sessions (cbu_…)."));
+        components.add_security_scheme("admin_session", bearer("The token from POST /api/admin/v1/login (cba_…)."));
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([Flow::ClientCredentials(ClientCredentials::new(
+                "/oauth/token",
+                Scopes::from_iter([("partner", "any partner"), ("cpo", "charge-point operator"), ("emsp", "platform with users")]),
+            ))])),
+        );
+    }
+}
+
+/// `protocols` holds the protocol routers (T/CEC 102 at `/evcs/…`), which answer in their own
+/// formats and are documented in `docs/`, not in the OpenAPI.
+pub fn router(state: AppState, max_body_bytes: usize, protocols: Router) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/portal/v1", portal::router(&state))
+        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()))
+        .nest("/api/partner/v1", partner_api::router())
+        .nest("/api/app/v1", app_api::router().merge(charging_api::router()))
+        .merge(oauth::router())
+        .split_for_parts();
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .with_state(state.clone())
+        .merge(protocols)
+        .layer(axum::middleware::from_fn_with_state(state, ops::track))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(CatchPanicLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+}

@@ -1,0 +1,48 @@
+//! The partner REST API (`/api/partner/v1`), authenticated with OAuth2 access tokens. The
+//! foundation serves `GET /me` so partners can check their integration end to end; stations,
+//! status and charging endpoints follow with the flows.
+
+use chrono::{DateTime, Utc};
+use domain::partner::PartnerRoles;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{Json, PartnerToken};
+use axum::extract::State;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub partner_id: Uuid,
+    pub company_name: String,
+    pub operator_id: String,
+    pub roles: PartnerRoles,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub token_expires_at: DateTime<Utc>,
+}
+
+/// Who the access token belongs to.
+#[utoipa::path(get, path = "/me", tag = "partner", security(("oauth2" = [])),
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, PartnerToken(principal): PartnerToken) -> ApiResult<Json<WhoAmI>> {
+    principal.require_scope("partner")?;
+    let partner = state.services.partner(principal.partner_id).await?;
+    Ok(Json(WhoAmI {
+        partner_id: partner.id,
+        company_name: partner.application.company_name,
+        operator_id: partner.operator_id,
+        roles: partner.application.roles,
+        client_id: principal.client_id,
+        scopes: principal.scopes,
+        token_expires_at: principal.expires_at,
+    }))
+}

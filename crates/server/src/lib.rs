@@ -1,0 +1,14 @@
+//! The chargebridge server: configuration, wiring (`startup`), HTTP, CLI commands and the demo.
+
+pub mod bench;
+pub mod cec_adapter;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod demo;
+pub mod http;
+pub mod ocpp_adapter;
+pub mod startup;
+pub mod telemetry;
+pub mod webhooks;
+pub mod workers;

@@ -1,0 +1,126 @@
+//! `Application::build` — the one place that wires config, storage, services and HTTP. Used by
+//! `main`, the demo and every integration test, so tests run the real thing on a random port.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use services::{Clock, MasterKey, Services, Settings, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState, Metrics};
+
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    pub services: Services,
+    workers: crate::workers::WorkerConfig,
+}
+
+impl Application {
+    /// Connects and migrates the database, loads (or creates) the master key and binds the
+    /// listener; nothing is served until `run`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        // Outbound HTTPS (partner endpoints) uses rustls with the ring provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let services = open_services(&config, clock).await?;
+        let http = reqwest::Client::builder().build().context("building the HTTP client")?;
+        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http));
+        let services = services.with_operator_gateway(gateway);
+        let stations = services.load_catalog().await.context("loading the catalog")?;
+        tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
+        let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
+        let state = AppState { services: services.clone(), metrics: Metrics::new() };
+        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config));
+        Ok(Self { listener, router, services, workers: config.workers.clone() })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Serves until ctrl-c / SIGTERM (or forever in tests, where the task is dropped).
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        crate::workers::spawn(self.services.clone(), self.workers.clone());
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        Ok(())
+    }
+}
+
+/// The protocol endpoints partners call.
+fn protocol_routers(services: &Services, config: &Config) -> axum::Router {
+    let directory = Arc::new(crate::cec_adapter::ServicesDirectory::new(services.clone(), std::time::Duration::from_secs(5)));
+    let cec_config = cec::server::ServerConfig {
+        token_ttl: chrono::Duration::seconds(config.cec.token_ttl_seconds),
+        timestamp_window: chrono::Duration::seconds(config.cec.timestamp_window_seconds),
+    };
+    let platform = Arc::new(crate::cec_adapter::PlatformAdapter { services: services.clone() });
+    let operator = Arc::new(crate::cec_adapter::OperatorAdapter { services: services.clone() });
+    let cec = cec::server::CecServer::new(directory, cec_config).with_platform(platform).with_operator(operator).router();
+    cec.merge(crate::ocpp_adapter::central_system(services).router())
+}
+
+/// Storage and services without HTTP: what the CLI commands need.
+pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    let db = store::Db::connect(&url).await.with_context(|| format!("connecting to the database ({})", redact(&url)))?;
+    db.migrate().await.context("migrating the database")?;
+    let key = load_master_key(config)?;
+    let settings = Settings {
+        access_token_ttl: chrono::Duration::seconds(config.auth.access_token_ttl_seconds),
+        admin_session_ttl: chrono::Duration::seconds(config.auth.admin_session_ttl_seconds),
+        rotation_overlap: chrono::Duration::seconds(config.auth.rotation_overlap_seconds),
+        documents_dir: config.documents_dir(),
+        max_document_bytes: config.uploads.max_document_bytes,
+        cec_version_segment: config.cec.version_segment.clone(),
+        our_operator_id: config.cec.operator_id.clone(),
+        ..Settings::default()
+    };
+    Ok(Services::new(db, key, clock, settings))
+}
+
+/// Passwords never reach the logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// From config/env if given; otherwise from the key file, creating it (mode 0600) on first start.
+fn load_master_key(config: &Config) -> anyhow::Result<MasterKey> {
+    let hex_key = match &config.master_key {
+        Some(k) => k.trim().to_owned(),
+        None => {
+            let path = config.master_key_path();
+            if !path.exists() {
+                write_new_key(&path)?;
+                tracing::info!(path = %path.display(), "created a new master key; back it up with the database");
+            }
+            std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned()
+        }
+    };
+    let bytes: [u8; 32] = match hex::decode(&hex_key).ok().and_then(|b| b.try_into().ok()) {
+        Some(b) => b,
+        None => bail!("the master key must be 64 hex characters (32 bytes)"),
+    };
+    Ok(MasterKey::from_bytes(&bytes))
+}
+
+fn write_new_key(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(hex::encode(MasterKey::generate()).as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! Delivering outbox messages to partners as signed webhooks.
+//!
+//! `POST {callback_base_url}/chargebridge/webhook` with a JSON body `{id, kind, created_at,
+//! data}` and `X-Chargebridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
+//! "<t>.<body>")>`, the secret being the partner's `webhook_secret`. A 2xx answer acknowledges;
+//! 4xx other than 408/429 is permanent (dead-lettered for an admin to replay after the partner
+//! fixes it); anything else is retried with backoff.
+
+use async_trait::async_trait;
+use hmac::{Hmac, KeyInit, Mac};
+use services::Services;
+use services::delivery::{Deliverer, DeliveryError};
+use sha2::Sha256;
+use store::outbox::OutboxMessage;
+
+pub struct WebhookDeliverer {
+    pub services: Services,
+    pub http: reqwest::Client,
+}
+
+/// The signature header value for `body` sent at `timestamp`.
+pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[async_trait]
+impl Deliverer for WebhookDeliverer {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let partner = self.services.partner(message.partner_id).await.map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        let body = serde_json::json!({
+            "id": message.id,
+            "kind": message.kind,
+            "created_at": message.created_at,
+            "data": message.payload,
+        })
+        .to_string();
+        let timestamp = self.services.now().timestamp();
+        let url = format!("{}/chargebridge/webhook", partner.application.callback_base_url.trim_end_matches('/'));
+        let response = self
+            .http
+            .post(&url)
+            .timeout(std::time::Duration::from_secs(10))
+            .header("content-type", "application/json")
+            .header("x-chargebridge-event", &message.kind)
+            .header("x-chargebridge-delivery", message.id.to_string())
+            .header("x-chargebridge-signature", signature(&self.services.webhook_secret(partner.id), timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| DeliveryError::Retry(format!("{url}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_client_error() && status.as_u16() != 408 && status.as_u16() != 429 {
+            Err(DeliveryError::Permanent(format!("{url} answered {status}")))
+        } else {
+            Err(DeliveryError::Retry(format!("{url} answered {status}")))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Background work of one instance: status write-behind, catalog sync and status repair for
+//! flow-A partners, and resolving orders whose outcome is unknown. Each loop logs and carries on
+//! after an error; none of them holds a lock across an await on the network.
+
+use std::time::Duration;
+
+use services::Services;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub status_flush: Duration,
+    pub catalog_sync: Duration,
+    pub status_repair: Duration,
+    pub unknown_outcomes: Duration,
+    /// Outbox polling when nothing wakes the dispatcher.
+    pub outbox_poll: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            status_flush: Duration::from_millis(200),
+            catalog_sync: Duration::from_secs(600),
+            status_repair: Duration::from_secs(300),
+            unknown_outcomes: Duration::from_secs(30),
+            outbox_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Starts the loops; they end when the runtime does.
+pub fn spawn(services: Services, config: WorkerConfig) {
+    let deliverer = std::sync::Arc::new(crate::webhooks::WebhookDeliverer { services: services.clone(), http: reqwest::Client::new() });
+    let dispatcher = services::delivery::Dispatcher::new(
+        services.clone(),
+        deliverer,
+        services::delivery::DispatcherConfig { poll: config.outbox_poll, ..Default::default() },
+        services::delivery::DeliveryWaker::default(),
+    );
+    tokio::spawn(dispatcher.run());
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.status_flush);
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.flush_statuses().await {
+                tracing::warn!(error = %e, "status write-behind failed; will retry");
+            }
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.catalog_sync);
+        loop {
+            tick.tick().await;
+            sync_all(&s).await;
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.status_repair);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match s.reachable_operators().await {
+                Ok(partners) => {
+                    for partner in partners {
+                        let ids = s.partner_station_ids(partner);
+                        if let Err(e) = s.repair_status(partner, &ids).await {
+                            tracing::warn!(%partner, error = %e, "status repair failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "listing partners for status repair failed"),
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.unknown_outcomes);
+        loop {
+            tick.tick().await;
+            if let Err(e) = services.resolve_unknown_outcomes().await {
+                tracing::warn!(error = %e, "resolving unknown outcomes failed");
+            }
+        }
+    });
+}
+
+/// Syncs every reachable operator partner's catalog.
+pub async fn sync_all(services: &Services) {
+    match services.reachable_operators().await {
+        Ok(partners) => {
+            for partner in partners {
+                if let Err(e) = services.sync_catalog(partner).await {
+                    tracing::warn!(%partner, error = %e, "catalog sync failed; will retry on schedule");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "listing partners for catalog sync failed"),
+    }
+}

@@ -1,0 +1,327 @@
+//! Flow A as the seed flowchart draws it (第三方充电站接入流程), over real HTTP against the
+//! simulated third-party CPO: partner approved → catalog synced → live status → our user starts,
+//! charges, stops → charge-end record billed → paid from the wallet → settlement line and notice.
+
+mod common;
+
+use std::time::Duration;
+
+use cec::Secrets;
+use common::{Backend, CODE_A, TestApp, application};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sim::cec_cpo::{CpoConfig, CpoSimulator, PlatformLink};
+
+/// What a test needs: the app, the simulator, an admin, the partner and a driver with money.
+struct World {
+    app: TestApp,
+    /// The secrets we issued to the partner (what its platform calls us with).
+    issued: Secrets,
+    cpo: CpoSimulator,
+    admin: String,
+    partner_id: String,
+    driver: String,
+}
+
+async fn world(backend: Backend, adjust: impl FnOnce(&mut CpoConfig)) -> World {
+    let app = TestApp::start_with(backend, |c| {
+        c.workers.status_flush = Duration::from_millis(50);
+        c.workers.unknown_outcomes = Duration::from_millis(200);
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let (partner_id, portal) = app.register(&application(CODE_A)).await;
+    app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let issued = &creds["cec_issued"][0];
+    let s = |k: &str| issued[k].as_str().unwrap().to_owned();
+
+    // The partner's platform: it calls us with what we issued, we call it with what it issues.
+    let ours = Secrets::new("SimOpSecret00001", "SimDataSecret001", "SimDataSecretIV1", "SimSigSecret0001");
+    let mut config = CpoConfig::new("MA5FCTXX0", ours.clone());
+    config.stations = 5;
+    config.charge_status_interval = Duration::from_millis(150);
+    config.start_delay = Duration::from_millis(100);
+    config.order_retry_backoff = Duration::from_millis(100);
+    // One real second is ten simulated minutes, so a short test session costs real money.
+    config.time_scale = 600.0;
+    config.platform = Some(PlatformLink {
+        base_url: app.base.clone(),
+        version: "v1.0".into(),
+        our_operator_id: "MA5FCTXX0".into(),
+        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
+    });
+    adjust(&mut config);
+    let cpo = CpoSimulator::start(config).await.expect("simulator starts");
+    let peer = json!({"base_url": cpo.base_url(), "version_segment": "v1.0", "operator_secret": ours.operator_secret,
+                      "data_secret": ours.data_secret, "data_secret_iv": ours.data_secret_iv, "sig_secret": ours.sig_secret});
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+
+    let (_, session) = app.post("/api/app/v1/users", None, &json!({"phone": "13912345678", "password": "drive-safely"})).await;
+    let driver = session["token"].as_str().unwrap().to_owned();
+    let (status, _) = app.post("/api/app/v1/wallet/top-up", Some(&driver), &json!({"amount": "200.00"})).await;
+    assert_eq!(status, 200);
+    let issued = Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret"));
+    World { app, issued, cpo, admin, partner_id, driver }
+}
+
+/// Polls an order until `done` says so (notifications arrive asynchronously).
+async fn wait_order(w: &World, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        let (_, order) = w.app.get(&format!("/api/app/v1/orders/{id}"), Some(&w.driver)).await;
+        if done(&order) {
+            return order;
+        }
+        last = order;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order never got there; last seen: {last}");
+}
+
+async fn synced_free_connector(w: &World) -> (String, String) {
+    let (status, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["stations"], 5, "{report}");
+    assert!(report["rejected"].as_array().unwrap().is_empty());
+    // Shenzhen, where the simulator's stations are.
+    let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000&free_now=true", None).await;
+    assert!(nearby["total"].as_u64().unwrap() > 0, "{nearby}");
+    let station = &nearby["items"][0];
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{}", station["id"].as_str().unwrap()), None).await;
+    let live = detail["connectors_live"].as_array().unwrap();
+    let free = live.iter().find(|c| c["status"] == "available").expect("a free connector");
+    let connector = free["id"].as_str().unwrap().to_owned();
+    let external = detail["connectors"].as_array().unwrap().iter().find(|c| c["id"] == free["id"]).unwrap()["external_id"].as_str().unwrap().to_owned();
+    (connector, external)
+}
+
+on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree);
+
+/// The periodic worker and an admin's "sync now" may run at once; neither may fail or duplicate.
+async fn concurrent_syncs_agree(backend: Backend) {
+    let w = world(backend, |_| {}).await;
+    let path = format!("/api/admin/v1/partners/{}/sync", w.partner_id);
+    let empty = json!({});
+    let runs = (0..4).map(|_| w.app.post(&path, Some(&w.admin), &empty));
+    for (status, report) in futures::future::join_all(runs).await {
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["stations"], 5, "{report}");
+    }
+    let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000", None).await;
+    assert_eq!(nearby["total"], 5, "{nearby}");
+}
+
+async fn the_whole_flowchart(backend: Backend) {
+    let w = world(backend, |_| {}).await;
+    let (connector, external) = synced_free_connector(&w).await;
+
+    // 用户发起充电 → 调用第三方接口 → 充电中
+    let (status, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["state"], "starting", "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let charging = wait_order(&w, &id, |o| o["state"] == "charging" && o["energy_kwh"].is_string()).await;
+    assert!(!charging["message_zh"].as_str().unwrap().is_empty());
+    // The connector shows as charging to everyone (status push from the partner).
+    let mut seen = false;
+    for _ in 0..40 {
+        let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000", None).await;
+        seen = nearby["items"].as_array().unwrap().iter().any(|s| {
+            s["connectors"].as_array().unwrap().iter().zip(s["statuses"].as_array().unwrap()).any(|(c, st)| c["id"] == connector.as_str() && st == "charging")
+        });
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen, "connector {external} shown as charging");
+
+    // Stopping → the partner's charge-end record → billed.
+    let (status, stopping) = w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
+    assert_eq!(status, 200, "{stopping}");
+    let billed = wait_order(&w, &id, |o| o["state"] == "billed").await;
+    let bill: Decimal = billed["amount"].as_str().unwrap().parse().unwrap();
+    let partner_order = w.cpo.orders().into_iter().find(|o| o.start_charge_seq.as_str() == billed["seq"].as_str().unwrap()).expect("the partner's record");
+    assert_eq!(bill, partner_order.total_money.value(), "our users pay the partner's price by default");
+    assert!(bill > Decimal::ZERO);
+
+    // 用户支付 → 记录并通知第三方结算
+    let (status, paid) = w.app.post(&format!("/api/app/v1/orders/{id}/pay"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, paid["state"].as_str()), (200, Some("paid")), "{paid}");
+    let (status, again) = w.app.post(&format!("/api/app/v1/orders/{id}/pay"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, again["state"].as_str()), (200, Some("paid")), "paying twice charges once");
+    let (_, wallet) = w.app.get("/api/app/v1/wallet", Some(&w.driver)).await;
+    let balance: Decimal = wallet["balance"].as_str().unwrap().parse().unwrap();
+    assert_eq!(balance, Decimal::from(200) - bill);
+
+    let pool = w.app.services.db.pool();
+    let (partner_amount, our_amount): (i64, i64) = {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT partner_amount, our_amount FROM settlement_lines").fetch_one(pool).await.unwrap();
+        (row.get(0), row.get(1))
+    };
+    let service = partner_order.total_sevice_money.value();
+    let commission = (service * Decimal::new(10, 2)).round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero);
+    assert_eq!(Decimal::new(our_amount, 4), commission, "10 % of the service fee");
+    assert_eq!(Decimal::new(partner_amount + our_amount, 4), bill);
+    let notices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'settlement.order_paid'").fetch_one(pool).await.unwrap();
+    assert_eq!(notices, 1);
+    let payments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'").fetch_one(pool).await.unwrap();
+    assert_eq!(payments, 1);
+
+    // 对账: the partner's daily check_charge_orders agrees with ours: nothing disputed.
+    let day_start = chrono::Utc::now() - chrono::Duration::days(1);
+    let check = w.cpo.send_check_charge_orders(day_start, chrono::Utc::now() + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(check.total_dispute_order, 0, "{check:?}");
+    w.app.cleanup().await;
+}
+
+
+/// Each edge of the flowchart that goes wrong ends in a defined state, told to the user.
+async fn failure_edges(backend: Backend) {
+    let w = world(backend, |_| {}).await;
+    let (connector, external) = synced_free_connector(&w).await;
+    let pool = w.app.services.db.pool();
+
+    // Pushes lost and repaired: the partner's status change never arrives; the periodic query
+    // (query_station_status) repairs it.
+    w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { drop_status_pushes: 1.0, ..Default::default() });
+    assert!(w.cpo.set_connector_status(&external, cec::messages::ConnectorStatusCode::OccupiedNotCharging));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status_of = |w: &World| {
+        let s = w.app.services.hub.effective(connector.parse().unwrap(), w.app.services.now());
+        format!("{s:?}")
+    };
+    assert_eq!(status_of(&w), "Available", "the push was dropped");
+    let partner = w.partner_id.parse().unwrap();
+    let ids = w.app.services.partner_station_ids(partner);
+    w.app.services.repair_status(partner, &ids).await.unwrap();
+    assert_eq!(status_of(&w), "Occupied", "repaired by query");
+
+    // Start refused: the connector is occupied at the partner. We refuse before asking while our
+    // view says occupied; when our view is wrong (it says free), the partner's refusal is shown.
+    let (status, refused) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (409, Some("connector_not_free")), "{refused}");
+    assert!(w.cpo.set_connector_status(&external, cec::messages::ConnectorStatusCode::Charging));
+    w.app.services.hub.apply(connector.parse().unwrap(), domain::station::ConnectorStatus::Available, w.app.services.now());
+    let (status, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    assert_eq!((status, order["state"].as_str()), (201, Some("failed")), "{order}");
+    assert!(order["message_zh"].as_str().unwrap().contains("拒绝启动"), "{order}");
+    w.cpo.set_misbehaviour(Default::default());
+    assert!(w.cpo.set_connector_status(&external, cec::messages::ConnectorStatusCode::Idle));
+
+    // Partner down: no answer to the start → unknown outcome, never guessed; when the partner
+    // is back, a query resolves it (the partner never started it).
+    for _ in 0..40 {
+        if status_of(&w) == "Available" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { down: true, ..Default::default() });
+    let (status, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    assert_eq!((status, order["state"].as_str()), (201, Some("unknown_outcome")), "{order}");
+    assert!(!order["message_zh"].as_str().unwrap().is_empty());
+    let unknown = order["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, still) = w.app.get(&format!("/api/app/v1/orders/{unknown}"), Some(&w.driver)).await;
+    assert_eq!(still["state"], "unknown_outcome", "not resolved while the partner cannot be asked");
+    w.cpo.set_misbehaviour(Default::default());
+    w.app.advance(chrono::Duration::seconds(120));
+    let resolved = wait_order(&w, &unknown, |o| o["state"] != "unknown_outcome").await;
+    assert_eq!(resolved["state"], "failed", "{resolved}");
+
+    // Duplicate and inconsistent charge-end records, sent by the partner's own client.
+    let (_, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let charging = wait_order(&w, &id, |o| o["state"] == "charging").await;
+    let seq = charging["seq"].as_str().unwrap().to_owned();
+    w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { duplicate_pushes: true, ..Default::default() });
+    w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
+    wait_order(&w, &id, |o| o["state"] == "billed").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bills: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_bills").fetch_one(pool).await.unwrap();
+    let transitions: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT event FROM order_transitions t JOIN orders o ON o.id = t.order_id WHERE o.seq = '{seq}' ORDER BY n"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(bills, 1, "a duplicate record is acknowledged, not billed twice");
+    assert_eq!(transitions.iter().filter(|e| *e == "charge_ended").count(), 1, "{transitions:?}");
+    assert_eq!(transitions.iter().filter(|e| *e == "billed").count(), 1, "{transitions:?}");
+    w.app.cleanup().await;
+}
+
+/// A charge-end record whose lines do not add up to its totals is disputed (ConfirmResult 1),
+/// kept with the differences listed, and not billed.
+async fn inconsistent_records_are_disputed(backend: Backend) {
+    use cec::messages::*;
+    use rust_decimal_macros::dec;
+    let w = world(backend, |_| {}).await;
+    let (connector, external) = synced_free_connector(&w).await;
+    let (_, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let charging = wait_order(&w, &id, |o| o["state"] == "charging").await;
+
+    let partner = cec::CecClient::new(cec::ClientConfig::new(&w.app.base, "v1.0", "MA5FCTXX0", w.issued.clone()), reqwest::Client::new()).unwrap();
+    let t0 = chrono::Utc::now() - chrono::Duration::minutes(30);
+    let record = ChargeOrderInfo {
+        start_charge_seq: Seq27(charging["seq"].as_str().unwrap().into()),
+        connector_id: external,
+        start_time: t0,
+        end_time: t0 + chrono::Duration::minutes(20),
+        total_power: dec!(20.00).into(),
+        total_elec_money: dec!(16.00).into(),
+        total_sevice_money: dec!(8.00).into(),
+        total_money: dec!(30.00).into(), // 16 + 8 is 24, not 30
+        stop_reason: StopReason::User,
+        sum_period: Some(1),
+        charge_details: vec![ChargeDetail {
+            detail_start_time: t0,
+            detail_end_time: t0 + chrono::Duration::minutes(20),
+            elec_price: dec!(0.8).into(),
+            sevice_price: dec!(0.4).into(),
+            detail_power: dec!(15.00).into(), // not the 20 kWh of the total
+            detail_elec_money: dec!(16.00).into(),
+            detail_sevice_money: dec!(8.00).into(),
+        }],
+    };
+    let answer = partner.call(&record).await.unwrap();
+    assert_eq!(answer.confirm_result, 1, "disputed");
+    let again = partner.call(&record).await.unwrap();
+    assert_eq!(again.confirm_result, 1, "the same answer when sent again");
+    let (_, order) = w.app.get(&format!("/api/app/v1/orders/{id}"), Some(&w.driver)).await;
+    assert_eq!(order["state"], "finished", "kept for review, not billed: {order}");
+    let listed: String = sqlx::query_scalar("SELECT discrepancies FROM order_bills").fetch_one(w.app.services.db.pool()).await.unwrap();
+    assert!(listed.contains("energy_sum") && listed.contains("total_not_sum"), "{listed}");
+    let (status, body) = w.app.post(&format!("/api/app/v1/orders/{id}/pay"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not_payable")));
+
+    // Reconciliation: the partner's figure differs from the record we hold → disputed (2).
+    let check = CheckChargeOrders {
+        check_order_seq: Seq27("MA5FCTXX0202611230100000001".into()),
+        start_time: t0,
+        end_time: t0 + chrono::Duration::hours(1),
+        order_count: 2,
+        total_order_power: dec!(40).into(),
+        total_order_money: dec!(60).into(),
+        charge_orders: vec![
+            ChargeOrder { start_charge_seq: record.start_charge_seq.clone(), total_power: dec!(20).into(), total_money: dec!(31).into() },
+            ChargeOrder { start_charge_seq: Seq27("MA01CB001209901010000000009".into()), total_power: dec!(20).into(), total_money: dec!(29).into() },
+        ],
+    };
+    let answer = partner.call(&check).await.unwrap();
+    let reasons: Vec<i64> = answer.dispute_orders.iter().map(|d| d.dispute_reason).collect();
+    assert_eq!(reasons, [2, 1], "wrong amount, and an order we do not have");
+    assert_eq!(answer.dispute_orders[0].total_money.value(), dec!(30.00), "our figure");
+
+    // A record for an order that is not this partner's is refused in protocol terms.
+    let mut stranger = record.clone();
+    stranger.start_charge_seq = Seq27("MA01CB001209901010000000001".into());
+    let err = partner.call(&stranger).await.unwrap_err();
+    assert!(matches!(err, cec::ClientError::Ret { ret: cec::Ret::Parameter, .. }), "{err}");
+    w.app.cleanup().await;
+}
