@@ -353,6 +353,18 @@ pub async fn pile(conn: &mut Conn, ocpp_id: &str) -> Result<Option<(EquipmentRow
     Ok(Some((equipment, hash.unwrap_or_default(), connectors)))
 }
 
+/// Where one of our connectors is on the OCPP side: its pile's identity and connector number.
+pub async fn ocpp_target(conn: &mut Conn, connector_id: Uuid) -> Result<Option<(String, i64)>> {
+    let row = sqlx::query(
+        "SELECT e.ocpp_id, c.ocpp_connector FROM connectors c JOIN equipment e ON e.id = c.equipment_id \
+         WHERE c.id = $1 AND e.ocpp_id IS NOT NULL AND c.ocpp_connector IS NOT NULL",
+    )
+    .bind(connector_id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((r.try_get("ocpp_id")?, r.try_get("ocpp_connector")?))).transpose()
+}
+
 pub async fn is_visible(conn: &mut Conn, station_id: Uuid, partner_id: Uuid) -> Result<bool> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM station_visibility WHERE station_id = $1 AND partner_id = $2")
         .bind(station_id.to_string())

@@ -118,6 +118,17 @@ pub async fn stale(conn: &mut Conn, state: &str, before: DateTime<Utc>, limit: i
     rows.iter().map(parse).collect()
 }
 
+/// Orders of one flow (`a`, `b`, `own`) in one state, oldest first.
+pub async fn in_state(conn: &mut Conn, flow: &str, state: &str, limit: i64) -> Result<Vec<StoredOrder>> {
+    let rows = sqlx::query("SELECT body, version FROM orders WHERE flow=$1 AND state=$2 ORDER BY created_at LIMIT $3")
+        .bind(flow)
+        .bind(state)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(parse).collect()
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransitionRow {
     pub at: DateTime<Utc>,

@@ -1,0 +1,86 @@
+//! The OCPP side of flow-B orders (see migration 0007).
+
+use domain::tariff::MeterReading;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::on_unique;
+use crate::row::uuid;
+use crate::{Conn, Error, Result, from_millis, to_millis};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PileSession {
+    pub order_id: Uuid,
+    pub ocpp_id: String,
+    pub connector_no: i64,
+    pub id_tag: String,
+    pub transaction_id: Option<i64>,
+    /// Cumulative meter readings in time order, the first one at the transaction's start.
+    pub readings: Vec<MeterReading>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn parse(row: &AnyRow) -> Result<PileSession> {
+    let readings: String = row.try_get("readings")?;
+    Ok(PileSession {
+        order_id: uuid(row, "order_id")?,
+        ocpp_id: row.try_get("ocpp_id")?,
+        connector_no: row.try_get("connector_no")?,
+        id_tag: row.try_get("id_tag")?,
+        transaction_id: row.try_get("transaction_id")?,
+        readings: serde_json::from_str(&readings).map_err(|e| Error::Corrupt(format!("pile_sessions.readings: {e}")))?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+const COLUMNS: &str = "order_id, ocpp_id, connector_no, id_tag, transaction_id, readings, created_at";
+
+pub async fn insert(conn: &mut Conn, s: &PileSession) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO pile_sessions ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7)")))
+        .bind(s.order_id.to_string())
+        .bind(&s.ocpp_id)
+        .bind(s.connector_no)
+        .bind(&s.id_tag)
+        .bind(s.transaction_id)
+        .bind(serde_json::to_string(&s.readings).map_err(|e| Error::Corrupt(e.to_string()))?)
+        .bind(to_millis(s.created_at))
+        .execute(conn)
+        .await
+        .map_err(on_unique)?;
+    Ok(())
+}
+
+/// Writes the transaction id and the readings; a transaction id another session of the same
+/// pile already holds is `Duplicate`.
+pub async fn update(conn: &mut Conn, s: &PileSession) -> Result<()> {
+    sqlx::query("UPDATE pile_sessions SET transaction_id = $2, readings = $3 WHERE order_id = $1")
+        .bind(s.order_id.to_string())
+        .bind(s.transaction_id)
+        .bind(serde_json::to_string(&s.readings).map_err(|e| Error::Corrupt(e.to_string()))?)
+        .execute(conn)
+        .await
+        .map_err(on_unique)?;
+    Ok(())
+}
+
+async fn one(conn: &mut Conn, filter: &'static str, a: String, b: Option<i64>) -> Result<Option<PileSession>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM pile_sessions WHERE {filter}"));
+    let mut query = sqlx::query(sql).bind(a);
+    if let Some(b) = b {
+        query = query.bind(b);
+    }
+    query.fetch_optional(conn).await?.as_ref().map(parse).transpose()
+}
+
+pub async fn by_order(conn: &mut Conn, order_id: Uuid) -> Result<Option<PileSession>> {
+    one(conn, "order_id = $1", order_id.to_string(), None).await
+}
+
+pub async fn by_id_tag(conn: &mut Conn, id_tag: &str) -> Result<Option<PileSession>> {
+    one(conn, "id_tag = $1", id_tag.to_owned(), None).await
+}
+
+pub async fn by_transaction(conn: &mut Conn, ocpp_id: &str, transaction_id: i64) -> Result<Option<PileSession>> {
+    one(conn, "ocpp_id = $1 AND transaction_id = $2", ocpp_id.to_owned(), Some(transaction_id)).await
+}
