@@ -2,3 +2,4 @@
 
 pub mod piles;
 pub mod cec_cpo;
+pub mod cec_emsp;
