@@ -52,14 +52,23 @@ pub struct PartnerTerms {
     /// What our users pay relative to the partner's prices.
     #[schema(value_type = Object)]
     pub user_pricing: UserPricing,
+    /// The platform's share of a flow-B order its user made on our piles (default: 10 % of
+    /// the service fee); the rest of our fee is what it owes us.
+    #[serde(default = "default_share")]
+    #[schema(value_type = Object)]
+    pub revenue_share: ShareRule,
+    /// The prices the partner's users get at our stations (flow B).
+    #[serde(default)]
+    pub open: crate::open_network::OpenTerms,
+}
+
+fn default_share() -> ShareRule {
+    ShareRule::ServicePercent(domain::money::Rate::fraction(Decimal::new(10, 2)).expect("0.10 is a fraction"))
 }
 
 impl Default for PartnerTerms {
     fn default() -> Self {
-        Self {
-            commission: ShareRule::ServicePercent(domain::money::Rate::fraction(Decimal::new(10, 2)).expect("0.10 is a fraction")),
-            user_pricing: UserPricing::default(),
-        }
+        Self { commission: default_share(), user_pricing: UserPricing::default(), revenue_share: default_share(), open: Default::default() }
     }
 }
 
@@ -116,11 +125,21 @@ impl Services {
         })
     }
 
-    pub async fn set_partner_terms(&self, partner_id: Uuid, terms: &PartnerTerms) -> Result<()> {
-        let mut conn = self.db.acquire().await?;
+    /// Sets the commercial terms with a partner; applies to orders from now on. Audited.
+    pub async fn set_partner_terms(&self, partner_id: Uuid, terms: &PartnerTerms, actor: &crate::onboarding::Actor) -> Result<PartnerTerms> {
+        self.partner(partner_id).await?;
+        if let Some(policy) = terms.open.price_policy {
+            domain::tariff::PricePolicy::new(policy.electricity, policy.service)
+                .map_err(|e| Error::invalid("open.price_policy", e.to_string(), e.message_zh()))?;
+        }
+        let now = self.now();
         let json = serde_json::to_value(terms).map_err(|e| Error::Internal(e.to_string()))?;
-        store::settlement::set_terms(&mut conn, partner_id, &json, self.now()).await?;
-        Ok(())
+        let mut tx = self.db.begin().await?;
+        store::settlement::set_terms(&mut tx, partner_id, &json, now).await?;
+        let entry = crate::onboarding::audit_entry(actor, "set_terms", partner_id, None, None, Some(&json.to_string()), now);
+        store::audit::record(&mut tx, &entry).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        Ok(terms.clone())
     }
 
     /// Applies `event` to the order with optimistic retries; harmless repeats (late or duplicate
@@ -226,7 +245,7 @@ impl Services {
         Ok(self.view(&order))
     }
 
-    fn connector_external(&self, connector_id: Uuid) -> Option<String> {
+    pub(crate) fn connector_external(&self, connector_id: Uuid) -> Option<String> {
         let cache = self.catalog.read().expect("catalog lock");
         let station = cache.summary(cache.station_of(connector_id)?)?;
         station.connectors.iter().find(|c| c.id == connector_id).map(|c| c.external_id.clone())

@@ -16,11 +16,13 @@ pub mod documents;
 pub mod geo_index;
 pub mod network;
 pub mod open_network;
+pub mod partner_sessions;
 pub mod oauth;
 pub mod onboarding;
 pub mod ports;
 pub mod secrets;
 pub mod status_hub;
+pub mod status_push;
 pub mod users;
 
 use std::path::PathBuf;
@@ -85,16 +87,24 @@ pub struct Services {
     pub catalog: catalog::SharedCatalog,
     /// How we reach partners that operate piles (flow A); set by the wiring.
     pub operator_gateway: Option<Arc<dyn ports::OperatorGateway>>,
+    /// How we command our own piles (flow B); set by the wiring.
+    pub pile_control: Option<Arc<dyn ports::PileControl>>,
+    subscribers: Arc<status_push::Subscribers>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, subscribers: Arc::default() }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {
         self.operator_gateway = Some(gateway);
+        self
+    }
+
+    pub fn with_pile_control(mut self, control: Arc<dyn ports::PileControl>) -> Self {
+        self.pile_control = Some(control);
         self
     }
 

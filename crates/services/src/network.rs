@@ -173,8 +173,11 @@ impl Services {
         let mut conn = self.db.acquire().await?;
         let Some((_, _, connectors)) = repo::pile(&mut conn, ocpp_id).await? else { return Ok(0) };
         let mut applied = 0;
+        drop(conn);
         for c in connectors.iter().filter(|c| connector == 0 || c.ocpp_connector == Some(connector)) {
-            self.hub.apply(c.id, status, at);
+            if self.hub.apply(c.id, status, at) {
+                self.push_connector_status(c, status, at).await?;
+            }
             applied += 1;
         }
         Ok(applied)

@@ -19,8 +19,10 @@ pub struct VisibleStation {
 }
 
 /// Per-partner price policy for our stations (flow B), kept with the partner's terms.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OpenTerms {
+    /// Adjustments to our tariff for this partner's users; absent = our published prices.
+    #[schema(value_type = Option<Object>)]
     pub price_policy: Option<PricePolicy>,
 }
 
@@ -82,11 +84,7 @@ impl Services {
     /// The tariff a partner gets at one of our stations: ours under its price policy.
     pub async fn partner_tariff(&self, partner_id: Uuid, station: &StationRow) -> Result<Option<Tariff>> {
         let Ok(base) = serde_json::from_value::<Tariff>(station.tariff.clone()) else { return Ok(None) };
-        let mut conn = self.db.acquire().await?;
-        let terms: OpenTerms = match store::settlement::terms(&mut conn, partner_id).await? {
-            Some(json) => serde_json::from_value(json.get("open").cloned().unwrap_or_default()).unwrap_or_default(),
-            None => OpenTerms::default(),
-        };
+        let terms = self.partner_terms(partner_id).await?.open;
         Ok(Some(match terms.price_policy {
             Some(policy) => policy.apply(&base),
             None => base,

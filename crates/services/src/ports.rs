@@ -95,3 +95,27 @@ pub trait OperatorGateway: Send + Sync + 'static {
     async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError>;
     async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError>;
 }
+
+/// A pile's answer to a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PileReply {
+    Accepted,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PileCommandError {
+    #[error("the pile is not connected")]
+    Offline,
+    /// Sent, but no answer in time: the pile may or may not act on it.
+    #[error("the pile did not answer: {0}")]
+    NoAnswer(String),
+}
+
+/// Our own piles (flow B), reached over OCPP by the central system.
+#[async_trait]
+pub trait PileControl: Send + Sync + 'static {
+    fn is_connected(&self, ocpp_id: &str) -> bool;
+    async fn remote_start(&self, ocpp_id: &str, connector_no: i64, id_tag: &str) -> Result<PileReply, PileCommandError>;
+    async fn remote_stop(&self, ocpp_id: &str, transaction_id: i64) -> Result<PileReply, PileCommandError>;
+}

@@ -1,0 +1,493 @@
+//! Flow B: a partner platform's user charging at one of our piles.
+//!
+//! The partner's start (T/CEC 102 `query_start_charge`; later OCPI and REST) writes the order
+//! and its pile session first, keyed by the partner's StartChargeSeq, and only then commands the
+//! pile (OCPP RemoteStartTransaction). What the pile does next — StartTransaction, MeterValues,
+//! StopTransaction — moves the order. Every outcome the partner must hear is written to the
+//! outbox in the same transaction as the state it reports, under the order's sequence as the
+//! ordering key: the partner hears about exactly what was committed, once, in order.
+
+use chrono::{DateTime, Utc};
+use domain::money::{Energy, Money};
+use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, RemoteState, StartChargeSeq, StopReason};
+use domain::settlement::{SessionAmounts, SettlementLine};
+use domain::station::ConnectorStatus;
+use domain::tariff::{FeeBreakdown, FeeLine, MeterReading};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use store::Conn;
+use store::orders::{self, StoredOrder};
+use store::pile_sessions::{self, PileSession};
+use uuid::Uuid;
+
+use crate::ports::{PileCommandError, PileReply};
+use crate::{Error, Result, Services};
+
+/// Outbox kinds of session notices (protocol-neutral; the deliverer speaks the partner's protocol).
+pub const START_RESULT: &str = "session.start_result";
+pub const CHARGE_STATUS: &str = "session.charge_status";
+pub const STOP_RESULT: &str = "session.stop_result";
+pub const CHARGE_RECORD: &str = "session.charge_record";
+
+/// What a partner is told about its user's session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionNotice {
+    pub seq: String,
+    /// Our connector's public id (what partners address it by).
+    pub connector: String,
+    pub state: OrderState,
+    /// For results: whether the command did what was asked.
+    pub success: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub at: DateTime<Utc>,
+    pub energy_kwh: Decimal,
+    pub elec_money: Decimal,
+    pub service_money: Decimal,
+    pub total_money: Decimal,
+    /// The end of a session: its stop reason (T/CEC 102 code) and the priced lines.
+    pub stop_reason: Option<StopReason>,
+    pub lines: Vec<FeeLine>,
+}
+
+/// Why a start was refused before any order was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartRefusal {
+    /// No such connector, or the partner may not see its station.
+    UnknownConnector,
+    PileOffline,
+    ConnectorBusy(ConnectorStatus),
+}
+
+/// The answer to a partner's start: the order (new, or the one this sequence already made).
+#[derive(Debug, Clone)]
+pub enum PartnerStart {
+    Accepted(Order),
+    Refused(StartRefusal),
+}
+
+/// The answer to a partner's stop.
+#[derive(Debug, Clone)]
+pub enum PartnerStop {
+    Accepted(Order),
+    /// The session has already ended (or is ending); nothing to do.
+    AlreadyStopped(Order),
+    PileOffline(Order),
+}
+
+/// Where a connector of ours is on the OCPP side.
+struct PileTarget {
+    connector_id: Uuid,
+    ocpp_id: String,
+    connector_no: i64,
+}
+
+/// Id tags we put in RemoteStartTransaction: "CB" and 18 characters of the order id, within
+/// OCPP's 20-character limit and recognisable in pile logs.
+fn id_tag(order_id: Uuid) -> String {
+    format!("CB{}", &order_id.simple().to_string()[14..])
+}
+
+fn wh_to_kwh(wh: i64) -> Energy {
+    Energy::kwh(Decimal::new(wh.max(0), 3)).expect("non-negative energy")
+}
+
+fn state_conflict(e: domain::order::OrderError) -> Error {
+    Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() }
+}
+
+impl Services {
+    async fn pile_target(&self, partner_id: Uuid, connector_external: &str) -> Result<Option<PileTarget>> {
+        let Some((connector_id, station_id)) = self.connector_by_external(None, connector_external) else { return Ok(None) };
+        let Some(station) = self.station_summary(station_id) else { return Ok(None) };
+        if self.visible_station(partner_id, &station.external_id).await?.is_none() {
+            return Ok(None);
+        }
+        let mut conn = self.db.acquire().await?;
+        Ok(store::catalog::ocpp_target(&mut conn, connector_id)
+            .await?
+            .map(|(ocpp_id, connector_no)| PileTarget { connector_id, ocpp_id, connector_no }))
+    }
+
+    /// A connector's live status as a partner may know it: `None` if it does not exist for the
+    /// partner or its pile is not connected. (Plugged in and waiting shows as occupied.)
+    pub async fn partner_connector_readiness(&self, partner_id: Uuid, connector_external: &str) -> Result<Option<ConnectorStatus>> {
+        let Some(target) = self.pile_target(partner_id, connector_external).await? else { return Ok(None) };
+        if !self.pile_control()?.is_connected(&target.ocpp_id) {
+            return Ok(None);
+        }
+        Ok(Some(self.hub.effective(target.connector_id, self.now())))
+    }
+
+    fn pile_control(&self) -> Result<std::sync::Arc<dyn crate::ports::PileControl>> {
+        self.pile_control.clone().ok_or_else(|| Error::Internal("no pile control configured".into()))
+    }
+
+    /// A partner's start. The same StartChargeSeq again returns the order it made (a retried
+    /// request must not start a second session).
+    pub async fn partner_start(&self, partner_id: Uuid, seq: &str, connector_external: &str) -> Result<PartnerStart> {
+        let seq = StartChargeSeq::parse_relaxed(seq).map_err(|e| Error::invalid("StartChargeSeq", e.to_string(), e.message_zh()))?;
+        if let Some(existing) = self.existing_order(partner_id, seq.as_str()).await? {
+            return Ok(PartnerStart::Accepted(existing));
+        }
+        let control = self.pile_control()?;
+        let Some(target) = self.pile_target(partner_id, connector_external).await? else {
+            return Ok(PartnerStart::Refused(StartRefusal::UnknownConnector));
+        };
+        if !control.is_connected(&target.ocpp_id) {
+            return Ok(PartnerStart::Refused(StartRefusal::PileOffline));
+        }
+        let status = self.hub.effective(target.connector_id, self.now());
+        if !status.is_free() {
+            return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(status)));
+        }
+        let now = self.now();
+        let ownership = Ownership::PartnerUser { platform_partner_id: partner_id };
+        let mut order = Order::new(Uuid::now_v7(), seq, ownership, target.connector_id, now);
+        let transition = order.apply(OrderEvent::StartRequested, now).map_err(|e| Error::Internal(e.to_string()))?;
+        let session = PileSession {
+            order_id: order.id,
+            ocpp_id: target.ocpp_id.clone(),
+            connector_no: target.connector_no,
+            id_tag: id_tag(order.id),
+            transaction_id: None,
+            readings: Vec::new(),
+            created_at: now,
+        };
+        let mut tx = self.db.begin().await?;
+        match orders::insert(&mut tx, &order).await {
+            // Two copies of one request raced; the other one made the order.
+            Err(store::Error::Duplicate { .. }) => {
+                drop(tx);
+                let existing = self.existing_order(partner_id, order.seq.as_str()).await?;
+                return existing.map(PartnerStart::Accepted).ok_or(Error::not_found("order"));
+            }
+            other => other?,
+        }
+        orders::record_transition(&mut tx, &transition, None).await?;
+        pile_sessions::insert(&mut tx, &session).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        tracing::info!(order = %order.id, seq = %order.seq, pile = %target.ocpp_id, connector = target.connector_no, "partner start accepted");
+
+        // The pile is commanded after the answer is committed; its reply only moves the order.
+        let services = self.clone();
+        let order_id = order.id;
+        tokio::spawn(async move {
+            let reply = control.remote_start(&session.ocpp_id, session.connector_no, &session.id_tag).await;
+            let event = match reply {
+                Ok(PileReply::Accepted) => OrderEvent::StartAccepted,
+                Ok(PileReply::Rejected) => OrderEvent::StartRefused { reason: FailureReason::Refused { code: 3, detail: Some("the pile rejected the remote start".into()) } },
+                Err(PileCommandError::Offline) => OrderEvent::StartRefused { reason: FailureReason::ConnectorOffline },
+                Err(PileCommandError::NoAnswer(why)) => OrderEvent::StartRefused { reason: FailureReason::Refused { code: 4, detail: Some(why) } },
+            };
+            if let Err(e) = services.advance_session(order_id, event, None).await {
+                tracing::warn!(order = %order_id, error = %e, "recording the pile's answer to a remote start failed");
+            }
+        });
+        Ok(PartnerStart::Accepted(order))
+    }
+
+    async fn existing_order(&self, partner_id: Uuid, seq: &str) -> Result<Option<Order>> {
+        let mut conn = self.db.acquire().await?;
+        match orders::by_seq(&mut conn, seq).await? {
+            Some(stored) if stored.order.ownership.partner_id() == Some(partner_id) => Ok(Some(stored.order)),
+            Some(_) => Err(Error::invalid("StartChargeSeq", "this sequence belongs to another order", "该充电订单号已被使用")),
+            None => Ok(None),
+        }
+    }
+
+    /// A flow-B order of `partner_id` by its sequence.
+    pub async fn partner_session(&self, partner_id: Uuid, seq: &str) -> Result<Option<(Order, SessionNotice)>> {
+        let Some(order) = self.existing_order(partner_id, seq).await? else { return Ok(None) };
+        let mut conn = self.db.acquire().await?;
+        let session = pile_sessions::by_order(&mut conn, order.id).await?;
+        let notice = self.notice(&mut conn, &order, session.as_ref(), true).await?;
+        Ok(Some((order, notice)))
+    }
+
+    /// A partner's stop of its user's session.
+    pub async fn partner_stop(&self, partner_id: Uuid, seq: &str) -> Result<PartnerStop> {
+        let order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
+        if order.state != OrderState::Charging {
+            return Ok(PartnerStop::AlreadyStopped(order));
+        }
+        let session = {
+            let mut conn = self.db.acquire().await?;
+            pile_sessions::by_order(&mut conn, order.id).await?.ok_or_else(|| Error::Internal("flow-B order without a pile session".into()))?
+        };
+        let control = self.pile_control()?;
+        let Some(transaction) = session.transaction_id.filter(|_| control.is_connected(&session.ocpp_id)) else {
+            return Ok(PartnerStop::PileOffline(order));
+        };
+        let order = self.advance_session(order.id, OrderEvent::StopRequested, None).await?;
+        let services = self.clone();
+        tokio::spawn(async move {
+            let (event, note) = match control.remote_stop(&session.ocpp_id, transaction).await {
+                Ok(PileReply::Accepted) => (OrderEvent::StopAccepted, None),
+                Ok(PileReply::Rejected) => (OrderEvent::StopRefused { already_stopped: false }, Some("the pile rejected the remote stop".to_owned())),
+                Err(e) => (OrderEvent::StopTimedOut, Some(e.to_string())),
+            };
+            if let Err(e) = services.advance_session(session.order_id, event, note).await {
+                tracing::warn!(order = %session.order_id, error = %e, "recording the pile's answer to a remote stop failed");
+            }
+        });
+        Ok(PartnerStop::Accepted(order))
+    }
+
+    /// Moves a flow-B order and writes the notice its new state calls for, in one transaction.
+    async fn advance_session(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let StoredOrder { mut order, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
+            let before = order.state;
+            let transition = match order.apply(event.clone(), now) {
+                Ok(t) => t,
+                Err(e) if e.is_harmless() => return Ok(order),
+                Err(e) => return Err(state_conflict(e)),
+            };
+            if !orders::update(&mut tx, &order, version).await? {
+                continue;
+            }
+            orders::record_transition(&mut tx, &transition, detail.as_deref()).await?;
+            let session = pile_sessions::by_order(&mut tx, order_id).await?;
+            let kind = match (before, order.state) {
+                (OrderState::Starting, OrderState::Failed) => Some((START_RESULT, false)),
+                (OrderState::Stopping, OrderState::Charging) => Some((STOP_RESULT, false)),
+                _ => None,
+            };
+            if let Some((kind, success)) = kind {
+                self.enqueue_notice(&mut tx, &order, session.as_ref(), kind, success, now).await?;
+            }
+            tx.commit().await.map_err(store::Error::from)?;
+            return Ok(order);
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    async fn enqueue_notice(&self, conn: &mut Conn, order: &Order, session: Option<&PileSession>, kind: &str, success: bool, now: DateTime<Utc>) -> Result<()> {
+        let Ownership::PartnerUser { platform_partner_id } = order.ownership else { return Ok(()) };
+        let mut notice = self.notice(conn, order, session, kind != CHARGE_RECORD).await?;
+        notice.success = success;
+        notice.at = now;
+        let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
+        store::outbox::enqueue(conn, platform_partner_id, kind, order.seq.as_str(), &payload, now).await?;
+        Ok(())
+    }
+
+    /// The session as a partner sees it: energy and money so far (or final) at the partner's price.
+    async fn notice(&self, conn: &mut Conn, order: &Order, session: Option<&PileSession>, live: bool) -> Result<SessionNotice> {
+        let connector = self.connector_external(order.connector_id).unwrap_or_default();
+        let fee = match session {
+            Some(s) if s.readings.len() >= 2 => self.session_fee(conn, order, &s.readings).await?,
+            _ => None,
+        };
+        let (energy, elec, service, total, lines) = match (&order.record, fee) {
+            (Some(r), _) if !live => (r.energy, r.elec_money, r.service_money, r.total_money, Vec::new()),
+            (_, Some(f)) => (f.total_energy, f.total_elec, f.total_service, f.total, f.lines),
+            _ => (Energy::ZERO, Money::ZERO, Money::ZERO, Money::ZERO, Vec::new()),
+        };
+        let lines = if live { Vec::new() } else { lines };
+        Ok(SessionNotice {
+            seq: order.seq.as_str().to_owned(),
+            connector,
+            state: order.state,
+            success: true,
+            started_at: order.started_at,
+            at: order.updated_at,
+            energy_kwh: energy.value(),
+            elec_money: elec.yuan(),
+            service_money: service.yuan(),
+            total_money: total.yuan(),
+            stop_reason: order.record.as_ref().map(|r| r.stop_reason),
+            lines,
+        })
+    }
+
+    /// The fee of a meter curve at the price this order's partner sees for the station.
+    async fn session_fee(&self, conn: &mut Conn, order: &Order, readings: &[MeterReading]) -> Result<Option<FeeBreakdown>> {
+        let Ownership::PartnerUser { platform_partner_id } = order.ownership else { return Ok(None) };
+        let Some(station_id) = self.hub_station(order.connector_id) else { return Ok(None) };
+        let Some(station) = store::catalog::station(conn, station_id).await? else { return Ok(None) };
+        let Some(tariff) = self.partner_tariff(platform_partner_id, &station).await? else { return Ok(None) };
+        Ok(Some(tariff.fee_for_curve(readings).map_err(|e| Error::Internal(format!("pricing a session: {e}")))?))
+    }
+
+    fn hub_station(&self, connector_id: Uuid) -> Option<Uuid> {
+        self.catalog.read().expect("catalog lock").station_of(connector_id)
+    }
+
+    /// OCPP StartTransaction: binds the pile's transaction to the order our id tag names. `None`
+    /// means the tag is not ours (the pile is told the tag is invalid).
+    pub async fn pile_transaction_started(&self, ocpp_id: &str, connector_no: i64, tag: &str, meter_wh: i64, at: DateTime<Utc>) -> Result<Option<i64>> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let Some(mut session) = pile_sessions::by_id_tag(&mut tx, tag).await? else { return Ok(None) };
+            if session.ocpp_id != ocpp_id || session.connector_no != connector_no {
+                tracing::warn!(pile = ocpp_id, connector = connector_no, tag, "a transaction started with our tag on another connector");
+                return Ok(None);
+            }
+            // A pile repeating StartTransaction after a reconnect gets the same transaction back.
+            if let Some(existing) = session.transaction_id {
+                return Ok(Some(existing));
+            }
+            let StoredOrder { mut order, version } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
+            let transition = match order.apply(OrderEvent::StartResultNotified { success: true, fail_reason: None }, now) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(order = %order.id, error = %e, "pile started a transaction for an order that cannot charge");
+                    return Ok(None);
+                }
+            };
+            if !orders::update(&mut tx, &order, version).await? {
+                continue;
+            }
+            orders::record_transition(&mut tx, &transition, Some(&format!("pile {ocpp_id} connector {connector_no}"))).await?;
+            session.transaction_id = Some(transaction_id(order.id));
+            session.readings = vec![MeterReading { at, kwh: wh_to_kwh(meter_wh) }];
+            pile_sessions::update(&mut tx, &session).await?;
+            self.enqueue_notice(&mut tx, &order, Some(&session), START_RESULT, true, now).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            tracing::info!(order = %order.id, transaction = ?session.transaction_id, "pile started charging");
+            return Ok(session.transaction_id);
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// OCPP MeterValues for a transaction: extends the curve and the order's progress.
+    pub async fn pile_meter_values(&self, ocpp_id: &str, transaction: i64, samples: &[(DateTime<Utc>, i64)], soc_percent: Option<u8>) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(()) };
+        let last = session.readings.last().copied();
+        for &(at, wh) in samples {
+            let reading = MeterReading { at, kwh: wh_to_kwh(wh) };
+            // A curve only moves forward; repeated or out-of-order samples are dropped.
+            if session.readings.last().is_none_or(|l| l.at < reading.at && l.kwh <= reading.kwh) {
+                session.readings.push(reading);
+            }
+        }
+        if session.readings.last().copied() == last {
+            return Ok(());
+        }
+        pile_sessions::update(&mut tx, &session).await?;
+        let StoredOrder { order, .. } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
+        let fee = self.session_fee(&mut tx, &order, &session.readings).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        let energy = session.readings.last().map(|l| Energy::kwh(l.kwh.value() - session.readings[0].kwh.value()).unwrap_or(Energy::ZERO));
+        let event = OrderEvent::ChargeStatusReported { remote: RemoteState::Charging, energy, money: fee.map(|f| f.total), soc_percent };
+        self.advance_session(session.order_id, event, None).await?;
+        Ok(())
+    }
+
+    /// OCPP StopTransaction: closes the curve, prices it at the partner's price, bills the
+    /// order, books the settlement line and tells the partner — all in one transaction.
+    pub async fn pile_transaction_stopped(&self, ocpp_id: &str, transaction: i64, meter_wh: i64, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(false) };
+            let StoredOrder { mut order, version } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
+            if order.state.charge_has_ended() {
+                // The pile repeated StopTransaction after a reconnect: already billed.
+                return Ok(true);
+            }
+            let end = MeterReading { at: at.max(session.readings.last().map_or(at, |l| l.at)), kwh: wh_to_kwh(meter_wh) };
+            match session.readings.last() {
+                Some(l) if l.kwh > end.kwh => session.readings.push(MeterReading { at: end.at, kwh: l.kwh }),
+                _ => session.readings.push(end),
+            }
+            let asked = order.state == OrderState::Stopping;
+            let stop_reason = stop_reason(asked, reason);
+            let mut transitions = Vec::new();
+            if asked {
+                transitions.push(order.apply(OrderEvent::StopConfirmed, now).map_err(state_conflict)?);
+            }
+            let fee = self.session_fee(&mut tx, &order, &session.readings).await?.ok_or_else(|| Error::Internal("no price for this session".into()))?;
+            let record = ChargeRecord {
+                start: session.readings[0].at,
+                end: end.at,
+                energy: fee.total_energy,
+                elec_money: fee.total_elec,
+                service_money: fee.total_service,
+                total_money: fee.total,
+                stop_reason,
+            };
+            transitions.push(order.apply(OrderEvent::ChargeEnded { record }, now).map_err(state_conflict)?);
+            transitions.push(order.apply(OrderEvent::Billed { amount: fee.total }, now).map_err(state_conflict)?);
+            if !orders::update(&mut tx, &order, version).await? {
+                continue;
+            }
+            for t in &transitions {
+                orders::record_transition(&mut tx, t, reason).await?;
+            }
+            pile_sessions::update(&mut tx, &session).await?;
+            let partner_id = order.ownership.partner_id().ok_or_else(|| Error::Internal("flow-B order without a partner".into()))?;
+            let terms = self.partner_terms(partner_id).await?;
+            let amounts = SessionAmounts::new(fee.total_energy, fee.total_elec, fee.total_service).map_err(|e| Error::Internal(e.to_string()))?;
+            let line = SettlementLine::flow_b(order.id, &amounts, &terms.revenue_share, now);
+            store::settlement::insert_line(&mut tx, partner_id, &line).await?;
+            if asked {
+                self.enqueue_notice(&mut tx, &order, Some(&session), STOP_RESULT, true, now).await?;
+            }
+            let mut notice = self.notice(&mut tx, &order, Some(&session), false).await?;
+            notice.lines = fee.lines;
+            notice.at = now;
+            let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
+            store::outbox::enqueue(&mut tx, partner_id, CHARGE_RECORD, order.seq.as_str(), &payload, now).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            tracing::info!(order = %order.id, energy = %fee.total_energy.value(), amount = %fee.total, ?stop_reason, "pile session ended and billed");
+            return Ok(true);
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// Queues a charge-status notice for every flow-B session that is charging (the partner's
+    /// app shows energy and cost so far; T/CEC 102 asks for one about every 50 s).
+    pub async fn push_session_statuses(&self) -> Result<usize> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let charging = orders::in_state(&mut tx, "b", OrderState::Charging.as_str(), 10_000).await?;
+        for stored in &charging {
+            let session = pile_sessions::by_order(&mut tx, stored.order.id).await?;
+            self.enqueue_notice(&mut tx, &stored.order, session.as_ref(), CHARGE_STATUS, true, now).await?;
+        }
+        tx.commit().await.map_err(store::Error::from)?;
+        Ok(charging.len())
+    }
+
+    /// Flow-B starts the pile never confirmed within the deadline end as failed, and the
+    /// partner is told. We own these piles: no answer from the pile means no session.
+    pub async fn expire_pile_starts(&self) -> Result<usize> {
+        let before = self.now() - self.settings.start_result_deadline;
+        let stuck = {
+            let mut conn = self.db.acquire().await?;
+            orders::stale(&mut conn, OrderState::Starting.as_str(), before, 200).await?
+        };
+        let mut failed = 0;
+        for stored in stuck.iter().filter(|s| matches!(s.order.ownership, Ownership::PartnerUser { .. })) {
+            let event = OrderEvent::StartResultNotified { success: false, fail_reason: Some(FailureReason::NotStarted) };
+            self.advance_session(stored.order.id, event, Some("the pile did not start in time".into())).await?;
+            failed += 1;
+        }
+        Ok(failed)
+    }
+}
+
+/// Transaction ids are positive i32 (OCPP), unique per pile; derived from the order id's random
+/// bits so no instance has to coordinate with another.
+fn transaction_id(order_id: Uuid) -> i64 {
+    let bytes = order_id.as_bytes();
+    i64::from(u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) & 0x7fff_ffff).max(1)
+}
+
+/// The T/CEC 102 stop reason for how a transaction ended.
+fn stop_reason(asked: bool, ocpp_reason: Option<&str>) -> StopReason {
+    match (asked, ocpp_reason) {
+        (true, _) | (false, Some("Remote")) => StopReason::Platform,
+        // OCPP: an absent reason means "Local" (the driver stopped at the pile).
+        (false, None | Some("Local")) => StopReason::User,
+        (false, Some("EVDisconnected")) => StopReason::Disconnected,
+        (false, Some("EmergencyStop" | "PowerLoss" | "HardReset" | "SoftReset" | "Reboot")) => StopReason::ChargerFault,
+        (false, Some(_)) => StopReason::Other(99),
+    }
+}
