@@ -1,5 +1,7 @@
-//! `chargebridge demo`: the platform on the embedded default with a narrated walk through the
-//! seed flows, over real HTTP against itself, then it keeps serving (or exits with `--exit`).
+//! `chargebridge demo`: the platform on the embedded default with a narrated walk through both
+//! seed flows, over real HTTP against itself and simulated partners (flow A: a third-party CPO;
+//! flow B: a partner platform on our simulated pile), then it keeps serving (or exits with
+//! `--exit`).
 
 use std::time::{Duration, Instant};
 
@@ -31,13 +33,13 @@ impl Default for Narrator {
     }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
 }
 
 impl Client {
-    async fn call(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<Value>) -> anyhow::Result<(u16, Value)> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -55,6 +57,9 @@ impl Client {
 pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let say = Narrator::new();
+    let mut config = config;
+    // Charge-status notices every few seconds instead of the standard's 50, so the story moves.
+    config.workers.session_status = Duration::from_secs(2);
     let app = Application::build(config.clone()).await?;
     announce_bootstrap_admin(&app.services, &config).await?;
     let addr = app.local_addr();
@@ -65,6 +70,7 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let client = Client { http: reqwest::Client::new(), base: format!("http://{addr}") };
     let partner = onboarding(&client, &services, &say).await?;
     let _cpo = flow_a(&client, &partner, &say).await?;
+    let _flow_b = crate::demo_flow_b::run(&client, &services, &partner.admin, &say).await?;
 
     if exit {
         say.say("demo finished", "演示结束");
@@ -97,7 +103,7 @@ async fn onboarding(client: &Client, services: &services::Services, say: &Narrat
         "contact_name": "李工",
         "contact_phone": "13800138000",
         "contact_email": "integration@demo-cpo.example",
-        "roles": "both",
+        "roles": "operator",
         "protocol": "cec102",
         "callback_base_url": "http://127.0.0.1:9/evcs"
     });
@@ -183,14 +189,18 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
     ensure!(status == 200, "catalog sync failed: {report}");
     say.say(&format!("catalog synced: {} stations, {} connectors (query_stations_info, paged)", report["stations"], report["connectors"]), "充电站、充电桩信息已同步");
 
-    let (_, nearby) = client.call(Method::GET, "/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=20000&free_now=true", None, None).await?;
+    let (_, nearby) = client.call(Method::GET, "/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=20000&free_now=true&per_page=100", None, None).await?;
     say.say(&format!("live status flowing: {} stations with a free connector within 20 km of Futian", nearby["total"]), "实时桩状态已同步，用户 App 可见");
 
     let phone = format!("139{:08}", std::process::id() % 100_000_000);
     let (_, session) = client.call(Method::POST, "/api/app/v1/users", None, Some(json!({"phone": phone, "password": "demo-driver-1"}))).await?;
     let driver = session["token"].as_str().context("driver token")?.to_owned();
     client.call(Method::POST, "/api/app/v1/wallet/top-up", Some(&driver), Some(json!({"amount": "200.00"}))).await?;
-    let station = &nearby["items"][0];
+    // On a database kept from an earlier run, older partners' stations are listed too.
+    let station = nearby["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|s| s["partner_id"].as_str() == Some(partner.id.as_str())))
+        .context("a free station of this partner")?;
     let (_, detail) = client.call(Method::GET, &format!("/api/app/v1/stations/{}", station["id"].as_str().unwrap_or_default()), None, None).await?;
     let connector = detail["connectors_live"].as_array().and_then(|c| c.iter().find(|c| c["status"] == "available")).context("a free connector")?["id"].clone();
     let (status, order) = client.call(Method::POST, "/api/app/v1/charging/start", Some(&driver), Some(json!({"connector_id": connector}))).await?;
@@ -226,7 +236,7 @@ async fn wait_for(client: &Client, driver: &str, id: &str, state: &str) -> anyho
 }
 
 /// A valid unified social credit code not yet registered here.
-async fn demo_credit_code(services: &services::Services) -> anyhow::Result<String> {
+pub(crate) async fn demo_credit_code(services: &services::Services) -> anyhow::Result<String> {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
     for n in 0..10_000u32 {
         let body = format!("91440300MA{:07}", (std::process::id() + n) % 10_000_000);

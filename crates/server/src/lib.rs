@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod demo;
+mod demo_flow_b;
 pub mod http;
 pub mod ocpp_adapter;
 pub mod startup;

@@ -1,19 +1,19 @@
 //! Our own piles over OCPP 1.6J (flow B's device side): pile authentication against the
-//! passwords issued when the station was created, and the central-system handler feeding the
-//! status hub. Transactions are accepted and logged; binding them to flow-B orders comes with
-//! the partner control API.
+//! passwords issued when the station was created, the central-system handler feeding the
+//! status hub and binding transactions to flow-B orders, and the services' `PileControl`
+//! port implemented with the central system's commands.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use domain::station::ConnectorStatus;
 use ocpp::central_system::{AuthDecision, DisconnectReason};
-use ocpp::enums::{AuthorizationStatus, RegistrationStatus};
+use ocpp::enums::{AuthorizationStatus, Measurand, RegistrationStatus, RemoteStartStopStatus, UnitOfMeasure};
 use ocpp::messages::*;
-use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId};
+use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
 use services::Services;
+use services::ports::{PileCommandError, PileControl, PileReply};
 
 pub struct PileAuth {
     services: Services,
@@ -36,8 +36,33 @@ impl ChargePointAuth for PileAuth {
 
 pub struct PileHandler {
     services: Services,
-    /// Transaction ids unique for this instance's lifetime (seeded from the clock).
-    next_transaction: AtomicI32,
+}
+
+/// Cumulative active energy import in Wh from a meter value, if it carries one. A sampled
+/// value without a measurand is that register (OCPP's default).
+fn energy_wh(value: &MeterValue) -> Option<i64> {
+    value.sampled_value.iter().find_map(|v| {
+        if v.measurand.is_some_and(|m| m != Measurand::EnergyActiveImportRegister) {
+            return None;
+        }
+        let number: rust_decimal::Decimal = v.value.trim().parse().ok()?;
+        let wh = if v.unit == Some(UnitOfMeasure::KWh) { number * rust_decimal::Decimal::ONE_THOUSAND } else { number };
+        i64::try_from(wh.round()).ok()
+    })
+}
+
+fn soc(value: &MeterValue) -> Option<u8> {
+    value
+        .sampled_value
+        .iter()
+        .find(|v| v.measurand == Some(Measurand::SoC))
+        .and_then(|v| v.value.trim().parse::<rust_decimal::Decimal>().ok())
+        .and_then(|d| u8::try_from(d.round().mantissa()).ok())
+        .filter(|p| *p <= 100)
+}
+
+fn samples(values: &[MeterValue]) -> Vec<(DateTime<Utc>, i64)> {
+    values.iter().filter_map(|v| Some((v.timestamp, energy_wh(v)?))).collect()
 }
 
 fn internal(e: services::Error) -> CallError {
@@ -72,20 +97,97 @@ impl CentralSystemHandler for PileHandler {
     }
 
     async fn start_transaction(&self, cp: &ChargePointId, req: StartTransactionRequest) -> Result<StartTransactionResponse, CallError> {
-        let transaction_id = self.next_transaction.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(pile = %cp.as_str(), connector = req.connector_id, transaction_id, "transaction started");
-        Ok(StartTransactionResponse { id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Accepted), transaction_id })
+        let bound = self
+            .services
+            .pile_transaction_started(cp.as_str(), i64::from(req.connector_id), req.id_tag.as_str(), req.meter_start, req.timestamp)
+            .await
+            .map_err(internal)?;
+        Ok(match bound {
+            Some(transaction_id) => StartTransactionResponse {
+                id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Accepted),
+                transaction_id: i32::try_from(transaction_id).map_err(|_| CallError::internal("transaction id out of range"))?,
+            },
+            // Not a session we asked for: the pile is told to stop it (OCPP 1.6 §4.8).
+            None => {
+                tracing::warn!(pile = %cp.as_str(), tag = %req.id_tag.as_str(), "transaction with an id tag we did not issue refused");
+                StartTransactionResponse { id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Invalid), transaction_id: 0 }
+            }
+        })
+    }
+
+    async fn meter_values(&self, cp: &ChargePointId, req: MeterValuesRequest) -> Result<MeterValuesResponse, CallError> {
+        if let Some(transaction) = req.transaction_id {
+            let soc = req.meter_value.iter().rev().find_map(soc);
+            self.services.pile_meter_values(cp.as_str(), i64::from(transaction), &samples(&req.meter_value), soc).await.map_err(internal)?;
+        }
+        Ok(MeterValuesResponse {})
     }
 
     async fn stop_transaction(&self, cp: &ChargePointId, req: StopTransactionRequest) -> Result<StopTransactionResponse, CallError> {
-        tracing::info!(pile = %cp.as_str(), transaction_id = req.transaction_id, meter_stop = req.meter_stop, "transaction stopped");
+        let transaction = i64::from(req.transaction_id);
+        if let Some(data) = &req.transaction_data {
+            self.services.pile_meter_values(cp.as_str(), transaction, &samples(data), None).await.map_err(internal)?;
+        }
+        let reason = req.reason.map(|r| r.as_str());
+        let known = self.services.pile_transaction_stopped(cp.as_str(), transaction, req.meter_stop, req.timestamp, reason).await.map_err(internal)?;
+        if !known {
+            tracing::warn!(pile = %cp.as_str(), transaction, "stop of a transaction we do not know");
+        }
         Ok(StopTransactionResponse { id_tag_info: None })
     }
 }
 
-/// The central system serving `/ocpp/{chargePointId}`.
-pub fn central_system(services: &Services) -> CentralSystem {
-    let seed = (Utc::now().timestamp() % 1_000_000) as i32 * 1000;
-    let handler = Arc::new(PileHandler { services: services.clone(), next_transaction: AtomicI32::new(seed.max(1)) });
-    CentralSystem::new(CentralSystemConfig::default(), Arc::new(PileAuth { services: services.clone() }), handler)
+/// The services' way to our piles: commands through the central system, which is built after
+/// the services (its handler needs them), hence the cell.
+#[derive(Default)]
+pub struct OcppPileControl {
+    central: OnceLock<CentralSystem>,
+}
+
+fn command_error(e: CommandError) -> PileCommandError {
+    match e {
+        CommandError::NotConnected | CommandError::NotAccepted => PileCommandError::Offline,
+        other => PileCommandError::NoAnswer(other.to_string()),
+    }
+}
+
+fn reply(status: RemoteStartStopStatus) -> PileReply {
+    if status == RemoteStartStopStatus::Accepted { PileReply::Accepted } else { PileReply::Rejected }
+}
+
+impl OcppPileControl {
+    fn central(&self) -> Result<&CentralSystem, PileCommandError> {
+        self.central.get().ok_or(PileCommandError::Offline)
+    }
+}
+
+#[async_trait]
+impl PileControl for OcppPileControl {
+    fn is_connected(&self, ocpp_id: &str) -> bool {
+        self.central.get().is_some_and(|c| c.is_connected(ocpp_id))
+    }
+
+    async fn remote_start(&self, ocpp_id: &str, connector_no: i64, id_tag: &str) -> Result<PileReply, PileCommandError> {
+        let request = RemoteStartTransactionRequest {
+            connector_id: u32::try_from(connector_no).ok(),
+            id_tag: IdToken::new(id_tag).map_err(|e| PileCommandError::NoAnswer(e.to_string()))?,
+            charging_profile: None,
+        };
+        let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
+        Ok(reply(answer.status))
+    }
+
+    async fn remote_stop(&self, ocpp_id: &str, transaction_id: i64) -> Result<PileReply, PileCommandError> {
+        let transaction_id = i32::try_from(transaction_id).map_err(|_| PileCommandError::NoAnswer("transaction id out of range".into()))?;
+        let answer = self.central()?.send(ocpp_id, RemoteStopTransactionRequest { transaction_id }).await.map_err(command_error)?;
+        Ok(reply(answer.status))
+    }
+}
+
+/// The central system serving `/ocpp/{chargePointId}`; `control` is bound to it.
+pub fn central_system(services: &Services, control: &OcppPileControl) -> CentralSystem {
+    let handler = Arc::new(PileHandler { services: services.clone() });
+    let central = CentralSystem::new(CentralSystemConfig::default(), Arc::new(PileAuth { services: services.clone() }), handler);
+    let _ = control.central.set(central.clone());
+    central
 }

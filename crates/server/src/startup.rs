@@ -32,12 +32,13 @@ impl Application {
         let services = open_services(&config, clock).await?;
         let http = reqwest::Client::builder().build().context("building the HTTP client")?;
         let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http));
-        let services = services.with_operator_gateway(gateway);
+        let piles = Arc::new(crate::ocpp_adapter::OcppPileControl::default());
+        let services = services.with_operator_gateway(gateway).with_pile_control(piles.clone());
         let stations = services.load_catalog().await.context("loading the catalog")?;
         tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
         let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
         let state = AppState { services: services.clone(), metrics: Metrics::new() };
-        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config));
+        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config, &piles));
         Ok(Self { listener, router, services, workers: config.workers.clone() })
     }
 
@@ -54,7 +55,7 @@ impl Application {
 }
 
 /// The protocol endpoints partners call.
-fn protocol_routers(services: &Services, config: &Config) -> axum::Router {
+fn protocol_routers(services: &Services, config: &Config, piles: &crate::ocpp_adapter::OcppPileControl) -> axum::Router {
     let directory = Arc::new(crate::cec_adapter::ServicesDirectory::new(services.clone(), std::time::Duration::from_secs(5)));
     let cec_config = cec::server::ServerConfig {
         token_ttl: chrono::Duration::seconds(config.cec.token_ttl_seconds),
@@ -63,7 +64,7 @@ fn protocol_routers(services: &Services, config: &Config) -> axum::Router {
     let platform = Arc::new(crate::cec_adapter::PlatformAdapter { services: services.clone() });
     let operator = Arc::new(crate::cec_adapter::OperatorAdapter { services: services.clone() });
     let cec = cec::server::CecServer::new(directory, cec_config).with_platform(platform).with_operator(operator).router();
-    cec.merge(crate::ocpp_adapter::central_system(services).router())
+    cec.merge(crate::ocpp_adapter::central_system(services, piles).router())
 }
 
 /// Storage and services without HTTP: what the CLI commands need.

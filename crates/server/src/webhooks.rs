@@ -7,11 +7,35 @@
 //! fixes it); anything else is retried with backoff.
 
 use async_trait::async_trait;
+use domain::partner::Protocol;
 use hmac::{Hmac, KeyInit, Mac};
 use services::Services;
 use services::delivery::{Deliverer, DeliveryError};
 use sha2::Sha256;
 use store::outbox::OutboxMessage;
+
+use crate::cec_adapter::{self, CecNotifier};
+
+/// Sends each outbox message in the partner's protocol: T/CEC 102 partners get the standard's
+/// notifications for what the standard covers; everything else is a signed webhook.
+pub struct PartnerDeliverer {
+    pub services: Services,
+    pub webhooks: WebhookDeliverer,
+    pub cec: CecNotifier,
+}
+
+#[async_trait]
+impl Deliverer for PartnerDeliverer {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        if cec_adapter::notifier_handles(&message.kind) {
+            let partner = self.services.partner(message.partner_id).await.map_err(|e| DeliveryError::Retry(e.to_string()))?;
+            if partner.application.protocol == Protocol::Cec102 {
+                return self.cec.deliver(message).await;
+            }
+        }
+        self.webhooks.deliver(message).await
+    }
+}
 
 pub struct WebhookDeliverer {
     pub services: Services,

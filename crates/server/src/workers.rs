@@ -14,6 +14,8 @@ pub struct WorkerConfig {
     pub unknown_outcomes: Duration,
     /// Outbox polling when nothing wakes the dispatcher.
     pub outbox_poll: Duration,
+    /// Charge-status notices to partners for flow-B sessions (T/CEC 102: about every 50 s).
+    pub session_status: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -24,13 +26,19 @@ impl Default for WorkerConfig {
             status_repair: Duration::from_secs(300),
             unknown_outcomes: Duration::from_secs(30),
             outbox_poll: Duration::from_millis(500),
+            session_status: Duration::from_secs(50),
         }
     }
 }
 
 /// Starts the loops; they end when the runtime does.
 pub fn spawn(services: Services, config: WorkerConfig) {
-    let deliverer = std::sync::Arc::new(crate::webhooks::WebhookDeliverer { services: services.clone(), http: reqwest::Client::new() });
+    let http = reqwest::Client::new();
+    let deliverer = std::sync::Arc::new(crate::webhooks::PartnerDeliverer {
+        services: services.clone(),
+        webhooks: crate::webhooks::WebhookDeliverer { services: services.clone(), http: http.clone() },
+        cec: crate::cec_adapter::CecNotifier { services: services.clone(), clients: crate::cec_adapter::PartnerClients::new(services.clone(), http) },
+    });
     let dispatcher = services::delivery::Dispatcher::new(
         services.clone(),
         deliverer,
@@ -75,12 +83,26 @@ pub fn spawn(services: Services, config: WorkerConfig) {
             }
         }
     });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.session_status);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.push_session_statuses().await {
+                tracing::warn!(error = %e, "queueing charge-status notices failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(config.unknown_outcomes);
         loop {
             tick.tick().await;
             if let Err(e) = services.resolve_unknown_outcomes().await {
                 tracing::warn!(error = %e, "resolving unknown outcomes failed");
+            }
+            if let Err(e) = services.expire_pile_starts().await {
+                tracing::warn!(error = %e, "closing pile starts without an answer failed");
             }
         }
     });

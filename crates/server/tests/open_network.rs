@@ -59,6 +59,21 @@ async fn partners_see_what_they_may(backend: Backend) {
     let policy = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq(1), connector_id: connector.clone() }).await.unwrap();
     assert_eq!((policy.succ_stat, policy.sum_period), (SuccStat::Success, 1));
     assert_eq!(policy.policy_infos[0].sevice_price.value(), dec!(0.8));
+    // An admin gives this partner's users 25 % off the service fee.
+    let terms_path = format!("/api/admin/v1/partners/{id}/terms");
+    let (_, mut terms) = app.get(&terms_path, Some(&admin)).await;
+    terms["open"]["price_policy"] = json!({"electricity": {"kind": "none"}, "service": {"kind": "percent", "value": "-25"}});
+    let (code, saved) = app.put(&terms_path, Some(&admin), &terms).await;
+    assert_eq!(code, 200, "{saved}");
+    let discounted = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq(3), connector_id: connector.clone() }).await.unwrap();
+    assert_eq!(discounted.policy_infos[0].sevice_price.value(), dec!(0.6));
+    assert_eq!(discounted.policy_infos[0].elec_price.value(), dec!(0.5));
+    let mut impossible = terms.clone();
+    impossible["open"]["price_policy"]["service"]["value"] = json!("-150");
+    let (code, body) = app.put(&terms_path, Some(&admin), &impossible).await;
+    assert_eq!((code, body["error"]["fields"][0]["field"].as_str()), (422, Some("open.price_policy")), "{body}");
+    let again = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq(4), connector_id: connector.clone() }).await.unwrap();
+    assert_eq!(again.policy_infos[0].sevice_price.value(), dec!(0.6), "a refused change changes nothing");
     let unknown = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq(2), connector_id: "NOSUCH".into() }).await.unwrap();
     assert_eq!((unknown.succ_stat, unknown.fail_reason), (SuccStat::Failure, 1));
     let _ = public;

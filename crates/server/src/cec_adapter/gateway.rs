@@ -1,12 +1,11 @@
 //! Flow A over T/CEC 102: the services' `OperatorGateway` implemented with `cec::CecClient`,
 //! one client per partner built from the endpoint and secrets the partner registered with us.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use cec::messages::*;
-use cec::{CecClient, ClientConfig, ClientError, Secrets};
+use cec::{CecClient, ClientError};
 use chrono::{DateTime, Utc};
 use domain::order::{FailureReason, StartChargeSeq};
 use domain::station::ConnectorStatus;
@@ -14,43 +13,21 @@ use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
 use services::ports::{GatewayError, OperatorGateway, RemoteConnector, RemoteEquipment, RemoteStation, SessionReport, StartReply, StopReply};
 use store::partners::PartnerRecord;
-use tokio::sync::Mutex;
-use uuid::Uuid;
 
-/// A partner's client, tagged with the creation time of the credential it was built from.
-type CachedClient = (DateTime<Utc>, Arc<CecClient>);
+use super::clients::PartnerClients;
 
 pub struct CecOperatorGateway {
-    services: Services,
-    http: reqwest::Client,
-    /// Per partner: the credential's creation time (a rotation makes a new client) and the client.
-    clients: Mutex<HashMap<Uuid, CachedClient>>,
+    clients: PartnerClients,
     page_size: i64,
 }
 
 impl CecOperatorGateway {
     pub fn new(services: Services, http: reqwest::Client) -> Self {
-        Self { services, http, clients: Mutex::default(), page_size: 50 }
+        Self { clients: PartnerClients::new(services, http), page_size: 50 }
     }
 
     async fn client(&self, partner: &PartnerRecord) -> Result<Arc<CecClient>, GatewayError> {
-        let credential = self
-            .services
-            .cec_received_for_partner(partner.id)
-            .await
-            .map_err(|e| GatewayError::NotConfigured(e.to_string()))?
-            .ok_or_else(|| GatewayError::NotConfigured("the partner has not registered its T/CEC 102 endpoint and secrets".into()))?;
-        let mut clients = self.clients.lock().await;
-        if let Some((_, client)) = clients.get(&partner.id).filter(|(created, _)| *created == credential.created_at) {
-            return Ok(client.clone());
-        }
-        let secrets = Secrets::new(&credential.secrets.operator_secret, &credential.secrets.data_secret, &credential.secrets.data_secret_iv, &credential.secrets.sig_secret);
-        let base = credential.base_url.clone().unwrap_or_default();
-        let base = base.trim_end_matches('/').trim_end_matches("/evcs");
-        let config = ClientConfig::new(base, &credential.version_segment, &credential.operator_id, secrets);
-        let client = Arc::new(CecClient::new(config, self.http.clone()).map_err(|e| GatewayError::NotConfigured(e.to_string()))?);
-        clients.insert(partner.id, (credential.created_at, client.clone()));
-        Ok(client)
+        self.clients.get(partner.id).await
     }
 }
 

@@ -1,6 +1,6 @@
-//! Flow B over T/CEC 102: partner platforms query our stations, status and prices. Remote
-//! start / stop / reservation through this interface arrive with the control path (see the
-//! flow-B issue); until then they are refused in protocol terms, never half-done.
+//! Flow B over T/CEC 102: partner platforms query our stations, status and prices, and start
+//! and stop their users' sessions on our piles. Reservations on our piles are not offered yet
+//! and are refused in protocol terms, never half-done.
 
 use async_trait::async_trait;
 use cec::error::HandlerError;
@@ -8,9 +8,13 @@ use cec::messages::*;
 use cec::server::{Caller, OperatorHandler};
 use chrono::Utc;
 use domain::geo::Coordinate;
+use domain::station::ConnectorStatus;
 use rust_decimal::Decimal;
 use services::Services;
 use services::open_network::VisibleStation;
+use services::partner_sessions::{PartnerStart, PartnerStop, StartRefusal};
+
+use super::notices;
 use uuid::Uuid;
 
 pub struct OperatorAdapter {
@@ -103,6 +107,7 @@ fn station_info(services: &Services, visible: &VisibleStation) -> StationInfo {
     }
 }
 
+/// Reservations on our piles are not offered yet; refused in protocol terms.
 fn not_yet(interface: &str) -> HandlerError {
     HandlerError::BadParameter(format!("{interface} 暂未开放 / {interface} is not enabled on this platform yet"))
 }
@@ -168,8 +173,20 @@ impl OperatorHandler for OperatorAdapter {
         })
     }
 
-    async fn query_equip_auth(&self, _caller: &Caller, _req: QueryEquipAuth) -> Result<QueryEquipAuthResponse, HandlerError> {
-        Err(not_yet("query_equip_auth"))
+    async fn query_equip_auth(&self, caller: &Caller, req: QueryEquipAuth) -> Result<QueryEquipAuthResponse, HandlerError> {
+        // §6.3 FailReason: 1 gun not plugged in, 2 device check failed (unknown, offline, faulted or busy).
+        let readiness = self.services.partner_connector_readiness(partner_id(caller)?, &req.connector_id).await.map_err(to_handler)?;
+        let fail_reason = match readiness {
+            Some(ConnectorStatus::Occupied) => 0,
+            Some(ConnectorStatus::Available) => 1,
+            _ => 2,
+        };
+        Ok(QueryEquipAuthResponse {
+            equip_auth_seq: req.equip_auth_seq,
+            connector_id: req.connector_id,
+            succ_stat: if fail_reason == 0 { SuccStat::Success } else { SuccStat::Failure },
+            fail_reason,
+        })
     }
 
     async fn query_equip_business_policy(&self, caller: &Caller, req: QueryEquipBusinessPolicy) -> Result<QueryEquipBusinessPolicyResponse, HandlerError> {
@@ -206,38 +223,56 @@ impl OperatorHandler for OperatorAdapter {
         })
     }
 
-    async fn query_start_charge(&self, _caller: &Caller, _req: QueryStartCharge) -> Result<QueryStartChargeResponse, HandlerError> {
-        Err(not_yet("query_start_charge"))
+    async fn query_start_charge(&self, caller: &Caller, req: QueryStartCharge) -> Result<QueryStartChargeResponse, HandlerError> {
+        let answer = self.services.partner_start(partner_id(caller)?, req.start_charge_seq.as_str(), &req.connector_id).await.map_err(to_handler)?;
+        let (stat, succ, fail_reason) = match answer {
+            PartnerStart::Accepted(order) => (notices::seq_stat(order.state), SuccStat::Success, 0),
+            // §6.5 FailReason: 1 no such device, 2 device offline; 3 (ours) connector not free.
+            PartnerStart::Refused(StartRefusal::UnknownConnector) => (StartChargeSeqStat::Ended, SuccStat::Failure, 1),
+            PartnerStart::Refused(StartRefusal::PileOffline) => (StartChargeSeqStat::Ended, SuccStat::Failure, 2),
+            PartnerStart::Refused(StartRefusal::ConnectorBusy(_)) => (StartChargeSeqStat::Ended, SuccStat::Failure, 3),
+        };
+        Ok(QueryStartChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: stat, connector_id: req.connector_id, succ_stat: succ, fail_reason })
     }
 
-    async fn query_equip_charge_status(&self, _caller: &Caller, req: QueryEquipChargeStatus) -> Result<ChargeStatus, HandlerError> {
-        // No flow-B sessions exist yet, so every sequence is unknown (StartChargeSeqStat 5).
+    async fn query_equip_charge_status(&self, caller: &Caller, req: QueryEquipChargeStatus) -> Result<ChargeStatus, HandlerError> {
         let now = Utc::now();
-        Ok(ChargeStatus {
-            start_charge_seq: req.start_charge_seq,
-            start_charge_seq_stat: StartChargeSeqStat::Unknown,
-            connector_id: String::new(),
-            connector_status: ConnectorStatusCode::Offline,
-            current_a: Decimal::ZERO.into(),
-            current_b: None,
-            current_c: None,
-            voltage_a: Decimal::ZERO.into(),
-            voltage_b: None,
-            voltage_c: None,
-            soc: Decimal::ZERO.into(),
-            start_time: now,
-            end_time: now,
-            total_power: Decimal::ZERO.into(),
-            elec_money: None,
-            sevice_money: None,
-            total_money: None,
-            sum_period: None,
-            charge_details: vec![],
-        })
+        match self.services.partner_session(partner_id(caller)?, req.start_charge_seq.as_str()).await.map_err(to_handler)? {
+            Some((order, notice)) => Ok(notices::charge_status(&notice, self.services.own_connector_status(order.connector_id), now)),
+            // A sequence we never saw (or another partner's): StartChargeSeqStat 5, unknown.
+            None => Ok(ChargeStatus {
+                start_charge_seq: req.start_charge_seq,
+                start_charge_seq_stat: StartChargeSeqStat::Unknown,
+                connector_id: String::new(),
+                connector_status: ConnectorStatusCode::Offline,
+                current_a: Decimal::ZERO.into(),
+                current_b: None,
+                current_c: None,
+                voltage_a: Decimal::ZERO.into(),
+                voltage_b: None,
+                voltage_c: None,
+                soc: Decimal::ZERO.into(),
+                start_time: now,
+                end_time: now,
+                total_power: Decimal::ZERO.into(),
+                elec_money: None,
+                sevice_money: None,
+                total_money: None,
+                sum_period: None,
+                charge_details: vec![],
+            }),
+        }
     }
 
-    async fn query_stop_charge(&self, _caller: &Caller, _req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {
-        Err(not_yet("query_stop_charge"))
+    async fn query_stop_charge(&self, caller: &Caller, req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {
+        let answer = self.services.partner_stop(partner_id(caller)?, req.start_charge_seq.as_str()).await.map_err(to_handler)?;
+        // §6.7 FailReason: 1 no such device, 2 device offline, 3 already stopped.
+        let (stat, succ, fail_reason) = match answer {
+            PartnerStop::Accepted(order) => (notices::seq_stat(order.state), SuccStat::Success, 0),
+            PartnerStop::AlreadyStopped(order) => (notices::seq_stat(order.state), SuccStat::Failure, 3),
+            PartnerStop::PileOffline(order) => (notices::seq_stat(order.state), SuccStat::Failure, 2),
+        };
+        Ok(QueryStopChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: stat, succ_stat: succ, fail_reason })
     }
 
     async fn query_reserve(&self, _caller: &Caller, _req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {

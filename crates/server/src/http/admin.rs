@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reinstate))
         .routes(routes!(download_document))
         .routes(routes!(sync_catalog))
+        .routes(routes!(terms, set_terms))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -156,4 +157,26 @@ async fn download_document(State(state): State<AppState>, _admin: Admin, Path((i
     responses((status = 200, body = services::catalog::SyncReport), (status = 503, body = ErrorBody, description = "partner unreachable")))]
 async fn sync_catalog(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<services::catalog::SyncReport>> {
     Ok(Json(state.services.sync_catalog(id).await?))
+}
+
+/// The commercial terms with a partner: our commission (flow A), its revenue share and the
+/// price policy for its users at our stations (flow B).
+#[utoipa::path(get, path = "/partners/{id}/terms", tag = "admin", security(("admin_session" = [])),
+    responses((status = 200, body = services::charging::PartnerTerms), (status = 404, body = ErrorBody)))]
+async fn terms(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<services::charging::PartnerTerms>> {
+    state.services.partner(id).await?;
+    Ok(Json(state.services.partner_terms(id).await?))
+}
+
+/// Replace the terms; they apply to orders from now on and the change is audited.
+#[utoipa::path(put, path = "/partners/{id}/terms", tag = "admin", security(("admin_session" = [])),
+    request_body = services::charging::PartnerTerms,
+    responses((status = 200, body = services::charging::PartnerTerms), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_terms(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Json(terms): Json<services::charging::PartnerTerms>,
+) -> ApiResult<Json<services::charging::PartnerTerms>> {
+    Ok(Json(state.services.set_partner_terms(id, &terms, &Actor::Admin(admin.0)).await?))
 }

@@ -1,0 +1,222 @@
+//! Flow B as the seed flowchart draws it (我方充电桩对第三方平台开放流程), over real HTTP and
+//! WebSocket: the simulated partner platform (eMSP) → us over T/CEC 102 → our simulated OCPP
+//! pile and back — start, charge status, stop, the charge-end record billed at the partner's
+//! price, a settlement line with its revenue share, and status pushes.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cec::Secrets;
+use cec::messages::{ConnectorStatusCode, StartChargeSeqStat, SuccStat};
+use common::{Backend, CODE_B, TestApp, application};
+use rust_decimal::Decimal;
+use serde_json::json;
+use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink, Session};
+use sim::piles::{FleetConfig, PileFleet};
+
+struct World {
+    app: TestApp,
+    emsp: EmspSimulator,
+    fleet: PileFleet,
+    admin: String,
+    partner_id: String,
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn world(backend: Backend) -> World {
+    let app = TestApp::start_with(backend, |c| {
+        c.workers.session_status = Duration::from_millis(300);
+        c.workers.outbox_poll = Duration::from_millis(50);
+        c.workers.unknown_outcomes = Duration::from_millis(200);
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let station = json!({
+        "external_id": "CB0001", "name": "深圳湾自营充电站", "address": "深圳市南山区滨海大道1号", "area_code": "440305",
+        "lat": 22.5152, "lng": 113.9510, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.8000", "service_price": "0.6000"}],
+        "piles": [{"ocpp_id": "CBP00001", "power_kw": "120", "connectors": 2, "dc": true}]
+    });
+    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+    let passwords: HashMap<String, Vec<u8>> = created["piles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["ocpp_id"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().as_bytes().to_vec()))
+        .collect();
+
+    // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
+    let mut platform = application(CODE_B);
+    platform["roles"] = json!("platform");
+    let (partner_id, portal) = app.register(&platform).await;
+    app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let set = &creds["cec_issued"][0];
+    let s = |k: &str| set[k].as_str().unwrap().to_owned();
+    let theirs = Secrets::new("EmspOpSecret0001", "EmspDataSecret01", "EmspDataSecIV001", "EmspSigSecret001");
+    let link = PlatformLink {
+        base_url: app.base.clone(),
+        version: "v1.0".into(),
+        our_operator_id: s("operator_id"),
+        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
+    };
+    let emsp = EmspSimulator::start(EmspConfig::new(&s("operator_id"), theirs.clone(), link)).await.unwrap();
+    let peer = json!({"base_url": emsp.base_url(), "version_segment": "v1.0", "operator_secret": theirs.operator_secret,
+                      "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut config = FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), 1);
+    config.id_prefix = "CBP".into();
+    config.connectors_per_pile = 2;
+    config.meter_interval = Duration::from_millis(100);
+    config.wh_per_interval = 250;
+    config.password_for = Arc::new(move |id| passwords.get(id).cloned());
+    let fleet = PileFleet::start(config);
+    assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
+    World { app, emsp, fleet, admin, partner_id }
+}
+
+/// The eMSP pulls our stations and waits until our pushes show a connector free.
+async fn free_connector(w: &World) -> String {
+    assert_eq!(w.emsp.sync_stations().await.unwrap(), 1);
+    let connector = w.emsp.stations()[0].equipment_infos[0].connector_infos[0].connector_id.clone();
+    for _ in 0..200 {
+        if w.emsp.connector_status(&connector) == Some(ConnectorStatusCode::Idle) {
+            return connector;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("status pushes never showed {connector} free: {:?}", w.emsp.received());
+}
+
+async fn session(w: &World, seq: &str, what: &str, done: impl Fn(&Session) -> bool) -> Session {
+    match w.emsp.wait_session(seq, WAIT, done).await {
+        Some(s) => s,
+        None => panic!("{what}: last seen {:?}; received {:?}", w.emsp.session(seq), w.emsp.received()),
+    }
+}
+
+on_both_backends!(the_whole_flowchart, start_refusals, partner_down_then_back);
+
+async fn the_whole_flowchart(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+
+    // 第三方平台用户在我方桩发起充电 → 启动充电接口 → 返回操作成功结果.
+    let (seq, answer) = w.emsp.start_charging(&connector).await.unwrap();
+    assert_eq!((answer.succ_stat, answer.start_charge_seq_stat), (SuccStat::Success, StartChargeSeqStat::Starting), "{answer:?}");
+    // The same StartChargeSeq again is the same order, not a second session.
+    let again = w.emsp.start_with(&seq, &connector).await.unwrap();
+    assert_eq!(again.succ_stat, SuccStat::Success);
+
+    let charging = session(&w, &seq, "start result", |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
+    assert_eq!(charging.connector_id, connector);
+    let progressing = session(&w, &seq, "charge status with energy", |s| s.energy > Decimal::ZERO).await;
+    assert!(progressing.money > Decimal::ZERO, "cost so far is reported: {progressing:?}");
+    let queried = w.emsp.query_session(&seq).await.unwrap();
+    assert_eq!(queried.start_charge_seq_stat, StartChargeSeqStat::Charging);
+
+    // 充电结束 → 充电结束事件回调 → 第三方计算费用, 结算用户.
+    let stop = w.emsp.stop_charging(&seq).await.unwrap();
+    assert_eq!(stop.succ_stat, SuccStat::Success, "{stop:?}");
+    let ended = session(&w, &seq, "charge-end record", |s| s.billed.is_some()).await;
+    assert!(ended.stopped, "the stop result came first");
+    let order = ended.order.unwrap();
+    let energy = order.total_power.value();
+    assert!(energy > Decimal::ZERO);
+    // Our flat tariff at the partner's (default) price: 0.80 + 0.60 per kWh, exactly.
+    assert_eq!(order.total_elec_money.value(), (energy * Decimal::new(80, 2)).round_dp(2));
+    assert_eq!(order.total_sevice_money.value(), (energy * Decimal::new(60, 2)).round_dp(2));
+    assert_eq!(order.total_money.value(), order.total_elec_money.value() + order.total_sevice_money.value());
+    assert_eq!(ended.billed, Some(order.total_money.value()));
+
+    // Exactly once, in order, as the partner saw it.
+    let notices: Vec<_> = w.emsp.received().into_iter().filter(|r| r.key == seq).map(|r| r.interface).collect();
+    let position = |name: &str| notices.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no {name} in {notices:?}"));
+    assert!(position("notification_start_charge_result") < position("notification_stop_charge_result"));
+    assert!(position("notification_stop_charge_result") < position("notification_charge_order_info"));
+    for once in ["notification_start_charge_result", "notification_stop_charge_result", "notification_charge_order_info"] {
+        assert_eq!(notices.iter().filter(|n| **n == once).count(), 1, "{once} exactly once: {notices:?}");
+    }
+
+    // The connector is free again, and a stop of an ended session says so.
+    let late = w.emsp.stop_charging(&seq).await.unwrap();
+    assert_eq!((late.succ_stat, late.fail_reason), (SuccStat::Failure, 3));
+    let (status, deliveries) = w.app.get(&format!("/api/admin/v1/partners/{}/deliveries?status=dead", w.partner_id), Some(&w.admin)).await;
+    assert_eq!(status, 200, "{deliveries}");
+    assert_eq!(deliveries["total"], 0, "{deliveries}");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+async fn start_refusals(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+    // Device authentication: free but not plugged in is FailReason 1; unknown is 2.
+    let auth = w.emsp.equip_auth(&connector).await.unwrap();
+    assert_eq!((auth.succ_stat, auth.fail_reason), (SuccStat::Failure, 1));
+    let auth = w.emsp.equip_auth("NOSUCHCONNECTOR").await.unwrap();
+    assert_eq!((auth.succ_stat, auth.fail_reason), (SuccStat::Failure, 2));
+    // A connector that does not exist (or that the partner may not see): FailReason 1.
+    let (_, unknown) = w.emsp.start_charging("NOSUCHCONNECTOR").await.unwrap();
+    assert_eq!((unknown.succ_stat, unknown.fail_reason), (SuccStat::Failure, 1));
+    // The pile rejects the remote start: the order fails and the partner is told.
+    w.fleet.pile(0).reject_remote_start(true).await;
+    let (seq, answer) = w.emsp.start_charging(&connector).await.unwrap();
+    assert_eq!(answer.succ_stat, SuccStat::Success, "accepted for processing");
+    session(&w, &seq, "failed start result", |s| s.stat == Some(StartChargeSeqStat::Ended)).await;
+    // The pile goes offline: refused at once with FailReason 2.
+    w.fleet.pile(0).reject_remote_start(false).await;
+    w.fleet.pile(0).drop_connection(Duration::from_secs(30)).await;
+    let mut offline = None;
+    for _ in 0..100 {
+        let (_, answer) = w.emsp.start_charging(&connector).await.unwrap();
+        if answer.fail_reason == 2 {
+            offline = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(offline.is_some(), "an offline pile is refused with FailReason 2");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+async fn partner_down_then_back(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+    let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
+    session(&w, &seq, "charging", |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
+    // The partner's endpoint goes down; the session ends meanwhile (the driver unplugs).
+    w.emsp.set_down(true);
+    w.fleet.pile(0).stop_local(1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(w.emsp.session(&seq).unwrap().billed.is_none(), "nothing can arrive while down");
+    w.emsp.set_down(false);
+    // The retries are due on the platform's (test) clock: let it run past the backoff.
+    for _ in 0..40 {
+        w.app.advance(chrono::Duration::seconds(5));
+        let free_again = w.emsp.connector_status(&connector) == Some(ConnectorStatusCode::Idle);
+        if free_again && w.emsp.session(&seq).is_some_and(|s| s.billed.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let ended = session(&w, &seq, "charge-end record after the partner is back", |s| s.billed.is_some()).await;
+    assert_eq!(ended.order.unwrap().stop_reason.code(), 0, "stopped at the pile by the driver");
+    let records = w.emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").count();
+    assert_eq!(records, 1, "delivered exactly once");
+    // Status pushes for the connector arrived in the order the pile reported them, ending free.
+    let pushes: Vec<String> = w.emsp.received().into_iter().filter(|r| r.key == connector).map(|r| r.value).collect();
+    let charging_at = pushes.iter().position(|v| v == "3").expect("charging was pushed");
+    assert_eq!(pushes.last().map(String::as_str), Some("1"), "{pushes:?}");
+    assert!(pushes[..charging_at].iter().all(|v| v != "3") && charging_at < pushes.len() - 1, "{pushes:?}");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
