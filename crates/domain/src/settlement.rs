@@ -588,3 +588,70 @@ mod tests {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Statement lifecycle
+// ---------------------------------------------------------------------------------------------
+
+/// Where a settlement statement is: drafted (may be recomputed), confirmed by finance (frozen),
+/// paid (the net amount was transferred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum StatementState {
+    Draft,
+    Confirmed,
+    Paid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a {from:?} statement cannot become {to:?}")]
+pub struct StatementTransitionError {
+    pub from: StatementState,
+    pub to: StatementState,
+}
+
+impl StatementState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Confirmed => "confirmed",
+            Self::Paid => "paid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Confirmed, Self::Paid].into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Only forward, one step at a time.
+    pub fn advance(self, to: Self) -> Result<Self, StatementTransitionError> {
+        match (self, to) {
+            (Self::Draft, Self::Confirmed) | (Self::Confirmed, Self::Paid) => Ok(to),
+            _ => Err(StatementTransitionError { from: self, to }),
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Draft => "草稿",
+            Self::Confirmed => "已确认",
+            Self::Paid => "已付款",
+        }
+    }
+}
+
+#[cfg(test)]
+mod statement_state_tests {
+    use super::StatementState::*;
+
+    #[test]
+    fn statements_only_move_forward_one_step() {
+        assert_eq!(Draft.advance(Confirmed), Ok(Confirmed));
+        assert_eq!(Confirmed.advance(Paid), Ok(Paid));
+        assert!(Draft.advance(Paid).is_err());
+        assert!(Paid.advance(Confirmed).is_err());
+        assert!(Confirmed.advance(Confirmed).is_err());
+        assert_eq!(super::StatementState::parse("confirmed"), Some(Confirmed));
+    }
+}

@@ -33,7 +33,7 @@ impl Application {
         let http = reqwest::Client::builder().build().context("building the HTTP client")?;
         let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http));
         let piles = Arc::new(crate::ocpp_adapter::OcppPileControl::default());
-        let services = services.with_operator_gateway(gateway).with_pile_control(piles.clone());
+        let services = services.with_operator_gateway(gateway.clone()).with_partner_ledger(gateway).with_pile_control(piles.clone());
         let stations = services.load_catalog().await.context("loading the catalog")?;
         tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
         let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;

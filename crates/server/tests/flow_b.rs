@@ -145,6 +145,31 @@ async fn the_whole_flowchart(backend: Backend) {
         assert_eq!(notices.iter().filter(|n| **n == once).count(), 1, "{once} exactly once: {notices:?}");
     }
 
+    // 对账与财务结算: the statement for the period, reconciled with the partner's check.
+    let today = chrono::Utc::now();
+    let period = json!({"start": today - chrono::Duration::days(1), "end": today + chrono::Duration::days(1)});
+    let path = format!("/api/admin/v1/partners/{}/statements", w.partner_id);
+    let (status, statement) = w.app.post(&path, Some(&w.admin), &period).await;
+    assert_eq!(status, 201, "{statement}");
+    assert_eq!(statement["state"], "draft");
+    assert_eq!(statement["body"]["order_count"], 1, "{statement}");
+    assert_eq!(statement["differences"], json!([]), "the partner agrees with our orders: {statement}");
+    let checks: Vec<_> = w.emsp.received().into_iter().filter(|r| r.interface == "check_charge_orders").map(|r| r.value).collect();
+    assert_eq!(checks, vec!["0 of 1".to_owned()], "the partner was asked to check our one order");
+    let gross: Decimal = statement["body"]["gross"].as_str().unwrap().parse().unwrap();
+    assert_eq!(gross, order.total_money.value());
+    let id = statement["id"].as_str().unwrap();
+    let csv = reqwest::Client::new().get(w.app.url(&format!("/api/admin/v1/statements/{id}/csv"))).bearer_auth(&w.admin).send().await.unwrap().text().await.unwrap();
+    assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{seq},B,"))), "{csv}");
+    let (status, _) = w.app.post(&format!("/api/admin/v1/statements/{id}/paid"), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 409, "a draft cannot be paid");
+    let (status, confirmed) = w.app.post(&format!("/api/admin/v1/statements/{id}/confirm"), Some(&w.admin), &json!({})).await;
+    assert_eq!((status, confirmed["state"].as_str()), (200, Some("confirmed")), "{confirmed}");
+    let (status, redraw) = w.app.post(&path, Some(&w.admin), &period).await;
+    assert_eq!((status, redraw["error"]["code"].as_str()), (409, Some("statement_confirmed")), "{redraw}");
+    let (status, paid) = w.app.post(&format!("/api/admin/v1/statements/{id}/paid"), Some(&w.admin), &json!({})).await;
+    assert_eq!((status, paid["state"].as_str()), (200, Some("paid")));
+
     // The connector is free again, and a stop of an ended session says so.
     let late = w.emsp.stop_charging(&seq).await.unwrap();
     assert_eq!((late.succ_stat, late.fail_reason), (SuccStat::Failure, 3));

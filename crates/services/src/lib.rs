@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod onboarding;
 pub mod ports;
 pub mod secrets;
+pub mod statements;
 pub mod status_hub;
 pub mod status_push;
 pub mod users;
@@ -89,17 +90,24 @@ pub struct Services {
     pub operator_gateway: Option<Arc<dyn ports::OperatorGateway>>,
     /// How we command our own piles (flow B); set by the wiring.
     pub pile_control: Option<Arc<dyn ports::PileControl>>,
+    /// How partners check our order lists at settlement; set by the wiring.
+    pub partner_ledger: Option<Arc<dyn ports::PartnerLedger>>,
     subscribers: Arc<status_push::Subscribers>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, subscribers: Arc::default() }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default() }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {
         self.operator_gateway = Some(gateway);
+        self
+    }
+
+    pub fn with_partner_ledger(mut self, ledger: Arc<dyn ports::PartnerLedger>) -> Self {
+        self.partner_ledger = Some(ledger);
         self
     }
 

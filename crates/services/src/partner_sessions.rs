@@ -61,17 +61,17 @@ pub enum StartRefusal {
 /// The answer to a partner's start: the order (new, or the one this sequence already made).
 #[derive(Debug, Clone)]
 pub enum PartnerStart {
-    Accepted(Order),
+    Accepted(Box<Order>),
     Refused(StartRefusal),
 }
 
 /// The answer to a partner's stop.
 #[derive(Debug, Clone)]
 pub enum PartnerStop {
-    Accepted(Order),
+    Accepted(Box<Order>),
     /// The session has already ended (or is ending); nothing to do.
-    AlreadyStopped(Order),
-    PileOffline(Order),
+    AlreadyStopped(Box<Order>),
+    PileOffline(Box<Order>),
 }
 
 /// Where a connector of ours is on the OCPP side.
@@ -127,7 +127,7 @@ impl Services {
     pub async fn partner_start(&self, partner_id: Uuid, seq: &str, connector_external: &str) -> Result<PartnerStart> {
         let seq = StartChargeSeq::parse_relaxed(seq).map_err(|e| Error::invalid("StartChargeSeq", e.to_string(), e.message_zh()))?;
         if let Some(existing) = self.existing_order(partner_id, seq.as_str()).await? {
-            return Ok(PartnerStart::Accepted(existing));
+            return Ok(PartnerStart::Accepted(Box::new(existing)));
         }
         let control = self.pile_control()?;
         let Some(target) = self.pile_target(partner_id, connector_external).await? else {
@@ -159,7 +159,7 @@ impl Services {
             Err(store::Error::Duplicate { .. }) => {
                 drop(tx);
                 let existing = self.existing_order(partner_id, order.seq.as_str()).await?;
-                return existing.map(PartnerStart::Accepted).ok_or(Error::not_found("order"));
+                return existing.map(|o| PartnerStart::Accepted(Box::new(o))).ok_or(Error::not_found("order"));
             }
             other => other?,
         }
@@ -183,7 +183,7 @@ impl Services {
                 tracing::warn!(order = %order_id, error = %e, "recording the pile's answer to a remote start failed");
             }
         });
-        Ok(PartnerStart::Accepted(order))
+        Ok(PartnerStart::Accepted(Box::new(order)))
     }
 
     async fn existing_order(&self, partner_id: Uuid, seq: &str) -> Result<Option<Order>> {
@@ -208,7 +208,7 @@ impl Services {
     pub async fn partner_stop(&self, partner_id: Uuid, seq: &str) -> Result<PartnerStop> {
         let order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
         if order.state != OrderState::Charging {
-            return Ok(PartnerStop::AlreadyStopped(order));
+            return Ok(PartnerStop::AlreadyStopped(Box::new(order)));
         }
         let session = {
             let mut conn = self.db.acquire().await?;
@@ -216,7 +216,7 @@ impl Services {
         };
         let control = self.pile_control()?;
         let Some(transaction) = session.transaction_id.filter(|_| control.is_connected(&session.ocpp_id)) else {
-            return Ok(PartnerStop::PileOffline(order));
+            return Ok(PartnerStop::PileOffline(Box::new(order)));
         };
         let order = self.advance_session(order.id, OrderEvent::StopRequested, None).await?;
         let services = self.clone();
@@ -230,7 +230,7 @@ impl Services {
                 tracing::warn!(order = %session.order_id, error = %e, "recording the pile's answer to a remote stop failed");
             }
         });
-        Ok(PartnerStop::Accepted(order))
+        Ok(PartnerStop::Accepted(Box::new(order)))
     }
 
     /// Moves a flow-B order and writes the notice its new state calls for, in one transaction.

@@ -119,3 +119,23 @@ pub trait PileControl: Send + Sync + 'static {
     async fn remote_start(&self, ocpp_id: &str, connector_no: i64, id_tag: &str) -> Result<PileReply, PileCommandError>;
     async fn remote_stop(&self, ocpp_id: &str, transaction_id: i64) -> Result<PileReply, PileCommandError>;
 }
+
+/// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDispute {
+    pub seq: String,
+    /// 1 the partner has no such order, 2 amount differs, 3 energy differs, other: custom.
+    pub reason: i64,
+}
+
+/// Asking a partner to check our list of its users' orders for a settlement period (flow B).
+#[async_trait]
+pub trait PartnerLedger: Send + Sync + 'static {
+    async fn check_orders(
+        &self,
+        partner: &PartnerRecord,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        orders: &[domain::settlement::LedgerEntry],
+    ) -> Result<Vec<OrderDispute>, GatewayError>;
+}

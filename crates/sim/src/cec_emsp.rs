@@ -360,6 +360,8 @@ impl PlatformHandler for Handler {
                 Some(DisputeOrder { start_charge_seq: o.start_charge_seq.clone(), total_power: o.total_power, total_money: o.total_money, dispute_reason: reason })
             })
             .collect();
+        drop(state);
+        self.inner.record("check_charge_orders", req.check_order_seq.as_str(), format!("{} of {}", disputes.len(), req.charge_orders.len()));
         Ok(CheckChargeOrdersResponse {
             check_order_seq: req.check_order_seq,
             start_time: req.start_time,

@@ -22,6 +22,7 @@ pub mod partners;
 pub mod payments;
 pub mod pile_sessions;
 pub mod settlement;
+pub mod statements;
 pub mod users;
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -26,6 +26,11 @@ impl PartnerClients {
         Self { services, http, clients: Mutex::default() }
     }
 
+    /// Our OperatorID (the first part of sequences we create).
+    pub fn our_operator_id(&self) -> String {
+        self.services.settings.our_operator_id.clone()
+    }
+
     pub async fn get(&self, partner_id: Uuid) -> Result<Arc<CecClient>, GatewayError> {
         let credential = self
             .services

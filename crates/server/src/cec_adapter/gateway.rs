@@ -8,10 +8,11 @@ use cec::messages::*;
 use cec::{CecClient, ClientError};
 use chrono::{DateTime, Utc};
 use domain::order::{FailureReason, StartChargeSeq};
+use domain::settlement::LedgerEntry;
 use domain::station::ConnectorStatus;
 use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
-use services::ports::{GatewayError, OperatorGateway, RemoteConnector, RemoteEquipment, RemoteStation, SessionReport, StartReply, StopReply};
+use services::ports::{GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, SessionReport, StartReply, StopReply};
 use store::partners::PartnerRecord;
 
 use super::clients::PartnerClients;
@@ -156,5 +157,27 @@ impl OperatorGateway for CecOperatorGateway {
             StartChargeSeqStat::Ended => SessionReport::Ended,
             _ => SessionReport::NotFound,
         })
+    }
+}
+
+#[async_trait]
+impl PartnerLedger for CecOperatorGateway {
+    async fn check_orders(&self, partner: &PartnerRecord, start: DateTime<Utc>, end: DateTime<Utc>, orders: &[LedgerEntry]) -> Result<Vec<OrderDispute>, GatewayError> {
+        let client = self.client(partner).await?;
+        let check_order_seq = Seq27::generate(&self.clients.our_operator_id(), Utc::now(), rand::random::<u32>());
+        let request = CheckChargeOrders {
+            check_order_seq,
+            start_time: start,
+            end_time: end,
+            order_count: orders.len() as i64,
+            total_order_power: orders.iter().map(|o| o.energy.value()).sum::<rust_decimal::Decimal>().into(),
+            total_order_money: orders.iter().map(|o| o.amount.yuan()).sum::<rust_decimal::Decimal>().into(),
+            charge_orders: orders
+                .iter()
+                .map(|o| ChargeOrder { start_charge_seq: Seq27(o.order.clone()), total_power: o.energy.value().into(), total_money: o.amount.yuan().into() })
+                .collect(),
+        };
+        let answer = client.call(&request).await.map_err(map_error)?;
+        Ok(answer.dispute_orders.into_iter().map(|d| OrderDispute { seq: d.start_charge_seq.0, reason: d.dispute_reason }).collect())
     }
 }

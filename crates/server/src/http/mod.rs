@@ -4,6 +4,7 @@ mod admin;
 mod app_api;
 mod charging_api;
 mod deliveries;
+mod statements;
 mod error;
 mod extract;
 mod network_api;
@@ -47,6 +48,7 @@ pub struct AppState {
     tags(
         (name = "portal", description = "Partner onboarding: register, documents, review status, credentials (合作商入驻)"),
         (name = "admin", description = "Platform operators: review partners (平台管理)"),
+        (name = "settlement", description = "Finance: reconciled settlement statements, CSV, confirm and pay (对账结算)"),
         (name = "oauth", description = "OAuth2 client credentials"),
         (name = "app", description = "Driver app: account, stations, charging (用户 App)"),
         (name = "partner", description = "Partner REST API, OAuth2 bearer tokens (合作商接口)"),
@@ -80,7 +82,7 @@ impl Modify for SecuritySchemes {
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/portal/v1", portal::router(&state))
-        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()))
+        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()))
         .nest("/api/partner/v1", partner_api::router())
         .nest("/api/app/v1", app_api::router().merge(charging_api::router()))
         .merge(oauth::router())

@@ -1,0 +1,175 @@
+//! Settlement statements per partner and period: the settlement lines of both flows netted
+//! into one amount, reconciled before anyone confirms them — flow-A lines against our payments,
+//! flow-B lines against the partner's own records (T/CEC 102 `check_charge_orders`) — and moved
+//! by finance through draft → confirmed → paid. A draft may be drawn up again; a confirmed
+//! statement is frozen.
+
+use chrono::{DateTime, Duration, Utc};
+use domain::money::Money;
+use domain::order::Ownership;
+use domain::partner::Protocol;
+use domain::settlement::{Difference, Flow, LedgerEntry, SettlementLine, Statement, StatementState};
+use store::statements::{self as repo, StatementRecord};
+use store::{Page, PageRequest};
+use uuid::Uuid;
+
+use crate::onboarding::{Actor, audit_entry};
+use crate::{Error, Result, Services};
+
+/// Longest period one statement may cover.
+const MAX_PERIOD_DAYS: i64 = 93;
+
+fn difference_for(seq: String, reason: i64, line: &SettlementLine) -> Difference {
+    match reason {
+        2 => Difference::AmountMismatch { order: seq, ours: line.gross, theirs: Money::ZERO },
+        3 => Difference::EnergyMismatch { order: seq, ours: line.energy, theirs: domain::money::Energy::ZERO },
+        _ => Difference::MissingTheirs { order: seq },
+    }
+}
+
+impl Services {
+    /// Draws up (or, while still a draft, draws up again) the statement for `[start, end)`.
+    pub async fn draw_up_statement(&self, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, actor: &Actor) -> Result<StatementRecord> {
+        if end <= start || end - start > Duration::days(MAX_PERIOD_DAYS) {
+            return Err(Error::invalid("end", format!("the period must end after it starts and span at most {MAX_PERIOD_DAYS} days"), format!("结算周期须晚于开始时间且不超过 {MAX_PERIOD_DAYS} 天")));
+        }
+        let partner = self.partner(partner_id).await?;
+        let (lines, seqs, payments) = {
+            let mut conn = self.db.acquire().await?;
+            let lines = store::settlement::lines(&mut conn, partner_id, start, end).await?;
+            let mut seqs = Vec::with_capacity(lines.len());
+            let mut payments = Vec::with_capacity(lines.len());
+            for line in &lines {
+                let order = store::orders::by_id(&mut conn, line.order_id).await?.ok_or(Error::not_found("order"))?.order;
+                let paid: Money = store::payments::for_order(&mut conn, line.order_id)
+                    .await?
+                    .iter()
+                    .filter(|p| p.status == "succeeded")
+                    .map(|p| Money::from_ten_thousandths(p.amount))
+                    .sum();
+                let we_collect = matches!(order.ownership, Ownership::PartnerPile { .. });
+                seqs.push(order.seq.as_str().to_owned());
+                payments.push((we_collect, paid));
+            }
+            (lines, seqs, payments)
+        };
+        let statement = Statement::for_period(partner_id, start, end, &lines);
+
+        // Flow A: every line was paid by our user, exactly.
+        let mut differences = Vec::new();
+        for ((line, seq), (we_collect, paid)) in lines.iter().zip(&seqs).zip(&payments) {
+            if line.flow == Flow::A && *we_collect {
+                if paid.is_zero() {
+                    differences.push(Difference::MissingPayment { order: seq.clone() });
+                } else if *paid != line.gross {
+                    differences.push(Difference::PaymentMismatch { order: seq.clone(), ours: line.gross, paid: *paid });
+                }
+            }
+        }
+        // Flow B: the partner checks our list of its users' orders.
+        let flow_b: Vec<(LedgerEntry, &SettlementLine)> = lines
+            .iter()
+            .zip(&seqs)
+            .filter(|(l, _)| l.flow == Flow::B)
+            .map(|(l, seq)| (LedgerEntry { order: seq.clone(), energy: l.energy, amount: l.gross }, l))
+            .collect();
+        if let (false, Some(ledger), Protocol::Cec102) = (flow_b.is_empty(), &self.partner_ledger, partner.application.protocol) {
+            let entries: Vec<LedgerEntry> = flow_b.iter().map(|(e, _)| e.clone()).collect();
+            let disputes = ledger.check_orders(&partner, start, end, &entries).await.map_err(|e| Error::Unavailable {
+                message: format!("the partner could not check our orders: {e}; try again later"),
+                message_zh: "合作方对账接口暂不可用，请稍后重试".into(),
+            })?;
+            for d in disputes {
+                let line = flow_b.iter().find(|(e, _)| e.order == d.seq).map(|(_, l)| *l);
+                match line {
+                    Some(line) => differences.push(difference_for(d.seq, d.reason, line)),
+                    None => differences.push(Difference::MissingOurs { order: d.seq }),
+                }
+            }
+        }
+
+        let now = self.now();
+        let record = StatementRecord {
+            id: Uuid::now_v7(),
+            partner_id,
+            period_start: start,
+            period_end: end,
+            state: StatementState::Draft.as_str().into(),
+            body: serde_json::to_value(&statement).map_err(|e| Error::Internal(e.to_string()))?,
+            differences: serde_json::to_value(&differences).map_err(|e| Error::Internal(e.to_string()))?,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.db.begin().await?;
+        // A draft for the same period is replaced; anything further along is not.
+        let replaced = store::statements::delete_draft(&mut tx, partner_id, start, end).await?;
+        match repo::insert(&mut tx, &record).await {
+            Err(store::Error::Duplicate { .. }) => {
+                return Err(Error::Conflict {
+                    code: "statement_confirmed",
+                    field: None,
+                    message: "a statement for this period is already confirmed".into(),
+                    message_zh: "该结算周期的结算单已确认，不能重新生成".into(),
+                });
+            }
+            other => other?,
+        }
+        let action = if replaced { "redraw_statement" } else { "draw_up_statement" };
+        store::audit::record(&mut tx, &audit_entry(actor, action, partner_id, None, None, Some(&record.id.to_string()), now)).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        tracing::info!(partner = %partner_id, lines = statement.order_count, differences = differences.len(), "statement drawn up");
+        Ok(record)
+    }
+
+    pub async fn statement(&self, id: Uuid) -> Result<StatementRecord> {
+        let mut conn = self.db.acquire().await?;
+        repo::by_id(&mut conn, id).await?.ok_or(Error::not_found("statement"))
+    }
+
+    pub async fn statements(&self, partner_id: Uuid, page: PageRequest) -> Result<Page<StatementRecord>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(repo::for_partner(&mut conn, partner_id, page).await?)
+    }
+
+    /// Finance moves a statement forward (confirmed, then paid); audited.
+    pub async fn advance_statement(&self, id: Uuid, to: StatementState, actor: &Actor) -> Result<StatementRecord> {
+        let current = self.statement(id).await?;
+        let from = StatementState::parse(&current.state).ok_or_else(|| Error::Internal(format!("statement state {}", current.state)))?;
+        from.advance(to).map_err(|e| Error::Conflict {
+            code: "statement_state",
+            field: None,
+            message: e.to_string(),
+            message_zh: format!("结算单当前为「{}」，不能变为「{}」", from.label_zh(), to.label_zh()),
+        })?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        if !repo::set_state(&mut tx, id, from.as_str(), to.as_str(), now).await? {
+            return Err(Error::Conflict { code: "statement_state", field: None, message: "the statement changed meanwhile; reload it".into(), message_zh: "结算单已被修改，请刷新".into() });
+        }
+        store::audit::record(&mut tx, &audit_entry(actor, &format!("statement_{}", to.as_str()), current.partner_id, None, None, Some(&id.to_string()), now)).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        self.statement(id).await
+    }
+
+    /// The statement as CSV for finance: one row per order, then the totals.
+    pub async fn statement_csv(&self, id: Uuid) -> Result<String> {
+        let record = self.statement(id).await?;
+        let statement: Statement = serde_json::from_value(record.body).map_err(|e| Error::Internal(format!("statement body: {e}")))?;
+        let mut conn = self.db.acquire().await?;
+        let mut out = String::from("order_seq,flow,energy_kwh,gross,partner_amount,our_amount,at\n");
+        for line in &statement.lines {
+            let seq = store::orders::by_id(&mut conn, line.order_id).await?.map(|o| o.order.seq.as_str().to_owned()).unwrap_or_default();
+            let flow = if line.flow == Flow::A { "A" } else { "B" };
+            out.push_str(&format!("{seq},{flow},{},{},{},{},{}\n", line.energy.value(), line.gross, line.partner_amount, line.our_amount, line.at.to_rfc3339()));
+        }
+        out.push_str(&format!(
+            "TOTAL,,{},{},{},{},net_to_partner={}\n",
+            statement.total_energy.value(),
+            statement.gross,
+            statement.partner_amount,
+            statement.our_amount,
+            statement.net_to_partner
+        ));
+        Ok(out)
+    }
+}

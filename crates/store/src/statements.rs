@@ -1,0 +1,97 @@
+//! Settlement statements (migration 0008). The statement body and its differences are JSON
+//! written by the services; the columns are what lists filter by.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use uuid::Uuid;
+
+use crate::error::on_unique;
+use crate::row::{json, uuid};
+use crate::{Conn, Page, PageRequest, Result, from_millis, to_millis};
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatementRecord {
+    pub id: Uuid,
+    pub partner_id: Uuid,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub state: String,
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+    #[schema(value_type = Object)]
+    pub differences: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, partner_id, period_start, period_end, state, body, differences, created_at, updated_at";
+
+fn parse(row: &AnyRow) -> Result<StatementRecord> {
+    Ok(StatementRecord {
+        id: uuid(row, "id")?,
+        partner_id: uuid(row, "partner_id")?,
+        period_start: from_millis(row.try_get("period_start")?),
+        period_end: from_millis(row.try_get("period_end")?),
+        state: row.try_get("state")?,
+        body: json(row, "body")?,
+        differences: json(row, "differences")?,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+    })
+}
+
+/// A second statement for the same partner and period is `Duplicate`.
+pub async fn insert(conn: &mut Conn, s: &StatementRecord) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO statements ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)")))
+        .bind(s.id.to_string())
+        .bind(s.partner_id.to_string())
+        .bind(to_millis(s.period_start))
+        .bind(to_millis(s.period_end))
+        .bind(&s.state)
+        .bind(s.body.to_string())
+        .bind(s.differences.to_string())
+        .bind(to_millis(s.created_at))
+        .bind(to_millis(s.updated_at))
+        .execute(conn)
+        .await
+        .map_err(on_unique)?;
+    Ok(())
+}
+
+/// Moves a statement from `from` to `to`; false if it was not in `from` (someone else moved it).
+pub async fn set_state(conn: &mut Conn, id: Uuid, from: &str, to: &str, now: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("UPDATE statements SET state = $3, updated_at = $4 WHERE id = $1 AND state = $2")
+        .bind(id.to_string())
+        .bind(from)
+        .bind(to)
+        .bind(to_millis(now))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<StatementRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM statements WHERE id = $1"));
+    sqlx::query(sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(parse).transpose()
+}
+
+/// A partner's statements, newest period first.
+pub async fn for_partner(conn: &mut Conn, partner_id: Uuid, page: PageRequest) -> Result<Page<StatementRecord>> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE partner_id = $1").bind(partner_id.to_string()).fetch_one(&mut *conn).await?;
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM statements WHERE partner_id = $1 ORDER BY period_start DESC LIMIT $2 OFFSET $3"));
+    let rows = sqlx::query(sql).bind(partner_id.to_string()).bind(page.limit()).bind(page.offset()).fetch_all(conn).await?;
+    Ok(Page { items: rows.iter().map(parse).collect::<Result<_>>()?, page: page.page, per_page: page.per_page, total })
+}
+
+/// Removes the draft for a partner and period, if there is one (it is being drawn up again).
+pub async fn delete_draft(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM statements WHERE partner_id = $1 AND period_start = $2 AND period_end = $3 AND state = 'draft'")
+        .bind(partner_id.to_string())
+        .bind(to_millis(start))
+        .bind(to_millis(end))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
