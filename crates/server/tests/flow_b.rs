@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,12 +42,7 @@ async fn world(backend: Backend) -> World {
     });
     let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
     assert_eq!(status, 201, "{created}");
-    let passwords: HashMap<String, Vec<u8>> = created["piles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["ocpp_id"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().as_bytes().to_vec()))
-        .collect();
+    let passwords = common::pile_passwords(&created);
 
     // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
     let mut platform = application(CODE_B);

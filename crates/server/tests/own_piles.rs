@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,12 +38,7 @@ async fn piles_connect_and_report_status(backend: Backend) {
     let (status, body) = app.post("/api/admin/v1/stations", Some(&admin), &bad).await;
     assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("tariff")), "{body}");
 
-    let passwords: HashMap<String, Vec<u8>> = created["piles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["ocpp_id"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().as_bytes().to_vec()))
-        .collect();
+    let passwords = common::pile_passwords(&created);
     let station_id = created["station_id"].as_str().unwrap().to_owned();
 
     // Before any pile talks to us, nothing is known: unknown, never "free".

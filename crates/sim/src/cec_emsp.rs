@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cec::error::HandlerError;
 use cec::messages::*;
-use cec::server::{Caller, CecServer, PartnerDirectory, PartnerEntry, PlatformHandler, ServerConfig};
+use cec::server::{Caller, CecServer, PlatformHandler, ServerConfig};
 use cec::{CecClient, ClientConfig, ClientError, Secrets};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -108,7 +108,7 @@ impl EmspSimulator {
         let inner = Arc::new(Inner { config, state: Mutex::default() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let directory = Arc::new(Directory { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
+        let directory = Arc::new(crate::directory::OnePartner { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
         let router = CecServer::new(directory, ServerConfig::default())
             .with_platform(Arc::new(Handler { inner: inner.clone() }))
             .router()
@@ -251,25 +251,6 @@ async fn gate(State(inner): State<Arc<Inner>>, request: axum::extract::Request, 
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     next.run(request).await
-}
-
-/// The simulator has one partner: whoever signs with the secrets it issued.
-struct Directory {
-    secrets: Secrets,
-    version: String,
-}
-
-#[async_trait]
-impl PartnerDirectory for Directory {
-    async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
-        Ok(Some(PartnerEntry {
-            partner_ref: operator_id.to_owned(),
-            secret_sets: vec![self.secrets.clone()],
-            versions: vec![self.version.clone()],
-            reservation_enabled: true,
-            active: true,
-        }))
-    }
 }
 
 struct Handler {

@@ -3,3 +3,4 @@
 pub mod piles;
 pub mod cec_cpo;
 pub mod cec_emsp;
+mod directory;

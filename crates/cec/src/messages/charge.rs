@@ -107,6 +107,35 @@ pub struct ChargeStatus {
     pub charge_details: Vec<ChargeDetail>,
 }
 
+impl ChargeStatus {
+    /// The answer to `query_equip_charge_status` for a session the operator does not know:
+    /// Ret 0 with StartChargeSeqStat 5, as the standard recommends, rather than an error.
+    pub fn unknown(seq: Seq27, now: DateTime<Utc>) -> Self {
+        let zero = rust_decimal::Decimal::ZERO;
+        Self {
+            start_charge_seq: seq,
+            start_charge_seq_stat: StartChargeSeqStat::Unknown,
+            connector_id: String::new(),
+            connector_status: ConnectorStatusCode::Offline,
+            current_a: zero.into(),
+            current_b: None,
+            current_c: None,
+            voltage_a: zero.into(),
+            voltage_b: None,
+            voltage_c: None,
+            soc: zero.into(),
+            start_time: now,
+            end_time: now,
+            total_power: zero.into(),
+            elec_money: None,
+            sevice_money: None,
+            total_money: None,
+            sum_period: None,
+            charge_details: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct NotificationEquipChargeStatusResponse {

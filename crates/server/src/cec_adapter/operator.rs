@@ -240,27 +240,7 @@ impl OperatorHandler for OperatorAdapter {
         match self.services.partner_session(partner_id(caller)?, req.start_charge_seq.as_str()).await.map_err(to_handler)? {
             Some((order, notice)) => Ok(notices::charge_status(&notice, self.services.own_connector_status(order.connector_id), now)),
             // A sequence we never saw (or another partner's): StartChargeSeqStat 5, unknown.
-            None => Ok(ChargeStatus {
-                start_charge_seq: req.start_charge_seq,
-                start_charge_seq_stat: StartChargeSeqStat::Unknown,
-                connector_id: String::new(),
-                connector_status: ConnectorStatusCode::Offline,
-                current_a: Decimal::ZERO.into(),
-                current_b: None,
-                current_c: None,
-                voltage_a: Decimal::ZERO.into(),
-                voltage_b: None,
-                voltage_c: None,
-                soc: Decimal::ZERO.into(),
-                start_time: now,
-                end_time: now,
-                total_power: Decimal::ZERO.into(),
-                elec_money: None,
-                sevice_money: None,
-                total_money: None,
-                sum_period: None,
-                charge_details: vec![],
-            }),
+            None => Ok(ChargeStatus::unknown(req.start_charge_seq, now)),
         }
     }
 

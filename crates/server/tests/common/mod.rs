@@ -158,3 +158,13 @@ macro_rules! on_both_backends {
     };
 }
 
+
+/// The OCPP passwords issued when a station was created (`POST /api/admin/v1/stations`), by pile.
+pub fn pile_passwords(created: &Value) -> std::collections::HashMap<String, Vec<u8>> {
+    created["piles"]
+        .as_array()
+        .expect("piles")
+        .iter()
+        .map(|p| (p["ocpp_id"].as_str().unwrap().to_owned(), p["password"].as_str().unwrap().as_bytes().to_vec()))
+        .collect()
+}

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cec::Secrets;
 use cec::error::HandlerError;
 use cec::messages::*;
-use cec::server::{Caller, OperatorHandler, PartnerDirectory, PartnerEntry};
+use cec::server::{Caller, OperatorHandler};
 use rust_decimal::Decimal;
 
 use super::data::policy_infos;
@@ -28,26 +27,6 @@ pub const FAIL_FAULT: i64 = 4;
 pub const FAIL_STILL_STARTING: i64 = 4;
 /// `query_stop_charge` FailReason: already stopped (standard).
 pub const FAIL_ALREADY_STOPPED: i64 = 3;
-
-/// The simulator has exactly one partner: whoever holds the secrets it issued. Any OperatorID
-/// is accepted so the platform under test may use whatever ID it was configured with.
-pub(crate) struct Directory {
-    pub secrets: Secrets,
-    pub version: String,
-}
-
-#[async_trait]
-impl PartnerDirectory for Directory {
-    async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
-        Ok(Some(PartnerEntry {
-            partner_ref: operator_id.to_owned(),
-            secret_sets: vec![self.secrets.clone()],
-            versions: vec![self.version.clone()],
-            reservation_enabled: true,
-            active: true,
-        }))
-    }
-}
 
 pub(crate) struct Handler {
     pub inner: Arc<Inner>,
@@ -239,7 +218,7 @@ impl OperatorHandler for Handler {
         let now = self.inner.clock.now();
         let mine = state.sessions.get(req.start_charge_seq.as_str()).is_some_and(|s| s.started_by == caller.operator_id);
         let status = if mine { charge_status(&self.inner, &state, req.start_charge_seq.as_str(), now) } else { None };
-        Ok(status.unwrap_or_else(|| sessions::unknown_status(req.start_charge_seq, now)))
+        Ok(status.unwrap_or_else(|| ChargeStatus::unknown(req.start_charge_seq, now)))
     }
 
     async fn query_stop_charge(&self, caller: &Caller, req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {

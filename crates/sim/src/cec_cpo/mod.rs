@@ -341,7 +341,7 @@ impl CpoSimulator {
         let inner = Arc::new(Inner { config, clock, state: Mutex::new(state), tasks: Mutex::new(Vec::new()) });
 
         let handler = Arc::new(handlers::Handler { inner: inner.clone() });
-        let directory = Arc::new(handlers::Directory { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
+        let directory = Arc::new(crate::directory::OnePartner { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
         let router = CecServer::new(directory, ServerConfig::default())
             .with_operator(handler)
             .router()

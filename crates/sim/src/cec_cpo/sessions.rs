@@ -116,31 +116,6 @@ pub(crate) fn charge_status(inner: &Inner, state: &State, seq: &str, now: DateTi
     })
 }
 
-/// The answer to `query_equip_charge_status` for a session we do not know: Ret 0 with
-/// StartChargeSeqStat 5, as the spec recommends, rather than an error.
-pub(crate) fn unknown_status(seq: Seq27, now: DateTime<Utc>) -> ChargeStatus {
-    ChargeStatus {
-        start_charge_seq: seq,
-        start_charge_seq_stat: StartChargeSeqStat::Unknown,
-        connector_id: String::new(),
-        connector_status: ConnectorStatusCode::Offline,
-        current_a: Decimal::ZERO.into(),
-        current_b: None,
-        current_c: None,
-        voltage_a: Decimal::ZERO.into(),
-        voltage_b: None,
-        voltage_c: None,
-        soc: Decimal::ZERO.into(),
-        start_time: now,
-        end_time: now,
-        total_power: Decimal::ZERO.into(),
-        elec_money: None,
-        sevice_money: None,
-        total_money: None,
-        sum_period: None,
-        charge_details: Vec::new(),
-    }
-}
 
 /// After an accepted start: the pile starts (or fails to) after `start_delay`, then reports the
 /// charge status every `charge_status_interval` until the session leaves "charging".
