@@ -57,6 +57,17 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
     },
+    /// Flow B: latency from a status change of our connector to its arrival at each of N
+    /// subscribed partner platforms (simulated, over real T/CEC 102 on loopback).
+    StatusPush {
+        #[arg(long, default_value_t = 50)]
+        partners: usize,
+        #[arg(long, default_value_t = 400)]
+        changes: usize,
+        /// Status changes made per second.
+        #[arg(long, default_value_t = 20)]
+        per_second: u64,
+    },
     /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
     Nearby {
         #[arg(long, default_value_t = 100_000)]

@@ -43,7 +43,7 @@ pub fn spawn(services: Services, config: WorkerConfig) {
         services.clone(),
         deliverer,
         services::delivery::DispatcherConfig { poll: config.outbox_poll, ..Default::default() },
-        services::delivery::DeliveryWaker::default(),
+        services.waker.clone(),
     );
     tokio::spawn(dispatcher.run());
     let s = services.clone();

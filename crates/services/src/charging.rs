@@ -393,6 +393,7 @@ impl Services {
             });
             store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
             tx.commit().await.map_err(store::Error::from)?;
+            self.waker.wake();
             tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");
             return Ok(self.view(&current));
         }

@@ -93,12 +93,14 @@ pub struct Services {
     /// How partners check our order lists at settlement; set by the wiring.
     pub partner_ledger: Option<Arc<dyn ports::PartnerLedger>>,
     subscribers: Arc<status_push::Subscribers>,
+    /// Wakes this instance's outbox dispatcher when something was queued here.
+    pub waker: delivery::DeliveryWaker,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default() }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default() }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {

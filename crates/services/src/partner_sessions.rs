@@ -259,6 +259,7 @@ impl Services {
                 self.enqueue_notice(&mut tx, &order, session.as_ref(), kind, success, now).await?;
             }
             tx.commit().await.map_err(store::Error::from)?;
+            self.waker.wake();
             return Ok(order);
         }
         Err(Error::Internal("order kept changing under us".into()))
@@ -348,6 +349,7 @@ impl Services {
             pile_sessions::update(&mut tx, &session).await?;
             self.enqueue_notice(&mut tx, &order, Some(&session), START_RESULT, true, now).await?;
             tx.commit().await.map_err(store::Error::from)?;
+            self.waker.wake();
             tracing::info!(order = %order.id, transaction = ?session.transaction_id, "pile started charging");
             return Ok(session.transaction_id);
         }
@@ -435,6 +437,7 @@ impl Services {
             let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
             store::outbox::enqueue(&mut tx, partner_id, CHARGE_RECORD, order.seq.as_str(), &payload, now).await?;
             tx.commit().await.map_err(store::Error::from)?;
+            self.waker.wake();
             tracing::info!(order = %order.id, energy = %fee.total_energy.value(), amount = %fee.total, ?stop_reason, "pile session ended and billed");
             return Ok(true);
         }
@@ -452,6 +455,7 @@ impl Services {
             self.enqueue_notice(&mut tx, &stored.order, session.as_ref(), CHARGE_STATUS, true, now).await?;
         }
         tx.commit().await.map_err(store::Error::from)?;
+        self.waker.wake();
         Ok(charging.len())
     }
 

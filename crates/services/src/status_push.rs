@@ -79,6 +79,7 @@ impl Services {
             }
         }
         tx.commit().await.map_err(store::Error::from)?;
+        self.waker.wake();
         Ok(queued)
     }
 }

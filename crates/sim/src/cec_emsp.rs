@@ -51,6 +51,8 @@ pub struct Received {
     pub key: String,
     /// Status code, StartChargeSeqStat, or the total money, depending on the interface.
     pub value: String,
+    /// When it arrived (for latency measurements).
+    pub at: std::time::Instant,
 }
 
 /// A user's session as the eMSP sees it.
@@ -90,7 +92,7 @@ impl Inner {
     }
 
     fn record(&self, interface: &'static str, key: &str, value: impl ToString) {
-        self.state().received.push(Received { interface, key: key.to_owned(), value: value.to_string() });
+        self.state().received.push(Received { interface, key: key.to_owned(), value: value.to_string(), at: std::time::Instant::now() });
     }
 }
 
