@@ -18,6 +18,8 @@ pub mod network;
 pub mod open_network;
 pub mod oauth;
 pub mod onboarding;
+pub mod payment_gateway;
+pub mod payments;
 pub mod ports;
 pub mod secrets;
 pub mod status_hub;
@@ -53,6 +55,8 @@ pub struct Settings {
     pub status_freshness: Duration,
     /// How long a partner has to report the outcome of a start before we ask it.
     pub start_result_deadline: Duration,
+    /// How long a gateway payment may stay unpaid before we ask the gateway and close it.
+    pub payment_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             our_operator_id: "MA01CB001".into(),
             status_freshness: Duration::minutes(15),
             start_result_deadline: Duration::seconds(90),
+            payment_timeout: Duration::minutes(15),
         }
     }
 }
@@ -85,16 +90,23 @@ pub struct Services {
     pub catalog: catalog::SharedCatalog,
     /// How we reach partners that operate piles (flow A); set by the wiring.
     pub operator_gateway: Option<Arc<dyn ports::OperatorGateway>>,
+    /// How users pay other than from the wallet; set by the wiring.
+    pub payment_gateway: Option<Arc<dyn payment_gateway::PaymentGateway>>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, payment_gateway: None }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {
         self.operator_gateway = Some(gateway);
+        self
+    }
+
+    pub fn with_payment_gateway(mut self, gateway: Arc<dyn payment_gateway::PaymentGateway>) -> Self {
+        self.payment_gateway = Some(gateway);
         self
     }
 
