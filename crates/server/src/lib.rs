@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod http;
 pub mod ocpp_adapter;
+pub mod sandbox_pay;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

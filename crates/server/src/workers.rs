@@ -1,6 +1,7 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, and resolving orders whose outcome is unknown. Each loop logs and carries on
-//! after an error; none of them holds a lock across an await on the network.
+//! flow-A partners, resolving orders whose outcome is unknown, and closing stale payments. Each
+//! loop logs and carries on after an error; none of them holds a lock across an await on the
+//! network.
 
 use std::time::Duration;
 
@@ -14,6 +15,8 @@ pub struct WorkerConfig {
     pub unknown_outcomes: Duration,
     /// Outbox polling when nothing wakes the dispatcher.
     pub outbox_poll: Duration,
+    /// Closing stale gateway payments and asking again about unconfirmed refunds.
+    pub payment_sweep: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -24,6 +27,7 @@ impl Default for WorkerConfig {
             status_repair: Duration::from_secs(300),
             unknown_outcomes: Duration::from_secs(30),
             outbox_poll: Duration::from_millis(500),
+            payment_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -72,6 +76,19 @@ pub fn spawn(services: Services, config: WorkerConfig) {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "listing partners for status repair failed"),
+            }
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.payment_sweep);
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.expire_stale_payments().await {
+                tracing::warn!(error = %e, "closing stale payments failed");
+            }
+            if let Err(e) = s.retry_refunds().await {
+                tracing::warn!(error = %e, "retrying refunds failed");
             }
         }
     });
