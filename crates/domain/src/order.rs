@@ -7,7 +7,7 @@
 //! transaction as the order, next to its outbox message).
 //!
 //! ```text
-//! created   ─start─► starting ─result ok─► charging ─stop─► stopping ─record─► finished ─► billed ─► paid
+//! created   ─start─► starting ─result ok─► charging ─stop─► stopping ─record─► finished ─► billed ─► paid ─refund─► refunded
 //! created   ─reserve─► reserving ─confirmed─► reserved ─start─► starting
 //! reserved  ─► reservation_expired | cancelled          reserving ─refused─► failed
 //! starting  ─refused / result failed─► failed            charging ─fault─► interrupted ─record─► finished
@@ -215,6 +215,8 @@ pub enum OrderState {
     Finished,
     Billed,
     Paid,
+    /// The user's payment was given back in full after the order was paid (goodwill, dispute).
+    Refunded,
     Failed,
     Cancelled,
     /// A command went unanswered; resolved only by a fact from the other side.
@@ -222,7 +224,7 @@ pub enum OrderState {
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 14] = [
+    pub const ALL: [OrderState; 15] = [
         Self::Created,
         Self::Reserving,
         Self::Reserved,
@@ -234,6 +236,7 @@ impl OrderState {
         Self::Finished,
         Self::Billed,
         Self::Paid,
+        Self::Refunded,
         Self::Failed,
         Self::Cancelled,
         Self::UnknownOutcome,
@@ -252,6 +255,7 @@ impl OrderState {
             Self::Finished => "finished",
             Self::Billed => "billed",
             Self::Paid => "paid",
+            Self::Refunded => "refunded",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::UnknownOutcome => "unknown_outcome",
@@ -262,14 +266,15 @@ impl OrderState {
         Self::ALL.into_iter().find(|state| state.as_str() == s)
     }
 
-    /// No event moves the order any more.
+    /// No charging or billing event moves the order any more. A paid order can still be
+    /// refunded: money is given back after the session, it does not reopen it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Paid | Self::Failed | Self::Cancelled | Self::ReservationExpired)
+        matches!(self, Self::Paid | Self::Refunded | Self::Failed | Self::Cancelled | Self::ReservationExpired)
     }
 
     /// The session has ended physically (energy no longer flows for this order).
     pub fn charge_has_ended(self) -> bool {
-        matches!(self, Self::Interrupted | Self::Finished | Self::Billed | Self::Paid)
+        matches!(self, Self::Interrupted | Self::Finished | Self::Billed | Self::Paid | Self::Refunded)
     }
 
     /// The connector is (or may be) held by this order. `UnknownOutcome` counts: we must not
@@ -294,6 +299,7 @@ impl OrderState {
             Self::Finished => "充电结束，待结算",
             Self::Billed => "待支付",
             Self::Paid => "已支付",
+            Self::Refunded => "已退款",
             Self::Failed => "失败",
             Self::Cancelled => "已取消",
             Self::UnknownOutcome => "结果待确认",
@@ -313,6 +319,7 @@ impl OrderState {
             Self::Finished => "finished, awaiting bill",
             Self::Billed => "awaiting payment",
             Self::Paid => "paid",
+            Self::Refunded => "refunded",
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::UnknownOutcome => "outcome being confirmed",
@@ -596,6 +603,11 @@ pub enum OrderEvent {
         payment_id: String,
         amount: Money,
     },
+    /// The payment that paid the order was given back in full.
+    Refunded {
+        payment_id: String,
+        amount: Money,
+    },
 }
 
 impl OrderEvent {
@@ -623,6 +635,7 @@ impl OrderEvent {
             Self::ChargeEnded { .. } => "charge_ended",
             Self::Billed { .. } => "billed",
             Self::Paid { .. } => "paid",
+            Self::Refunded { .. } => "refunded",
         }
     }
 
@@ -670,6 +683,9 @@ pub enum OrderError {
     ChargingAfterClose { from: OrderState },
     #[error("payment of {paid} does not match the bill of {billed}")]
     PaymentMismatch { billed: Money, paid: Money },
+    /// A refund names a payment that did not pay this order (or another amount than it paid).
+    #[error("refund of {refunded} by payment {payment_id} does not match the payment of the order")]
+    RefundMismatch { payment_id: String, refunded: Money },
     #[error("invalid event data: {0}")]
     InvalidData(&'static str),
 }
@@ -692,6 +708,7 @@ impl OrderError {
                 format!("订单已为「{}」，但对方报告仍在充电，需停止充电", from.label_zh())
             }
             Self::PaymentMismatch { billed, paid } => format!("支付金额 {paid} 与账单金额 {billed} 不符"),
+            Self::RefundMismatch { payment_id, refunded } => format!("退款（支付单 {payment_id}，金额 {refunded}）与订单的支付不符"),
             Self::InvalidData(what) => format!("事件数据无效：{what}"),
         }
     }
@@ -941,6 +958,17 @@ impl Order {
                 }
                 self.payment_id = Some(payment_id.clone());
                 S::Paid
+            }
+            // Only the payment that paid the order, in full: a refund of some other payment
+            // (a duplicate, a late one) is the payment's business and leaves the order paid.
+            (S::Paid, E::Refunded { payment_id, amount }) => {
+                if self.payment_id.as_deref() != Some(payment_id.as_str()) || Some(*amount) != self.billed_amount {
+                    return Err(OrderError::RefundMismatch { payment_id: payment_id.clone(), refunded: *amount });
+                }
+                S::Refunded
+            }
+            (S::Refunded, E::Refunded { payment_id, .. }) if self.payment_id.as_deref() == Some(payment_id.as_str()) => {
+                return Err(OrderError::Duplicate { event: name });
             }
             _ => return illegal,
         };
@@ -1290,6 +1318,50 @@ mod tests {
     }
 
     #[test]
+    fn only_the_paying_payment_refunds_a_paid_order() {
+        let mut o = order();
+        let bill = Money::new(dec!(29.52));
+        run(
+            &mut o,
+            vec![
+                OrderEvent::StartRequested,
+                OrderEvent::ChargeEnded { record: record(StopReason::User) },
+                OrderEvent::Billed { amount: bill },
+                OrderEvent::Paid { payment_id: "pay-1".into(), amount: bill },
+            ],
+        );
+        let other = OrderEvent::Refunded { payment_id: "pay-2".into(), amount: bill };
+        assert!(matches!(o.apply(other, t0()), Err(OrderError::RefundMismatch { .. })), "a duplicate payment's refund");
+        let partial = OrderEvent::Refunded { payment_id: "pay-1".into(), amount: Money::new(dec!(10)) };
+        assert!(matches!(o.apply(partial, t0()), Err(OrderError::RefundMismatch { .. })), "full refunds only");
+        assert_eq!(o.state, OrderState::Paid);
+
+        let refund = OrderEvent::Refunded { payment_id: "pay-1".into(), amount: bill };
+        let t = o.apply(refund.clone(), t0()).unwrap();
+        assert_eq!((t.from, t.to, t.event), (OrderState::Paid, OrderState::Refunded, "refunded"));
+        assert!(o.state.is_terminal() && o.state.charge_has_ended());
+        assert_eq!(o.payment_id.as_deref(), Some("pay-1"), "the refunded payment stays on record");
+        let again = o.apply(refund, t0()).unwrap_err();
+        assert!(again.is_harmless(), "a repeated refund notice is acknowledged: {again}");
+        let pay_again = OrderEvent::Paid { payment_id: "pay-3".into(), amount: bill };
+        assert!(matches!(o.apply(pay_again, t0()), Err(OrderError::IllegalTransition { .. })), "a refunded order is not paid again");
+        assert_eq!(OrderState::Refunded.label_zh(), "已退款");
+    }
+
+    #[test]
+    fn only_paid_orders_are_refunded() {
+        let refund = || OrderEvent::Refunded { payment_id: "pay-1".into(), amount: Money::ZERO };
+        for state in OrderState::ALL.into_iter().filter(|s| !matches!(s, OrderState::Paid | OrderState::Refunded)) {
+            let mut o = order();
+            o.state = state;
+            o.payment_id = Some("pay-1".into());
+            o.billed_amount = Some(Money::ZERO);
+            assert!(matches!(o.apply(refund(), t0()), Err(OrderError::IllegalTransition { .. })), "{state} refunded");
+            assert_eq!(o.state, state);
+        }
+    }
+
+    #[test]
     fn bad_records_are_refused() {
         let mut o = order();
         o.apply(OrderEvent::StartRequested, t0()).unwrap();
@@ -1327,7 +1399,7 @@ mod tests {
                 OrderEvent::Billed { amount: Money::ZERO },
             ]
         };
-        for terminal in [OrderState::Paid, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired] {
+        for terminal in [OrderState::Paid, OrderState::Refunded, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired] {
             for e in events() {
                 let mut o = order();
                 o.state = terminal;

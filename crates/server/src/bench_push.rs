@@ -95,7 +95,7 @@ pub async fn status_push(partners: usize, changes: usize, per_second: u64) -> an
     let started = Instant::now();
     for k in 0..changes {
         let connector = k % usize::from(connectors);
-        let status = if sent[connector].len() % 2 == 0 { ConnectorStatus::Charging } else { ConnectorStatus::Available };
+        let status = if sent[connector].len().is_multiple_of(2) { ConnectorStatus::Charging } else { ConnectorStatus::Available };
         sent[connector].push(Instant::now());
         services.pile_status("BENCHP01", connector as i64 + 1, status, services.now() + chrono::Duration::milliseconds(k as i64)).await.map_err(e)?;
         tokio::time::sleep(pace.saturating_sub(Instant::now() - sent[connector][sent[connector].len() - 1])).await;

@@ -22,6 +22,8 @@ pub struct Config {
     pub auth: AuthConfig,
     pub cec: CecConfig,
     pub uploads: UploadConfig,
+    pub payments: PaymentsConfig,
+    pub sandbox_pay: SandboxPayConfig,
     /// Background work intervals; tests shorten them.
     #[serde(skip)]
     pub workers: crate::workers::WorkerConfig,
@@ -71,6 +73,40 @@ pub struct UploadConfig {
     pub max_document_bytes: usize,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// A gateway payment unpaid after this long is queried at the gateway and closed.
+    pub timeout_seconds: i64,
+}
+
+/// The built-in sandbox payment gateway, mounted at `/sandbox/pay`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxPayConfig {
+    /// On by default with the embedded default (SQLite), off with PostgreSQL unless set.
+    pub enabled: Option<bool>,
+    /// How browsers and the gateway reach this application (default: the bound address).
+    pub public_base_url: Option<String>,
+    /// Each callback is delivered this many times, as real gateways repeat themselves.
+    pub duplicate_callbacks: u32,
+    pub callback_delay_ms: u64,
+    /// Mount `/sandbox/pay/test/...` to force outcomes and send stale callbacks (tests, demos).
+    pub test_hooks: bool,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        Self { timeout_seconds: 15 * 60 }
+    }
+}
+
+impl Default for SandboxPayConfig {
+    fn default() -> Self {
+        Self { enabled: None, public_base_url: None, duplicate_callbacks: 1, callback_delay_ms: 0, test_hooks: false }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -82,6 +118,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             cec: CecConfig::default(),
             uploads: UploadConfig::default(),
+            payments: PaymentsConfig::default(),
+            sandbox_pay: SandboxPayConfig::default(),
             workers: Default::default(),
         }
     }
@@ -142,6 +180,9 @@ impl Config {
         if self.auth.access_token_ttl_seconds <= 0 || self.auth.rotation_overlap_seconds < 0 {
             bail!("auth: token lifetime must be positive and the rotation overlap not negative");
         }
+        if self.payments.timeout_seconds <= 0 {
+            bail!("payments.timeout_seconds must be positive");
+        }
         Ok(())
     }
 
@@ -151,6 +192,12 @@ impl Config {
 
     pub fn is_sqlite(&self) -> bool {
         !self.database_url().starts_with("postgres")
+    }
+
+    /// The sandbox gateway runs unless configured off; with PostgreSQL (production) only when
+    /// configured on.
+    pub fn sandbox_pay_enabled(&self) -> bool {
+        self.sandbox_pay.enabled.unwrap_or_else(|| self.is_sqlite())
     }
 
     /// The master key lives beside the SQLite file (or in `data_dir` for PostgreSQL).
@@ -225,6 +272,16 @@ mod tests {
         assert_eq!(config.database_url(), "sqlite://./chargebridge.db");
         assert_eq!(config.http.bind.to_string(), "127.0.0.1:8080");
         config.validate().unwrap();
+        assert!(config.sandbox_pay_enabled(), "the embedded default pays through the sandbox");
+        assert_eq!(config.payments.timeout_seconds, 900);
+    }
+
+    #[test]
+    fn sandbox_pay_is_off_with_postgres_unless_asked() {
+        let mut config = Config { database_url: Some("postgres://u@h/db".into()), ..Config::default() };
+        assert!(!config.sandbox_pay_enabled());
+        config.sandbox_pay.enabled = Some(true);
+        assert!(config.sandbox_pay_enabled());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod demo;
 mod demo_flow_b;
 pub mod http;
 pub mod ocpp_adapter;
+pub mod sandbox_pay;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

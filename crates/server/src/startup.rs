@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use services::{Clock, MasterKey, Services, Settings, SystemClock};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
 use crate::http::{self, AppState, Metrics};
@@ -31,14 +32,15 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let services = open_services(&config, clock).await?;
         let http = reqwest::Client::builder().build().context("building the HTTP client")?;
-        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http));
+        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http.clone()));
         let piles = Arc::new(crate::ocpp_adapter::OcppPileControl::default());
         let services = services.with_operator_gateway(gateway.clone()).with_partner_ledger(gateway).with_pile_control(piles.clone());
         let stations = services.load_catalog().await.context("loading the catalog")?;
         tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
         let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
+        let (services, peers) = sandbox_pay(services, &config, &listener, http)?;
         let state = AppState { services: services.clone(), metrics: Metrics::new() };
-        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config, &piles));
+        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config, &piles), peers);
         Ok(Self { listener, router, services, workers: config.workers.clone() })
     }
 
@@ -67,6 +69,35 @@ fn protocol_routers(services: &Services, config: &Config, piles: &crate::ocpp_ad
     cec.merge(crate::ocpp_adapter::central_system(services, piles).router())
 }
 
+/// The built-in sandbox payment gateway, when enabled: mounted on this application and used
+/// as its payment gateway over HTTP, like a real one would be.
+fn sandbox_pay(services: Services, config: &Config, listener: &TcpListener, http: reqwest::Client) -> anyhow::Result<(Services, OpenApiRouter<AppState>)> {
+    if !config.sandbox_pay_enabled() {
+        return Ok((services, OpenApiRouter::new()));
+    }
+    let base = match &config.sandbox_pay.public_base_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let mut addr = listener.local_addr().context("reading the bound address")?;
+            if addr.ip().is_unspecified() {
+                addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+            }
+            format!("http://{addr}")
+        }
+    };
+    let key = crate::sandbox_pay::signing::sandbox_key(&services.key);
+    let settings = crate::sandbox_pay::SandboxSettings {
+        duplicate_callbacks: config.sandbox_pay.duplicate_callbacks.max(1),
+        callback_delay: std::time::Duration::from_millis(config.sandbox_pay.callback_delay_ms),
+        test_hooks: config.sandbox_pay.test_hooks,
+        public_base_url: base.clone(),
+    };
+    let sandbox = crate::sandbox_pay::SandboxPay::new(key.clone(), services.clock.clone(), settings, http.clone());
+    let gateway = Arc::new(crate::sandbox_pay::SandboxGateway::new(&base, key, services.clock.clone(), http));
+    tracing::info!(pay_page = %format!("{base}/sandbox/pay/…"), test_hooks = config.sandbox_pay.test_hooks, "sandbox payment gateway enabled");
+    Ok((services.with_payment_gateway(gateway), crate::sandbox_pay::router(sandbox)))
+}
+
 /// Storage and services without HTTP: what the CLI commands need.
 pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
@@ -82,6 +113,7 @@ pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Re
         max_document_bytes: config.uploads.max_document_bytes,
         cec_version_segment: config.cec.version_segment.clone(),
         our_operator_id: config.cec.operator_id.clone(),
+        payment_timeout: chrono::Duration::seconds(config.payments.timeout_seconds),
         ..Settings::default()
     };
     Ok(Services::new(db, key, clock, settings))

@@ -1,6 +1,7 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, and resolving orders whose outcome is unknown. Each loop logs and carries on
-//! after an error; none of them holds a lock across an await on the network.
+//! flow-A partners, resolving orders whose outcome is unknown, and closing stale payments. Each
+//! loop logs and carries on after an error; none of them holds a lock across an await on the
+//! network.
 
 use std::time::Duration;
 
@@ -16,6 +17,8 @@ pub struct WorkerConfig {
     pub outbox_poll: Duration,
     /// Charge-status notices to partners for flow-B sessions (T/CEC 102: about every 50 s).
     pub session_status: Duration,
+    /// Closing stale gateway payments and asking again about unconfirmed refunds.
+    pub payment_sweep: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -27,6 +30,7 @@ impl Default for WorkerConfig {
             unknown_outcomes: Duration::from_secs(30),
             outbox_poll: Duration::from_millis(500),
             session_status: Duration::from_secs(50),
+            payment_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -91,6 +95,19 @@ pub fn spawn(services: Services, config: WorkerConfig) {
             tick.tick().await;
             if let Err(e) = s.push_session_statuses().await {
                 tracing::warn!(error = %e, "queueing charge-status notices failed");
+            }
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.payment_sweep);
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.expire_stale_payments().await {
+                tracing::warn!(error = %e, "closing stale payments failed");
+            }
+            if let Err(e) = s.retry_refunds().await {
+                tracing::warn!(error = %e, "retrying refunds failed");
             }
         }
     });

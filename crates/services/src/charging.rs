@@ -342,62 +342,87 @@ impl Services {
         };
         let terms = self.partner_terms(operator_partner_id).await?;
         for _ in 0..8 {
-            let now = self.now();
-            let mut tx = self.db.begin().await?;
-            let StoredOrder { order: mut current, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
-            if current.state == OrderState::Paid {
-                return Ok(self.view(&current));
+            match self.commit_payment(order_id, amount, &Funding::Wallet { user_id: user.id }, operator_partner_id, &terms).await? {
+                PaidAttempt::Paid(current) | PaidAttempt::AlreadyPaid(current) => return Ok(self.view(&current)),
+                PaidAttempt::NotPayable(_, e) => {
+                    return Err(Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() });
+                }
+                PaidAttempt::Changed => continue,
             }
-            let payment_id = Uuid::now_v7();
-            let transition = current
-                .apply(OrderEvent::Paid { payment_id: payment_id.to_string(), amount }, now)
-                .map_err(|e| Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() })?;
-            if store::users::move_wallet(&mut tx, user.id, -amount.to_ten_thousandths(), "order_payment", Some(&order_id.to_string()), now).await?.is_none() {
-                return Err(Error::Conflict {
-                    code: "insufficient_balance",
-                    field: None,
-                    message: format!("the wallet holds less than {amount}; top up first"),
-                    message_zh: format!("钱包余额不足 {amount}，请先充值"),
-                });
-            }
-            if !orders::update(&mut tx, &current, version).await? {
-                continue;
-            }
-            orders::record_transition(&mut tx, &transition, None).await?;
-            store::payments::insert(
-                &mut tx,
-                &store::payments::PaymentRecord {
-                    id: payment_id,
-                    order_id,
-                    user_id: user.id,
-                    method: "wallet".into(),
-                    amount: amount.to_ten_thousandths(),
-                    status: "succeeded".into(),
-                    external_ref: None,
-                    created_at: now,
-                },
-            )
-            .await?;
-            let record = current.record.clone().ok_or_else(|| Error::Internal("paid order without a record".into()))?;
-            let partner_amounts = SessionAmounts::new(record.energy, record.elec_money, record.service_money).map_err(|e| Error::Internal(e.to_string()))?;
-            let paid = user_fee(&partner_amounts, &terms.user_pricing);
-            let line = SettlementLine::flow_a(order_id, &partner_amounts, &paid, &terms.commission, now);
-            store::settlement::insert_line(&mut tx, operator_partner_id, &line).await?;
-            let notice = serde_json::json!({
-                "seq": current.seq.as_str(),
-                "partner_amount": line.partner_amount,
-                "commission": line.our_amount,
-                "gross": line.gross,
-                "energy": line.energy,
-                "paid_at": now,
-            });
-            store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
-            tx.commit().await.map_err(store::Error::from)?;
-            self.waker.wake();
-            tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");
-            return Ok(self.view(&current));
         }
         Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// One attempt at paying a billed order, shared by every way of paying: the money (taken
+    /// from the wallet, or already collected by a gateway), the `Paid` transition, the payment
+    /// row, the settlement line and its announcement to the partner commit in one transaction
+    /// or not at all, so no path can pay an order without settling it or settle it twice.
+    pub(crate) async fn commit_payment(
+        &self,
+        order_id: Uuid,
+        amount: Money,
+        funding: &Funding,
+        operator_partner_id: Uuid,
+        terms: &PartnerTerms,
+    ) -> Result<PaidAttempt> {
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let StoredOrder { order: mut current, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
+        if current.state == OrderState::Paid {
+            return Ok(PaidAttempt::AlreadyPaid(current));
+        }
+        let payment_id = match funding {
+            Funding::Wallet { .. } => Uuid::now_v7(),
+            Funding::Gateway { payment_id, .. } => *payment_id,
+        };
+        let transition = match current.apply(OrderEvent::Paid { payment_id: payment_id.to_string(), amount }, now) {
+            Ok(transition) => transition,
+            Err(e) => return Ok(PaidAttempt::NotPayable(current, e)),
+        };
+        if let Funding::Wallet { user_id } = funding
+            && store::users::move_wallet(&mut tx, *user_id, -amount.to_ten_thousandths(), "order_payment", Some(&order_id.to_string()), now).await?.is_none()
+        {
+            return Err(Error::Conflict {
+                code: "insufficient_balance",
+                field: None,
+                message: format!("the wallet holds less than {amount}; top up first"),
+                message_zh: format!("钱包余额不足 {amount}，请先充值"),
+            });
+        }
+        if !orders::update(&mut tx, &current, version).await? {
+            return Ok(PaidAttempt::Changed);
+        }
+        // After the order's compare-and-set, so a racing payment of the same order loses on
+        // the order's version rather than on the one-success index.
+        if let Funding::Gateway { payment_id, settled_at } = funding
+            && !store::payments::settle(&mut tx, *payment_id, "pending", "succeeded", *settled_at, now).await?
+        {
+            return Ok(PaidAttempt::Changed);
+        }
+        orders::record_transition(&mut tx, &transition, None).await?;
+        if let Funding::Wallet { user_id } = funding {
+            let mut payment = store::payments::PaymentRecord::new(payment_id, order_id, *user_id, "wallet", amount.to_ten_thousandths(), "succeeded", now);
+            payment.settled_at = Some(now);
+            store::payments::insert(&mut tx, &payment).await?;
+        }
+        let record = current.record.clone().ok_or_else(|| Error::Internal("paid order without a record".into()))?;
+        let partner_amounts = SessionAmounts::new(record.energy, record.elec_money, record.service_money).map_err(|e| Error::Internal(e.to_string()))?;
+        let paid = user_fee(&partner_amounts, &terms.user_pricing);
+        let line = SettlementLine::flow_a(order_id, &partner_amounts, &paid, &terms.commission, now);
+        store::settlement::insert_line(&mut tx, operator_partner_id, &line).await?;
+        let notice = serde_json::json!({
+            "seq": current.seq.as_str(),
+            "partner_amount": line.partner_amount,
+            "commission": line.our_amount,
+            "gross": line.gross,
+            "energy": line.energy,
+            "paid_at": now,
+        });
+        store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        self.waker.wake();
+        tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");
+        Ok(PaidAttempt::Paid(current))
     }
 
     /// Sandbox top-up of a driver's wallet (stands in for a payment gateway in tests and demos).
@@ -450,6 +475,25 @@ impl Services {
         }
         Ok(resolved)
     }
+}
+
+/// Where the money of a payment comes from.
+pub(crate) enum Funding {
+    /// Taken from the user's wallet in the payment's transaction; the payment row is written then.
+    Wallet { user_id: Uuid },
+    /// Already collected by a gateway: its pending payment row becomes `succeeded`.
+    Gateway { payment_id: Uuid, settled_at: DateTime<Utc> },
+}
+
+/// How one attempt at paying an order ended.
+pub(crate) enum PaidAttempt {
+    Paid(Order),
+    /// The order was paid already (by this request before, or by another payment); nothing written.
+    AlreadyPaid(Order),
+    /// The order cannot take this payment (not billed, refunded, another amount); nothing written.
+    NotPayable(Order, domain::order::OrderError),
+    /// The order or the payment changed under us: read again and retry.
+    Changed,
 }
 
 /// JSON of the different bill parts without a trait object per type.

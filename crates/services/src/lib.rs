@@ -19,6 +19,8 @@ pub mod open_network;
 pub mod partner_sessions;
 pub mod oauth;
 pub mod onboarding;
+pub mod payment_gateway;
+pub mod payments;
 pub mod ports;
 pub mod secrets;
 pub mod statements;
@@ -56,6 +58,8 @@ pub struct Settings {
     pub status_freshness: Duration,
     /// How long a partner has to report the outcome of a start before we ask it.
     pub start_result_deadline: Duration,
+    /// How long a gateway payment may stay unpaid before we ask the gateway and close it.
+    pub payment_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -71,6 +75,7 @@ impl Default for Settings {
             our_operator_id: "MA01CB001".into(),
             status_freshness: Duration::minutes(15),
             start_result_deadline: Duration::seconds(90),
+            payment_timeout: Duration::minutes(15),
         }
     }
 }
@@ -95,12 +100,14 @@ pub struct Services {
     subscribers: Arc<status_push::Subscribers>,
     /// Wakes this instance's outbox dispatcher when something was queued here.
     pub waker: delivery::DeliveryWaker,
+    /// How users pay other than from the wallet; set by the wiring.
+    pub payment_gateway: Option<Arc<dyn payment_gateway::PaymentGateway>>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default() }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default(), payment_gateway: None }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {
@@ -115,6 +122,11 @@ impl Services {
 
     pub fn with_pile_control(mut self, control: Arc<dyn ports::PileControl>) -> Self {
         self.pile_control = Some(control);
+        self
+    }
+
+    pub fn with_payment_gateway(mut self, gateway: Arc<dyn payment_gateway::PaymentGateway>) -> Self {
+        self.payment_gateway = Some(gateway);
         self
     }
 

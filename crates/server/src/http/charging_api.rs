@@ -4,8 +4,10 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use domain::money::Money;
 use futures::Stream;
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use services::Error;
 use services::catalog::{NearbyFilter, NearbyStation, StationSummary};
 use services::charging::OrderView;
+use services::payments::{GatewayPaymentStarted, PaymentView};
 use store::users::WalletEntry;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -35,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(order))
         .routes(routes!(stop))
         .routes(routes!(pay))
+        .routes(routes!(payments))
         .routes(routes!(wallet))
         .routes(routes!(top_up))
 }
@@ -197,11 +201,50 @@ async fn stop(State(state): State<AppState>, User(user): User, Path(id): Path<Uu
     Ok(Json(state.services.stop_charging(&user, id).await?))
 }
 
-/// Pay a billed order from the wallet (支付).
+#[derive(Deserialize, ToSchema, Default)]
+pub struct PayRequest {
+    /// `wallet` (default) or a payment gateway (`sandbox`).
+    pub method: Option<String>,
+}
+
+/// Pay a billed order (支付): from the wallet (the default, answered with the paid order), or
+/// through a payment gateway (`{"method": "sandbox"}`, answered with the page to pay on; the
+/// order becomes paid when the gateway confirms). The body may be empty.
 #[utoipa::path(post, path = "/orders/{id}/pay", tag = "app", security(("user_session" = [])),
-    responses((status = 200, body = OrderView), (status = 409, body = ErrorBody, description = "not billed yet or balance too low")))]
-async fn pay(State(state): State<AppState>, User(user): User, Path(id): Path<Uuid>) -> ApiResult<Json<OrderView>> {
-    Ok(Json(state.services.pay_with_wallet(&user, id).await?))
+    request_body(content = PayRequest, description = "optional: an empty body pays from the wallet"),
+    responses((status = 200, body = OrderView, description = "paid from the wallet"),
+              (status = 201, body = GatewayPaymentStarted, description = "gateway payment opened: send the user to `pay_url`"),
+              (status = 409, body = ErrorBody, description = "not billed yet, already paid, or balance too low"),
+              (status = 422, body = ErrorBody, description = "unknown method"),
+              (status = 503, body = ErrorBody, description = "the payment gateway cannot be reached")))]
+async fn pay(State(state): State<AppState>, User(user): User, Path(id): Path<Uuid>, body: Bytes) -> ApiResult<Response> {
+    let request: PayRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        PayRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("the body must be JSON such as {{\"method\": \"sandbox\"}}: {e}")))?
+    };
+    match request.method.as_deref().unwrap_or("wallet") {
+        "wallet" => Ok(Json(state.services.pay_with_wallet(&user, id).await?).into_response()),
+        method if state.services.payment_gateway.as_ref().is_some_and(|g| g.name() == method) => {
+            Ok((StatusCode::CREATED, Json(state.services.start_gateway_payment(&user, id).await?)).into_response())
+        }
+        method => {
+            let gateway = state.services.payment_gateway.as_ref().map(|g| g.name()).unwrap_or("none configured");
+            Err(Error::invalid(
+                "method",
+                format!("unknown payment method {method:?}: use wallet or the gateway ({gateway})"),
+                format!("不支持的支付方式 {method:?}：请使用 wallet（钱包）或已配置的支付渠道（{gateway}）"),
+            )
+            .into())
+        }
+    }
+}
+
+/// The order's payments, oldest first: what was tried, what succeeded, what was refunded.
+#[utoipa::path(get, path = "/orders/{id}/payments", tag = "app", security(("user_session" = [])),
+    responses((status = 200, body = Vec<PaymentView>), (status = 404, body = ErrorBody)))]
+async fn payments(State(state): State<AppState>, User(user): User, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<PaymentView>>> {
+    Ok(Json(state.services.payments_for_user(&user, id).await?))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! The HTTP surface: one router joining the user-facing APIs, protocol routers, docs and ops.
 
 mod admin;
+mod admin_orders;
 mod app_api;
 mod charging_api;
 mod deliveries;
@@ -11,6 +12,7 @@ mod network_api;
 mod oauth;
 mod ops;
 mod partner_api;
+mod payments_api;
 mod portal;
 
 use std::sync::Arc;
@@ -52,6 +54,8 @@ pub struct AppState {
         (name = "oauth", description = "OAuth2 client credentials"),
         (name = "app", description = "Driver app: account, stations, charging (用户 App)"),
         (name = "partner", description = "Partner REST API, OAuth2 bearer tokens (合作商接口)"),
+        (name = "payments", description = "Payment gateway callbacks (支付回调)"),
+        (name = "sandbox", description = "The built-in sandbox payment gateway: payment page, merchant API, test hooks (沙箱支付)"),
     )
 )]
 struct ApiDoc;
@@ -78,11 +82,14 @@ impl Modify for SecuritySchemes {
 }
 
 /// `protocols` holds the protocol routers (T/CEC 102 at `/evcs/…`), which answer in their own
-/// formats and are documented in `docs/`, not in the OpenAPI.
-pub fn router(state: AppState, max_body_bytes: usize, protocols: Router) -> Router {
+/// formats and are documented in `docs/`, not in the OpenAPI. `peers` holds documented routes
+/// of built-in peers with their own state (the sandbox payment gateway).
+pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/portal/v1", portal::router(&state))
-        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()))
+        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()).merge(admin_orders::router()))
+        .nest("/api/payments/v1", payments_api::router())
+        .merge(peers)
         .nest("/api/partner/v1", partner_api::router())
         .nest("/api/app/v1", app_api::router().merge(charging_api::router()))
         .merge(oauth::router())

@@ -12,6 +12,8 @@ use server::startup::Application;
 use services::clock::ManualClock;
 use store::testing::{TestBackend, TestDatabase};
 
+pub mod billed;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,

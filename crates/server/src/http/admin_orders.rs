@@ -1,0 +1,47 @@
+//! Admin (finance) actions on orders: refunds. Every refund names the admin and the reason in
+//! the audit log.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use services::payments::{PaymentView, RefundResult};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{Admin, Json};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refund)).routes(routes!(payments))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefundRequest {
+    /// Why the money goes back (2 to 500 characters); kept in the audit log.
+    pub reason: String,
+}
+
+/// Refund a paid order in full (退款): back to the wallet, or through the gateway it was paid
+/// with. 200 when the money is back; 202 when the gateway has not confirmed yet (it is asked
+/// again until it does). Asking again changes nothing.
+#[utoipa::path(post, path = "/orders/{id}/refund", tag = "admin", security(("admin_session" = [])), request_body = RefundRequest,
+    responses((status = 200, body = Vec<PaymentView>, description = "refunded"),
+              (status = 202, body = Vec<PaymentView>, description = "refund under way at the gateway"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the order is not paid"),
+              (status = 422, body = ErrorBody, description = "no reason given")))]
+async fn refund(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<RefundRequest>) -> ApiResult<(StatusCode, Json<Vec<PaymentView>>)> {
+    Ok(match state.services.refund_order(&admin.0, id, &r.reason).await? {
+        RefundResult::Refunded(payments) => (StatusCode::OK, Json(payments)),
+        RefundResult::InProgress(payments) => (StatusCode::ACCEPTED, Json(payments)),
+    })
+}
+
+/// An order's payments, oldest first (for finance).
+#[utoipa::path(get, path = "/orders/{id}/payments", tag = "admin", security(("admin_session" = [])),
+    responses((status = 200, body = Vec<PaymentView>)))]
+async fn payments(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<PaymentView>>> {
+    Ok(Json(state.services.payments_of_order(id).await?))
+}
