@@ -201,14 +201,36 @@ impl Services {
                 return Err(gateway_error(e));
             }
         };
-        let mut report = SyncReport { stations: 0, connectors: 0, rejected: Vec::new(), incremental: since.is_some() };
+        // A deadlock with the status write-behind (PostgreSQL picks one victim) is retried.
+        let mut attempt = 0;
+        let (report, summaries) = loop {
+            attempt += 1;
+            match self.write_catalog(partner_id, &remote, since.is_some(), query_time).await {
+                Err(Error::Store(e)) if e.is_transient() && attempt < 4 => {
+                    tracing::info!(partner = %partner_id, attempt, error = %e, "catalog write collided; retrying");
+                }
+                other => break other?,
+            }
+        };
+        for (station, connectors) in &summaries {
+            self.index_station(station, connectors);
+        }
+        let ids: Vec<String> = summaries.iter().map(|(s, _)| s.external_id.clone()).collect();
+        self.repair_status(partner_id, &ids).await?;
+        tracing::info!(partner = %partner_id, stations = report.stations, rejected = report.rejected.len(), "catalog synced");
+        Ok(report)
+    }
+
+    /// The write half of a sync: stations, equipment and connectors upserted in one transaction.
+    async fn write_catalog(&self, partner_id: Uuid, remote: &[RemoteStation], incremental: bool, query_time: DateTime<Utc>) -> Result<(SyncReport, Vec<(StationRow, Vec<ConnectorRow>)>)> {
+        let mut report = SyncReport { stations: 0, connectors: 0, rejected: Vec::new(), incremental };
         let mut summaries = Vec::new();
         let mut tx = self.db.begin().await?;
         // Writing the sync row first serialises concurrent syncs of one partner (the periodic
         // worker and an admin's "sync now"): on PostgreSQL it takes the row lock, so the second
         // run sees the first one's stations instead of inserting them again.
         store::settlement::record_sync(&mut tx, partner_id, None, query_time, "running").await?;
-        for station in &remote {
+        for station in remote {
             let position = match validate(station) {
                 Ok(p) => p,
                 Err(reason) => {
@@ -274,13 +296,7 @@ impl Services {
         }
         store::settlement::record_sync(&mut tx, partner_id, Some(query_time), self.now(), &format!("ok: {} stations", report.stations)).await?;
         tx.commit().await.map_err(store::Error::from)?;
-        for (station, connectors) in &summaries {
-            self.index_station(station, connectors);
-        }
-        let ids: Vec<String> = summaries.iter().map(|(s, _)| s.external_id.clone()).collect();
-        self.repair_status(partner_id, &ids).await?;
-        tracing::info!(partner = %partner_id, stations = report.stations, rejected = report.rejected.len(), "catalog synced");
-        Ok(report)
+        Ok((report, summaries))
     }
 
     /// Asks the partner for the status of `station_ids` (50 per call, the standard's limit) and
@@ -389,10 +405,21 @@ impl Services {
         if dirty.is_empty() {
             return Ok(0);
         }
-        let rows: Vec<(Uuid, i64, DateTime<Utc>)> = dirty.iter().map(|(id, r)| (*id, r.status.cec_code(), r.observed_at)).collect();
-        let mut tx = self.db.begin().await?;
-        repo::save_statuses(&mut tx, &rows).await?;
-        tx.commit().await.map_err(store::Error::from)?;
+        let mut rows: Vec<(Uuid, i64, DateTime<Utc>)> = dirty.iter().map(|(id, r)| (*id, r.status.cec_code(), r.observed_at)).collect();
+        // One lock order for every flush, so two flushes never deadlock each other.
+        rows.sort_by_key(|r| r.0);
+        let written = async {
+            let mut tx = self.db.begin().await?;
+            repo::save_statuses(&mut tx, &rows).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(e) = written {
+            // Not written: the next flush tries these again (the hub still has them).
+            self.hub.mark_dirty(rows.iter().map(|r| r.0));
+            return Err(e);
+        }
         Ok(rows.len())
     }
 }

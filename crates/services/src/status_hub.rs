@@ -104,6 +104,11 @@ impl StatusHub {
         self.len() == 0
     }
 
+    /// Puts connectors back on the write-behind list (their write failed).
+    pub fn mark_dirty(&self, ids: impl IntoIterator<Item = Uuid>) {
+        self.dirty.lock().expect("dirty lock").extend(ids);
+    }
+
     /// Takes the connectors changed since the last call, with their latest readings.
     pub fn take_dirty(&self) -> Vec<(Uuid, StatusReading)> {
         let ids: Vec<Uuid> = std::mem::take(&mut *self.dirty.lock().expect("dirty lock")).into_iter().collect();

@@ -14,6 +14,19 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl Error {
+    /// Worth running the transaction again: a PostgreSQL deadlock victim or serialization
+    /// failure, or SQLite busy beyond its timeout.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("40P01" | "40001" | "5" | "6"))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// Turns a unique violation into `Error::Duplicate` so callers can answer "already registered"
 /// instead of a 500 (both SQLite and PostgreSQL report it through `is_unique_violation`).
 pub(crate) fn on_unique(e: sqlx::Error) -> Error {

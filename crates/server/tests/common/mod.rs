@@ -32,6 +32,8 @@ pub struct TestApp {
 
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Warnings and errors of the app under test, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
 }
 
 impl TestApp {
