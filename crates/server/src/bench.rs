@@ -88,14 +88,7 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
     use cec::messages::{ConnectorStatusCode, ConnectorStatusInfo, NotificationStationStatus};
     use domain::partner::{ApplicationInput, ReviewAction};
 
-    let dir = tempfile::tempdir()?;
-    let mut config = crate::config::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
-    config.http.bind = "127.0.0.1:0".parse()?;
-    config.log.level = "warn".into();
-    let app = crate::startup::Application::build(config).await?;
-    let base = format!("http://{}", app.local_addr());
-    let services = app.services.clone();
-    tokio::spawn(app.run(std::future::pending()));
+    let (_dir, base, services) = serve_in_process().await?;
 
     let registered = services
         .register(ApplicationInput {
@@ -202,4 +195,18 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
         sent as f64 / seconds
     );
     Ok(())
+}
+
+/// The whole application on a SQLite file in a temp directory, serving on a random loopback
+/// port; keep the directory alive while it runs.
+pub(crate) async fn serve_in_process() -> anyhow::Result<(tempfile::TempDir, String, Services)> {
+    let dir = tempfile::tempdir()?;
+    let mut config = crate::config::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
+    config.http.bind = "127.0.0.1:0".parse()?;
+    config.log.level = "warn".into();
+    let app = crate::startup::Application::build(config).await?;
+    let base = format!("http://{}", app.local_addr());
+    let services = app.services.clone();
+    tokio::spawn(app.run(std::future::pending()));
+    Ok((dir, base, services))
 }

@@ -16,14 +16,7 @@ use services::onboarding::Actor;
 use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink};
 
 pub async fn status_push(partners: usize, changes: usize, per_second: u64) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut config = crate::config::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
-    config.http.bind = "127.0.0.1:0".parse()?;
-    config.log.level = "warn".into();
-    let app = crate::startup::Application::build(config).await?;
-    let base = format!("http://{}", app.local_addr());
-    let services = app.services.clone();
-    tokio::spawn(app.run(std::future::pending()));
+    let (_dir, base, services) = crate::bench::serve_in_process().await?;
     let e = |e: services::Error| anyhow!("{e}");
 
     let connectors = 8u8;
