@@ -6,78 +6,16 @@ mod common;
 
 use std::time::Duration;
 
-use cec::Secrets;
-use common::{Backend, CODE_A, TestApp, application};
+use common::Backend;
+use common::billed::FlowA;
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
-use sim::cec_cpo::{CpoConfig, CpoSimulator, PlatformLink};
+use serde_json::json;
+use sim::cec_cpo::CpoConfig;
 
-/// What a test needs: the app, the simulator, an admin, the partner and a driver with money.
-struct World {
-    app: TestApp,
-    /// The secrets we issued to the partner (what its platform calls us with).
-    issued: Secrets,
-    cpo: CpoSimulator,
-    admin: String,
-    partner_id: String,
-    driver: String,
-}
+type World = FlowA;
 
 async fn world(backend: Backend, adjust: impl FnOnce(&mut CpoConfig)) -> World {
-    let app = TestApp::start_with(backend, |c| {
-        c.workers.status_flush = Duration::from_millis(50);
-        c.workers.unknown_outcomes = Duration::from_millis(200);
-    })
-    .await;
-    let admin = app.admin_token().await;
-    let (partner_id, portal) = app.register(&application(CODE_A)).await;
-    app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
-    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
-    let issued = &creds["cec_issued"][0];
-    let s = |k: &str| issued[k].as_str().unwrap().to_owned();
-
-    // The partner's platform: it calls us with what we issued, we call it with what it issues.
-    let ours = Secrets::new("SimOpSecret00001", "SimDataSecret001", "SimDataSecretIV1", "SimSigSecret0001");
-    let mut config = CpoConfig::new("MA5FCTXX0", ours.clone());
-    config.stations = 5;
-    config.charge_status_interval = Duration::from_millis(150);
-    config.start_delay = Duration::from_millis(100);
-    config.order_retry_backoff = Duration::from_millis(100);
-    // One real second is ten simulated minutes, so a short test session costs real money.
-    config.time_scale = 600.0;
-    config.platform = Some(PlatformLink {
-        base_url: app.base.clone(),
-        version: "v1.0".into(),
-        our_operator_id: "MA5FCTXX0".into(),
-        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
-    });
-    adjust(&mut config);
-    let cpo = CpoSimulator::start(config).await.expect("simulator starts");
-    let peer = json!({"base_url": cpo.base_url(), "version_segment": "v1.0", "operator_secret": ours.operator_secret,
-                      "data_secret": ours.data_secret, "data_secret_iv": ours.data_secret_iv, "sig_secret": ours.sig_secret});
-    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
-    assert_eq!(status, 200, "{body}");
-
-    let (_, session) = app.post("/api/app/v1/users", None, &json!({"phone": "13912345678", "password": "drive-safely"})).await;
-    let driver = session["token"].as_str().unwrap().to_owned();
-    let (status, _) = app.post("/api/app/v1/wallet/top-up", Some(&driver), &json!({"amount": "200.00"})).await;
-    assert_eq!(status, 200);
-    let issued = Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret"));
-    World { app, issued, cpo, admin, partner_id, driver }
-}
-
-/// Polls an order until `done` says so (notifications arrive asynchronously).
-async fn wait_order(w: &World, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        let (_, order) = w.app.get(&format!("/api/app/v1/orders/{id}"), Some(&w.driver)).await;
-        if done(&order) {
-            return order;
-        }
-        last = order;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("order never got there; last seen: {last}");
+    common::billed::onboarded(backend, |_| {}, adjust).await
 }
 
 async fn synced_free_connector(w: &World) -> (String, String) {
@@ -124,7 +62,7 @@ async fn the_whole_flowchart(backend: Backend) {
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["state"], "starting", "{order}");
     let id = order["id"].as_str().unwrap().to_owned();
-    let charging = wait_order(&w, &id, |o| o["state"] == "charging" && o["energy_kwh"].is_string()).await;
+    let charging = w.wait_order(&id, |o| o["state"] == "charging" && o["energy_kwh"].is_string()).await;
     assert!(!charging["message_zh"].as_str().unwrap().is_empty());
     // The connector shows as charging to everyone (status push from the partner).
     let mut seen = false;
@@ -143,7 +81,7 @@ async fn the_whole_flowchart(backend: Backend) {
     // Stopping → the partner's charge-end record → billed.
     let (status, stopping) = w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
     assert_eq!(status, 200, "{stopping}");
-    let billed = wait_order(&w, &id, |o| o["state"] == "billed").await;
+    let billed = w.wait_order(&id, |o| o["state"] == "billed").await;
     let bill: Decimal = billed["amount"].as_str().unwrap().parse().unwrap();
     let partner_order = w.cpo.orders().into_iter().find(|o| o.start_charge_seq.as_str() == billed["seq"].as_str().unwrap()).expect("the partner's record");
     assert_eq!(bill, partner_order.total_money.value(), "our users pay the partner's price by default");
@@ -232,17 +170,17 @@ async fn failure_edges(backend: Backend) {
     assert_eq!(still["state"], "unknown_outcome", "not resolved while the partner cannot be asked");
     w.cpo.set_misbehaviour(Default::default());
     w.app.advance(chrono::Duration::seconds(120));
-    let resolved = wait_order(&w, &unknown, |o| o["state"] != "unknown_outcome").await;
+    let resolved = w.wait_order(&unknown, |o| o["state"] != "unknown_outcome").await;
     assert_eq!(resolved["state"], "failed", "{resolved}");
 
     // Duplicate and inconsistent charge-end records, sent by the partner's own client.
     let (_, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let charging = wait_order(&w, &id, |o| o["state"] == "charging").await;
+    let charging = w.wait_order(&id, |o| o["state"] == "charging").await;
     let seq = charging["seq"].as_str().unwrap().to_owned();
     w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { duplicate_pushes: true, ..Default::default() });
     w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
-    wait_order(&w, &id, |o| o["state"] == "billed").await;
+    w.wait_order(&id, |o| o["state"] == "billed").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let bills: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM order_bills").fetch_one(pool).await.unwrap();
     let transitions: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
@@ -266,7 +204,7 @@ async fn inconsistent_records_are_disputed(backend: Backend) {
     let (connector, external) = synced_free_connector(&w).await;
     let (_, order) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let charging = wait_order(&w, &id, |o| o["state"] == "charging").await;
+    let charging = w.wait_order(&id, |o| o["state"] == "charging").await;
 
     let partner = cec::CecClient::new(cec::ClientConfig::new(&w.app.base, "v1.0", "MA5FCTXX0", w.issued.clone()), reqwest::Client::new()).unwrap();
     let t0 = chrono::Utc::now() - chrono::Duration::minutes(30);

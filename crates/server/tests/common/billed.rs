@@ -18,14 +18,18 @@ pub struct FlowA {
     pub admin: String,
     pub partner_id: String,
     pub driver: String,
+    /// The secrets we issued to the partner (what its platform calls us with).
+    pub issued: Secrets,
 }
 
-/// The app (with `adjust` applied to its configuration) and an onboarded partner platform.
-pub async fn flow_a(backend: Backend, adjust: impl FnOnce(&mut Config)) -> FlowA {
+/// The app (with `adjust_app` applied to its configuration), an approved CPO partner whose
+/// simulated platform (`adjust_cpo` applied, 5 stations by default) is registered with us, and
+/// a driver with 200 yuan in the wallet. The catalog is not synced yet.
+pub async fn onboarded(backend: Backend, adjust_app: impl FnOnce(&mut Config), adjust_cpo: impl FnOnce(&mut CpoConfig)) -> FlowA {
     let app = TestApp::start_with(backend, |c| {
         c.workers.status_flush = Duration::from_millis(50);
         c.workers.unknown_outcomes = Duration::from_millis(200);
-        adjust(c);
+        adjust_app(c);
     })
     .await;
     let admin = app.admin_token().await;
@@ -34,34 +38,38 @@ pub async fn flow_a(backend: Backend, adjust: impl FnOnce(&mut Config)) -> FlowA
     let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
     let issued = &creds["cec_issued"][0];
     let s = |k: &str| issued[k].as_str().unwrap().to_owned();
+    let issued = Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret"));
 
+    // The partner's platform: it calls us with what we issued, we call it with what it issues.
     let ours = Secrets::new("SimOpSecret00001", "SimDataSecret001", "SimDataSecretIV1", "SimSigSecret0001");
     let mut config = CpoConfig::new("MA5FCTXX0", ours.clone());
-    config.stations = 2;
+    config.stations = 5;
     config.charge_status_interval = Duration::from_millis(150);
     config.start_delay = Duration::from_millis(100);
     config.order_retry_backoff = Duration::from_millis(100);
     // One real second is ten simulated minutes, so a short session costs real money.
     config.time_scale = 600.0;
-    config.platform = Some(PlatformLink {
-        base_url: app.base.clone(),
-        version: "v1.0".into(),
-        our_operator_id: "MA5FCTXX0".into(),
-        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
-    });
+    config.platform = Some(PlatformLink { base_url: app.base.clone(), version: "v1.0".into(), our_operator_id: "MA5FCTXX0".into(), secrets: issued.clone() });
+    adjust_cpo(&mut config);
     let cpo = CpoSimulator::start(config).await.expect("simulator starts");
     let peer = json!({"base_url": cpo.base_url(), "version_segment": "v1.0", "operator_secret": ours.operator_secret,
                       "data_secret": ours.data_secret, "data_secret_iv": ours.data_secret_iv, "sig_secret": ours.sig_secret});
     let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
     assert_eq!(status, 200, "{body}");
-    let (status, report) = app.post(&format!("/api/admin/v1/partners/{partner_id}/sync"), Some(&admin), &json!({})).await;
-    assert_eq!(status, 200, "{report}");
 
     let (_, session) = app.post("/api/app/v1/users", None, &json!({"phone": "13912345678", "password": "drive-safely"})).await;
     let driver = session["token"].as_str().unwrap().to_owned();
     let (status, _) = app.post("/api/app/v1/wallet/top-up", Some(&driver), &json!({"amount": "200.00"})).await;
     assert_eq!(status, 200);
-    FlowA { app, cpo, admin, partner_id, driver }
+    FlowA { app, cpo, admin, partner_id, driver, issued }
+}
+
+/// [`onboarded`] with a two-station partner whose catalog is synced.
+pub async fn flow_a(backend: Backend, adjust: impl FnOnce(&mut Config)) -> FlowA {
+    let w = onboarded(backend, adjust, |c| c.stations = 2).await;
+    let (status, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 200, "{report}");
+    w
 }
 
 impl FlowA {
