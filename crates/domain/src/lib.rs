@@ -11,3 +11,4 @@ pub mod station;
 pub mod tariff;
 pub mod order;
 pub mod settlement;
+pub mod daily_check;

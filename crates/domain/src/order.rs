@@ -368,6 +368,8 @@ pub enum FailureReason {
     NotStarted,
     /// A query confirmed the reservation was never made.
     NotReserved,
+    /// The operator does not take reservations (extension FailReason 4, or not enabled).
+    ReservationUnsupported,
     /// The partner or platform is not permitted to use this connector.
     NotPermitted,
 }
@@ -395,6 +397,7 @@ impl FailureReason {
             Self::StartFailed { detail: None } => "充电桩启动失败，未产生费用".into(),
             Self::NotStarted => "经向运营商查询确认未启动充电，未产生费用".into(),
             Self::NotReserved => "经向运营商查询确认预约未成功".into(),
+            Self::ReservationUnsupported => "该运营商暂不支持预约，可直接前往充电".into(),
             Self::NotPermitted => "无权使用该充电枪".into(),
         }
     }
@@ -412,6 +415,7 @@ impl FailureReason {
             Self::StartFailed { detail: None } => "the charger failed to start; nothing was charged".into(),
             Self::NotStarted => "the operator confirmed the session never started; nothing was charged".into(),
             Self::NotReserved => "the operator confirmed the reservation was not made".into(),
+            Self::ReservationUnsupported => "this operator does not take reservations; you can go and charge directly".into(),
             Self::NotPermitted => "not permitted to use this connector".into(),
         }
     }

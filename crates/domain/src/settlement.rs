@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::money::{AmountError, Energy, Money, Rate, UnitPrice};
-use crate::tariff::FeeBreakdown;
+use crate::tariff::{FeeBreakdown, TariffPeriod};
 
 fn truncate_fen(m: Money) -> Money {
     Money::new(m.yuan().round_dp_with_strategy(2, RoundingStrategy::ToZero))
@@ -100,6 +100,14 @@ pub struct UserPricing {
     /// Percent added to (positive) or taken off (negative) the partner's service fee.
     #[serde(with = "rust_decimal::serde::str")]
     pub service_adjust_percent: Decimal,
+}
+
+impl UserPricing {
+    /// The unit prices our user is shown for one of the partner's price periods: the same
+    /// service-fee factor [`user_fee`] applies to the bill, per kWh and rounded to 4 decimals.
+    pub fn period(&self, partner: &TariffPeriod) -> TariffPeriod {
+        TariffPeriod { service_price: partner.service_price.adjusted(self.service_adjust_percent / Decimal::ONE_HUNDRED), ..*partner }
+    }
 }
 
 /// What our user pays for a session the partner billed with `partner` (flow A). The adjusted
@@ -427,6 +435,16 @@ mod tests {
         assert_eq!(line.commission().yuan(), dec!(1.47));
         assert_eq!(line.partner_amount.yuan(), dec!(28.05));
         assert_eq!(line.partner_amount + line.our_amount, line.gross);
+    }
+
+    #[test]
+    fn user_unit_prices_follow_the_bill_factor() {
+        let partner = crate::tariff::TariffPeriod::parse(0, "000000", dec!(0.8), dec!(0.4567)).unwrap();
+        let shown = UserPricing { service_adjust_percent: dec!(10) }.period(&partner);
+        assert_eq!((shown.elec_price, shown.service_price.value()), (partner.elec_price, dec!(0.5024)));
+        let free = UserPricing { service_adjust_percent: dec!(-150) }.period(&partner);
+        assert_eq!(free.service_price, UnitPrice::ZERO);
+        assert_eq!(UserPricing::default().period(&partner), partner);
     }
 
     #[test]

@@ -220,6 +220,11 @@ impl Tariff {
         &self.periods[self.index_at(instant)]
     }
 
+    /// The period in force at `instant` and when it ends (the next period boundary).
+    pub fn current(&self, instant: DateTime<Utc>) -> (&TariffPeriod, DateTime<Utc>) {
+        (self.price_at(instant), self.next_boundary(instant))
+    }
+
     /// The next period boundary strictly after `instant` (the next period's start, or the next
     /// Beijing midnight after the last period).
     fn next_boundary(&self, instant: DateTime<Utc>) -> DateTime<Utc> {
@@ -684,6 +689,16 @@ mod tests {
         let json = serde_json::to_string(&t).unwrap();
         assert!(json.contains(r#""start":"080000""#), "{json}");
         assert_eq!(serde_json::from_str::<Tariff>(&json).unwrap(), t);
+    }
+
+    #[test]
+    fn current_period_ends_at_the_next_boundary() {
+        let t = tou();
+        let (period, until) = t.current(bj(2024, 1, 1, 12, 0, 0));
+        assert_eq!((period.elec_price, until), (price(dec!(1.0)), bj(2024, 1, 1, 22, 0, 0)));
+        // The last period runs to Beijing midnight, not to the first period of the next day + 8 h.
+        let (period, until) = t.current(bj(2024, 1, 1, 23, 30, 0));
+        assert_eq!((period.elec_price, until), (price(dec!(0.3)), bj(2024, 1, 2, 0, 0, 0)));
     }
 
     #[test]

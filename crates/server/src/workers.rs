@@ -1,7 +1,7 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, resolving orders whose outcome is unknown, and closing stale payments. Each
-//! loop logs and carries on after an error; none of them holds a lock across an await on the
-//! network.
+//! flow-A partners, resolving orders whose outcome is unknown, expiring reservations, closing
+//! stale payments and the daily check of flow-A orders. Each loop logs and carries on after an
+//! error; none of them holds a lock across an await on the network.
 
 use std::time::Duration;
 
@@ -19,6 +19,8 @@ pub struct WorkerConfig {
     pub session_status: Duration,
     /// Closing stale gateway payments and asking again about unconfirmed refunds.
     pub payment_sweep: Duration,
+    /// The daily flow-A check of yesterday's orders (run again each time; results replaced).
+    pub daily_check: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -31,6 +33,7 @@ impl Default for WorkerConfig {
             outbox_poll: Duration::from_millis(500),
             session_status: Duration::from_secs(50),
             payment_sweep: Duration::from_secs(60),
+            daily_check: Duration::from_secs(3600),
         }
     }
 }
@@ -100,6 +103,16 @@ pub fn spawn(services: Services, config: WorkerConfig) {
     });
     let s = services.clone();
     tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.daily_check);
+        loop {
+            tick.tick().await;
+            if let Err(e) = s.run_daily_check(s.yesterday()).await {
+                tracing::warn!(error = %e, "daily check failed");
+            }
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(config.payment_sweep);
         loop {
             tick.tick().await;
@@ -120,6 +133,9 @@ pub fn spawn(services: Services, config: WorkerConfig) {
             }
             if let Err(e) = services.expire_pile_starts().await {
                 tracing::warn!(error = %e, "closing pile starts without an answer failed");
+            }
+            if let Err(e) = services.expire_reservations().await {
+                tracing::warn!(error = %e, "expiring reservations failed");
             }
         }
     });

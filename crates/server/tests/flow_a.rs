@@ -35,7 +35,175 @@ async fn synced_free_connector(w: &World) -> (String, String) {
     (connector, external)
 }
 
-on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree);
+on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps);
+
+/// 每日对账: the day's orders are each followed to record, bill, payment and settlement line;
+/// what is missing once the grace period has passed is listed for an admin.
+async fn daily_check_lists_gaps(backend: Backend) {
+    let world = common::billed::flow_a(backend, |_| {}).await;
+    let w = &world;
+    let (paid, _) = w.billed_order().await;
+    let (status, _) = w.app.post(&format!("/api/app/v1/orders/{paid}/pay"), Some(&w.driver), &json!({})).await;
+    assert_eq!(status, 200);
+    let (unpaid, _) = w.billed_order().await;
+    // A session whose partner then goes silent: no charge record ever comes.
+    let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000&free_now=true", None).await;
+    let station = nearby["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{station}"), None).await;
+    let free = detail["connectors_live"].as_array().unwrap().iter().find(|c| c["status"] == "available").unwrap()["id"].clone();
+    let (_, silent) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": free})).await;
+    let silent = silent["id"].as_str().unwrap().to_owned();
+    w.wait_order(&silent, |o| o["state"] == "charging").await;
+    w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { down: true, ..Default::default() });
+
+    let today = w.app.services.now().with_timezone(&domain::tariff::beijing()).date_naive().to_string();
+    let run = |day: String| async move { w.app.post("/api/admin/v1/daily-checks", Some(&w.admin), &json!({"day": day})).await };
+    let (status, report) = run(today.clone()).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["checks"][0]["orders"].as_i64(), report["checks"][0]["finding_count"].as_i64()), (Some(3), Some(0)), "within the grace period: {report}");
+
+    w.app.advance(chrono::Duration::hours(7));
+    let (_, report) = run(today.clone()).await;
+    let findings = report["checks"][0]["findings"].as_array().unwrap().clone();
+    let seq_of = |id: &str| {
+        let id = id.to_owned();
+        async move { w.app.get(&format!("/api/app/v1/orders/{id}"), Some(&w.driver)).await.1["seq"].clone() }
+    };
+    let mut expected = vec![(seq_of(&unpaid).await, "unpaid"), (seq_of(&silent).await, "no_partner_record")];
+    expected.sort_by_key(|(seq, _)| seq.as_str().unwrap().to_owned());
+    let found: Vec<(serde_json::Value, &str)> = findings.iter().map(|f| (f["order"].clone(), f["kind"].as_str().unwrap())).collect();
+    assert_eq!(found, expected, "{report}");
+
+    // Checking again replaces the day's results; the list filters by day and by findings.
+    let (_, listed) = w.app.get("/api/admin/v1/daily-checks?with_findings=true", Some(&w.admin)).await;
+    assert_eq!((listed["total"].as_i64(), listed["items"][0]["finding_count"].as_i64()), (Some(1), Some(2)), "{listed}");
+    let (_, other_day) = w.app.get("/api/admin/v1/daily-checks?day=2020-01-01", Some(&w.admin)).await;
+    assert_eq!(other_day["total"], 0, "{other_day}");
+    let (status, body) = run("2999-01-01".into()).await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("day")), "{body}");
+    let (status, _) = w.app.get("/api/admin/v1/daily-checks", None).await;
+    assert_eq!(status, 401);
+    world.app.cleanup().await;
+}
+
+/// 预约: the driver holds a partner's connector (T/CEC 102 reservation extension), then uses the
+/// hold by starting there; another hold is cancelled; a third runs out.
+async fn reservations(backend: Backend) {
+    let world = world(backend, |_| {}).await;
+    let w = &world;
+    let (connector, external) = synced_free_connector(w).await;
+    let reserve = |connector: &str, minutes: u32| {
+        let body = json!({"connector_id": connector, "minutes": minutes});
+        async move { w.app.post("/api/app/v1/reservations", Some(&w.driver), &body).await }
+    };
+    let (status, body) = reserve(&connector, 0).await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("minutes")), "{body}");
+
+    let (status, held) = reserve(&connector, 60).await;
+    assert_eq!((status, held["state"].as_str()), (201, Some("reserved")), "{held}");
+    assert!(held["reserved_until"].is_string(), "{held}");
+    let id = held["id"].as_str().unwrap().to_owned();
+    let at_partner = w.cpo.reservations();
+    assert_eq!(at_partner.len(), 1);
+    assert_eq!((at_partner[0].connector_id.as_str(), at_partner[0].reserve_seq.as_str()), (external.as_str(), held["seq"].as_str().unwrap()));
+    let (status, second) = reserve(&connector, 10).await;
+    assert_eq!((status, second["error"]["code"].as_str()), (409, Some("reservation_exists")), "{second}");
+
+    // Starting on the held connector uses the reservation: the same order goes on to charge.
+    let (status, started) = w.app.post("/api/app/v1/charging/start", Some(&w.driver), &json!({"connector_id": connector})).await;
+    assert_eq!((status, started["id"].as_str()), (201, Some(id.as_str())), "{started}");
+    w.wait_order(&id, |o| o["state"] == "charging").await;
+    assert_eq!(w.cpo.reservations()[0].stat, cec::messages::ReserveSeqStat::Used);
+    let (status, _) = w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
+    assert_eq!(status, 200);
+    w.wait_order(&id, |o| o["state"] == "billed").await;
+
+    // A hold given back: the partner releases it and the order says cancelled.
+    let partner = w.partner_id.parse().ok();
+    let other = w
+        .cpo
+        .connector_ids()
+        .iter()
+        .filter(|e| **e != external)
+        .filter_map(|e| w.app.services.connector_by_external(partner, e))
+        .find(|(c, _)| w.app.services.hub.effective(*c, w.app.services.now()).is_free())
+        .expect("another free connector")
+        .0
+        .to_string();
+    let (_, held) = reserve(&other, 60).await;
+    let id = held["id"].as_str().unwrap().to_owned();
+    let (status, cancelled) = w.app.post(&format!("/api/app/v1/orders/{id}/cancel"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, cancelled["state"].as_str()), (200, Some("cancelled")), "{cancelled}");
+    assert_eq!(w.cpo.reservations()[1].stat, cec::messages::ReserveSeqStat::Cancelled);
+    let (status, again) = w.app.post(&format!("/api/app/v1/orders/{id}/cancel"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, again["error"]["code"].as_str()), (409, Some("order_state")), "{again}");
+
+    // A hold that runs out ends as expired, told to the driver in plain words.
+    let (status, held) = reserve(&other, 60).await;
+    assert_eq!((status, held["state"].as_str()), (201, Some("reserved")), "{held}");
+    let id = held["id"].as_str().unwrap().to_owned();
+    w.app.advance(chrono::Duration::hours(3));
+    let expired = w.wait_order(&id, |o| o["state"] == "reservation_expired").await;
+    assert!(!expired["message_zh"].as_str().unwrap().is_empty(), "{expired}");
+    let pool = w.app.services.db.pool();
+    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM order_transitions WHERE order_id = $1 ORDER BY n")
+        .bind(&id)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(events, ["reserve_requested", "reservation_confirmed", "reservation_expired"]);
+    world.app.cleanup().await;
+}
+
+/// The partner's prices are pulled with its stations; drivers see what they will pay now (the
+/// partner's price under our user pricing) and can search by it.
+async fn prices_shown_and_searched(backend: Backend) {
+    use sim::cec_cpo::data::TariffPeriod;
+    let dec = |s: &str| s.parse::<Decimal>().unwrap();
+    let world = world(backend, |c| c.tariff = vec![TariffPeriod::new(0, 0, dec("0.35"), dec("0.45")), TariffPeriod::new(12, 0, dec("0.95"), dec("0.65"))]).await;
+    let w = &world;
+    let (status, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
+    assert_eq!((status, report["priced"].as_u64(), report["price_failures"].as_u64()), (200, Some(5), Some(0)), "{report}");
+
+    use chrono::Timelike;
+    let afternoon = w.app.services.now().with_timezone(&domain::tariff::beijing()).hour() >= 12;
+    let (elec, service) = if afternoon { (dec("0.95"), dec("0.65")) } else { (dec("0.35"), dec("0.45")) };
+    let nearby = |query: &str| {
+        let path = format!("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000{query}");
+        async move { w.app.get(&path, None).await }
+    };
+    let (_, all) = nearby("").await;
+    let station = all["items"][0]["id"].as_str().unwrap().to_owned();
+    let price_of = |v: &serde_json::Value, field: &str| dec(v[field].as_str().unwrap_or_else(|| panic!("{field} in {v}")));
+    assert_eq!(price_of(&all["items"][0]["price"], "total_price"), elec + service, "{all}");
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{station}"), None).await;
+    assert_eq!((price_of(&detail["price"], "elec_price"), price_of(&detail["price"], "service_price")), (elec, service), "{detail}");
+    let until: chrono::DateTime<chrono::Utc> = detail["price"]["until"].as_str().unwrap().parse().unwrap();
+    assert!(until > w.app.services.now() && until - w.app.services.now() <= chrono::Duration::hours(12), "{detail}");
+    assert_eq!(detail["prices"].as_array().unwrap().len(), 2, "{detail}");
+    assert_eq!(detail["prices"][1]["start"], "120000");
+
+    // Search by price: the bound is inclusive; a station costing more is left out.
+    let (_, cheap) = nearby(&format!("&max_price={}", elec + service)).await;
+    assert_eq!(cheap["total"], 5, "{cheap}");
+    let (_, none) = nearby(&format!("&max_price={}", elec + service - dec("0.01"))).await;
+    assert_eq!(none["total"], 0, "{none}");
+    let (status, body) = nearby("&max_price=-1").await;
+    assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("max_price")), "{body}");
+
+    // Our 10 % service-fee markup shows at once in what drivers see and search by.
+    let terms_path = format!("/api/admin/v1/partners/{}/terms", w.partner_id);
+    let (_, mut terms) = w.app.get(&terms_path, Some(&w.admin)).await;
+    terms["user_pricing"]["service_adjust_percent"] = json!("10");
+    let (status, saved) = w.app.put(&terms_path, Some(&w.admin), &terms).await;
+    assert_eq!(status, 200, "{saved}");
+    let marked = service * dec("1.1");
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{station}"), None).await;
+    assert_eq!((price_of(&detail["price"], "service_price"), price_of(&detail["price"], "total_price")), (marked, elec + marked), "{detail}");
+    let (_, none) = nearby(&format!("&max_price={}", elec + service)).await;
+    assert_eq!(none["total"], 0, "{none}");
+    world.app.cleanup().await;
+}
 
 /// The periodic worker and an admin's "sync now" may run at once; neither may fail or duplicate.
 async fn concurrent_syncs_agree(backend: Backend) {

@@ -10,7 +10,9 @@ use std::sync::RwLock;
 use chrono::{DateTime, Utc};
 use domain::geo::Gcj02;
 use domain::partner::ReviewState;
+use domain::settlement::UserPricing;
 use domain::station::ConnectorStatus;
+use domain::tariff::Tariff;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
@@ -18,6 +20,7 @@ use uuid::Uuid;
 
 use crate::geo_index::GeoIndex;
 use crate::ports::{GatewayError, RemoteStation};
+use crate::prices::PriceNow;
 use crate::{Error, Result, Services};
 
 /// What search and the app show about a station.
@@ -34,8 +37,10 @@ pub struct StationSummary {
     pub lat: f64,
     pub lng: f64,
     pub connectors: Vec<ConnectorSummary>,
-    #[schema(value_type = Object)]
-    pub tariff: serde_json::Value,
+    /// The owner's time-of-day prices (the partner's own, before our user pricing); shown
+    /// through [`crate::prices::PriceNow`].
+    #[serde(skip)]
+    pub tariff: Option<Tariff>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -56,6 +61,8 @@ pub struct CatalogCache {
     /// (partner, partner's ConnectorID) → (connector, station).
     by_external: HashMap<(Option<Uuid>, String), (Uuid, Uuid)>,
     connector_station: HashMap<Uuid, Uuid>,
+    /// Each operator partner's user pricing (flow A), so prices are shown without a query.
+    pub(crate) user_pricing: HashMap<Uuid, UserPricing>,
 }
 
 impl CatalogCache {
@@ -96,6 +103,10 @@ pub struct SyncReport {
     /// Stations refused, with the reason (bad coordinates, no connectors, …).
     pub rejected: Vec<(String, String)>,
     pub incremental: bool,
+    /// Stations whose prices the partner gave us in this sync.
+    pub priced: usize,
+    /// Stations whose prices could not be fetched (the last known prices are kept).
+    pub price_failures: usize,
 }
 
 /// Search filters of the app's nearby search.
@@ -104,6 +115,9 @@ pub struct NearbyFilter {
     pub free_now: bool,
     pub min_power_kw: Option<Decimal>,
     pub dc_only: bool,
+    /// Highest total price (electricity + service, yuan per kWh) our user pays right now;
+    /// stations without known prices are left out when set.
+    pub max_price: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -113,6 +127,8 @@ pub struct NearbyStation {
     pub distance_m: f64,
     pub free_connectors: usize,
     pub statuses: Vec<ConnectorStatus>,
+    /// What our user pays per kWh now; `None` when the owner has not given prices.
+    pub price: Option<PriceNow>,
 }
 
 fn validate(station: &RemoteStation) -> std::result::Result<domain::geo::Coordinate, String> {
@@ -138,7 +154,7 @@ fn summary(station: &StationRow, connectors: &[ConnectorRow]) -> StationSummary 
         address: station.address.clone(),
         lat: station.lat,
         lng: station.lng,
-        tariff: station.tariff.clone(),
+        tariff: serde_json::from_value(station.tariff.clone()).ok(),
         connectors: connectors
             .iter()
             .map(|c| ConnectorSummary {
@@ -164,7 +180,12 @@ impl Services {
             self.hub.register(c.id, c.station_id, reading);
             by_station.entry(c.station_id).or_default().push(c);
         }
+        let mut pricing = HashMap::new();
+        for partner in stations.iter().filter_map(|s| s.partner_id).collect::<std::collections::HashSet<_>>() {
+            pricing.insert(partner, self.partner_terms(partner).await?.user_pricing);
+        }
         let mut cache = self.catalog.write().expect("catalog lock");
+        cache.user_pricing = pricing;
         for s in &stations {
             cache.put(summary(s, by_station.get(&s.id).map_or(&[][..], Vec::as_slice)));
         }
@@ -201,11 +222,14 @@ impl Services {
                 return Err(gateway_error(e));
             }
         };
+        let user_pricing = self.partner_terms(partner_id).await?.user_pricing;
+        self.catalog.write().expect("catalog lock").user_pricing.insert(partner_id, user_pricing);
+        let tariffs = self.fetch_tariffs(gateway.as_ref(), &partner, &remote).await;
         // A deadlock with the status write-behind (PostgreSQL picks one victim) is retried.
         let mut attempt = 0;
         let (report, summaries) = loop {
             attempt += 1;
-            match self.write_catalog(partner_id, &remote, since.is_some(), query_time).await {
+            match self.write_catalog(partner_id, &remote, &tariffs, since.is_some(), query_time).await {
                 Err(Error::Store(e)) if e.is_transient() && attempt < 4 => {
                     tracing::info!(partner = %partner_id, attempt, error = %e, "catalog write collided; retrying");
                 }
@@ -222,8 +246,22 @@ impl Services {
     }
 
     /// The write half of a sync: stations, equipment and connectors upserted in one transaction.
-    async fn write_catalog(&self, partner_id: Uuid, remote: &[RemoteStation], incremental: bool, query_time: DateTime<Utc>) -> Result<(SyncReport, Vec<(StationRow, Vec<ConnectorRow>)>)> {
-        let mut report = SyncReport { stations: 0, connectors: 0, rejected: Vec::new(), incremental };
+    async fn write_catalog(
+        &self,
+        partner_id: Uuid,
+        remote: &[RemoteStation],
+        tariffs: &crate::prices::FetchedTariffs,
+        incremental: bool,
+        query_time: DateTime<Utc>,
+    ) -> Result<(SyncReport, Vec<(StationRow, Vec<ConnectorRow>)>)> {
+        let mut report = SyncReport {
+            stations: 0,
+            connectors: 0,
+            rejected: Vec::new(),
+            incremental,
+            priced: tariffs.fetched,
+            price_failures: tariffs.failed,
+        };
         let mut summaries = Vec::new();
         let mut tx = self.db.begin().await?;
         // Writing the sync row first serialises concurrent syncs of one partner (the periodic
@@ -252,7 +290,7 @@ impl Services {
                 station_status: station.station_status,
                 service_tel: station.service_tel.clone(),
                 business_hours: station.business_hours.clone(),
-                tariff: serde_json::Value::Null,
+                tariff: tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default()),
                 public: true,
                 detail: station.detail.clone(),
                 updated_at: query_time,
@@ -354,6 +392,7 @@ impl Services {
     pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> (usize, Vec<NearbyStation>) {
         let now = self.now();
         let cache = self.catalog.read().expect("catalog lock");
+        let price = |station: &StationSummary| crate::prices::user_price(&cache, station, now);
         let wanted = |station: &StationSummary| -> Vec<Uuid> {
             station
                 .connectors
@@ -367,7 +406,7 @@ impl Services {
             let describe = |station: &StationSummary, distance_m: f64, ids: &[Uuid]| {
                 let statuses: Vec<ConnectorStatus> = ids.iter().map(|id| status(*id)).collect();
                 let free_connectors = statuses.iter().filter(|s| s.is_free()).count();
-                NearbyStation { station: station.clone(), distance_m, free_connectors, statuses }
+                NearbyStation { station: station.clone(), distance_m, free_connectors, statuses, price: price(station) }
             };
             let mut candidates = Vec::new();
             for (id, distance) in cache.geo.nearby(lat, lng, radius_m, |_| true) {
@@ -377,6 +416,11 @@ impl Services {
                     continue;
                 }
                 if filter.free_now && !ids.iter().any(|id| status(*id).is_free()) {
+                    continue;
+                }
+                if let Some(max) = filter.max_price
+                    && price(station).is_none_or(|p| p.total_price() > max)
+                {
                     continue;
                 }
                 candidates.push((station, distance, ids));

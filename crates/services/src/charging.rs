@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
-use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, RemoteState, StartChargeSeq, StopReason};
+use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, PendingCommand, RemoteState, StartChargeSeq, StopReason};
 use domain::settlement::{SessionAmounts, SettlementLine, ShareRule, UserPricing, user_fee};
 use domain::tariff::{Discrepancy, PartnerDetail, PartnerTotals, validate_partner_totals};
 use rust_decimal::Decimal;
@@ -40,6 +40,8 @@ pub struct OrderView {
     /// Cost so far while charging; the bill once finished.
     #[schema(value_type = Option<String>)]
     pub amount: Option<Decimal>,
+    /// End of the hold while the order is a reservation.
+    pub reserved_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -95,7 +97,7 @@ pub enum RecordVerdict {
 const SEQ_COUNTER_MOD: u16 = 10_000;
 
 impl Services {
-    fn view(&self, order: &Order) -> OrderView {
+    pub(crate) fn view(&self, order: &Order) -> OrderView {
         let station_name = self.hub_station_of(order.connector_id).and_then(|s| self.station_summary(s)).map(|s| s.name);
         OrderView {
             id: order.id,
@@ -108,6 +110,7 @@ impl Services {
             message_en: order.message_en(),
             energy_kwh: order.record.as_ref().map(|r| r.energy.value()).or(order.progress.and_then(|p| p.energy.map(Energy::value))),
             amount: order.billed_amount.or(order.progress.and_then(|p| p.money)).map(Money::yuan),
+            reserved_until: order.reserved_until.filter(|_| order.state == OrderState::Reserved),
             created_at: order.created_at,
         }
     }
@@ -139,12 +142,13 @@ impl Services {
         let entry = crate::onboarding::audit_entry(actor, "set_terms", partner_id, None, None, Some(&json.to_string()), now);
         store::audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.remember_user_pricing(partner_id, terms.user_pricing);
         Ok(terms.clone())
     }
 
     /// Applies `event` to the order with optimistic retries; harmless repeats (late or duplicate
     /// reports) return the order unchanged.
-    async fn apply(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
+    pub(crate) async fn apply(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
@@ -167,37 +171,20 @@ impl Services {
         Err(Error::Internal("order kept changing under us".into()))
     }
 
-    /// Our user starts charging at a partner's connector.
+    /// Our user starts charging at a partner's connector; a reservation the user holds on it
+    /// is used (the partner's reservation extension consumes it on start).
     pub async fn start_charging(&self, user: &UserRecord, connector_id: Uuid) -> Result<OrderView> {
         let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
-        let (station, connector) = {
-            let cache = self.catalog.read().expect("catalog lock");
-            let station = cache.station_of(connector_id).and_then(|s| cache.summary(s)).cloned().ok_or(Error::not_found("connector"))?;
-            let connector = station.connectors.iter().find(|c| c.id == connector_id).cloned().ok_or(Error::not_found("connector"))?;
-            (station, connector)
+        let (connector, partner_id) = self.partner_connector(connector_id)?;
+        let order = match self.users_reservation(user, connector_id).await? {
+            Some(reserved) => self.apply(reserved.id, OrderEvent::StartRequested, Some("reservation used".into())).await?,
+            None => {
+                self.ensure_free(connector_id)?;
+                self.new_partner_order(user, partner_id, connector_id, OrderEvent::StartRequested).await?
+            }
         };
-        let partner_id = station.partner_id.ok_or_else(|| Error::forbidden("our own piles are started through the pile API", "自营桩请通过桩控制接口启动"))?;
-        let status = self.hub.effective(connector_id, self.now());
-        if !status.is_free() {
-            return Err(Error::Conflict {
-                code: "connector_not_free",
-                field: Some("connector_id"),
-                message: format!("the connector is {status:?}, not free; choose another one"),
-                message_zh: format!("该充电枪当前为「{}」，请选择空闲的充电枪", status.label_zh()),
-            });
-        }
         let partner = self.partner(partner_id).await?;
-        let now = self.now();
-        let counter = (rand::random::<u16>()) % SEQ_COUNTER_MOD;
-        let seq = StartChargeSeq::generate(&self.settings.our_operator_id, now, counter).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut order = Order::new(Uuid::now_v7(), seq.clone(), Ownership::PartnerPile { user_id: user.id, operator_partner_id: partner_id }, connector_id, now);
-        {
-            let transition = order.apply(OrderEvent::StartRequested, now).map_err(|e| Error::Internal(e.to_string()))?;
-            let mut tx = self.db.begin().await?;
-            orders::insert(&mut tx, &order).await?;
-            orders::record_transition(&mut tx, &transition, None).await?;
-            tx.commit().await.map_err(store::Error::from)?;
-        }
+        let seq = order.seq.clone();
         let order = match gateway.start(&partner, &seq, &connector.external_id).await {
             Ok(StartReply::Accepted) => self.apply(order.id, OrderEvent::StartAccepted, None).await?,
             Ok(StartReply::Refused(reason)) => self.apply(order.id, OrderEvent::StartRefused { reason }, None).await?,
@@ -208,7 +195,44 @@ impl Services {
         Ok(self.view(&order))
     }
 
-    async fn users_order(&self, user: &UserRecord, order_id: Uuid) -> Result<Order> {
+    /// A partner's connector the driver picked, and the partner operating it.
+    pub(crate) fn partner_connector(&self, connector_id: Uuid) -> Result<(crate::catalog::ConnectorSummary, Uuid)> {
+        let cache = self.catalog.read().expect("catalog lock");
+        let station = cache.station_of(connector_id).and_then(|s| cache.summary(s)).ok_or(Error::not_found("connector"))?;
+        let connector = station.connectors.iter().find(|c| c.id == connector_id).cloned().ok_or(Error::not_found("connector"))?;
+        let partner_id = station.partner_id.ok_or_else(|| Error::forbidden("our own piles are started through the pile API", "自营桩请通过桩控制接口启动"))?;
+        Ok((connector, partner_id))
+    }
+
+    pub(crate) fn ensure_free(&self, connector_id: Uuid) -> Result<()> {
+        let status = self.hub.effective(connector_id, self.now());
+        if status.is_free() {
+            return Ok(());
+        }
+        Err(Error::Conflict {
+            code: "connector_not_free",
+            field: Some("connector_id"),
+            message: format!("the connector is {status:?}, not free; choose another one"),
+            message_zh: format!("该充电枪当前为「{}」，请选择空闲的充电枪", status.label_zh()),
+        })
+    }
+
+    /// Writes a new flow-A order of `user` at a partner's connector, moved by its first event,
+    /// before the partner is asked anything: its StartChargeSeq is the idempotency key.
+    pub(crate) async fn new_partner_order(&self, user: &UserRecord, partner_id: Uuid, connector_id: Uuid, first: OrderEvent) -> Result<Order> {
+        let now = self.now();
+        let counter = (rand::random::<u16>()) % SEQ_COUNTER_MOD;
+        let seq = StartChargeSeq::generate(&self.settings.our_operator_id, now, counter).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut order = Order::new(Uuid::now_v7(), seq, Ownership::PartnerPile { user_id: user.id, operator_partner_id: partner_id }, connector_id, now);
+        let transition = order.apply(first, now).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut tx = self.db.begin().await?;
+        orders::insert(&mut tx, &order).await?;
+        orders::record_transition(&mut tx, &transition, None).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        Ok(order)
+    }
+
+    pub(crate) async fn users_order(&self, user: &UserRecord, order_id: Uuid) -> Result<Order> {
         let mut conn = self.db.acquire().await?;
         let stored = orders::by_id(&mut conn, order_id).await?.ok_or(Error::not_found("order"))?;
         match stored.order.ownership {
@@ -252,7 +276,7 @@ impl Services {
     }
 
     /// The partner's order by our StartChargeSeq; refuses an order that belongs to another partner.
-    async fn partner_order(&self, partner_id: Uuid, seq: &str) -> Result<Order> {
+    pub(crate) async fn partner_order(&self, partner_id: Uuid, seq: &str) -> Result<Order> {
         let mut conn = self.db.acquire().await?;
         let stored = orders::by_seq(&mut conn, seq).await?.ok_or(Error::not_found("order"))?;
         if stored.order.ownership.partner_id() != Some(partner_id) {
@@ -451,7 +475,12 @@ impl Services {
         }
         let mut resolved = 0;
         for StoredOrder { order, .. } in stuck {
-            let Some(partner_id) = order.ownership.partner_id() else { continue };
+            // Flow A only: the partner is the operator we can ask about the session.
+            let Ownership::PartnerPile { operator_partner_id: partner_id, .. } = order.ownership else { continue };
+            if order.pending == Some(PendingCommand::Reserve) {
+                resolved += usize::from(self.resolve_unknown_reservation(&order).await?);
+                continue;
+            }
             let partner = self.partner(partner_id).await?;
             let event = match gateway.session(&partner, &order.seq).await {
                 Ok(SessionReport::NotFound) => OrderEvent::QueryFoundNoSession,

@@ -8,9 +8,12 @@ mod error;
 
 pub mod admin_auth;
 pub mod catalog;
+pub mod prices;
+pub mod reservations;
 pub mod charging;
 pub mod clock;
 pub mod credentials;
+pub mod daily_checks;
 pub mod delivery;
 pub mod documents;
 pub mod geo_index;

@@ -58,6 +58,23 @@ pub enum StopReply {
     Refused(String),
 }
 
+/// The answer to a reservation (T/CEC 102 reservation extension `query_reserve`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveReply {
+    Reserved { until: DateTime<Utc> },
+    Refused(FailureReason),
+}
+
+/// The answer to cancelling a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelReserveReply {
+    Cancelled,
+    /// The partner has no such reservation: nothing is held.
+    NotFound,
+    /// It ended already (expired, used or cancelled before).
+    AlreadyEnded,
+}
+
 /// What a query about a session found.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SessionReport {
@@ -94,6 +111,9 @@ pub trait OperatorGateway: Send + Sync + 'static {
     async fn start(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError>;
     async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError>;
     async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError>;
+    /// Holds a connector for `minutes`; the same `seq` again returns the same reservation.
+    async fn reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError>;
+    async fn cancel_reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError>;
 }
 
 /// A pile's answer to a command.

@@ -15,6 +15,7 @@ pub mod admins;
 pub mod audit;
 pub mod catalog;
 pub mod credentials;
+pub mod daily_checks;
 pub mod documents;
 pub mod orders;
 pub mod outbox;

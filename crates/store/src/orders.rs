@@ -118,6 +118,18 @@ pub async fn stale(conn: &mut Conn, state: &str, before: DateTime<Utc>, limit: i
     rows.iter().map(parse).collect()
 }
 
+/// A partner's orders of one flow (`a`, `b`) created in `[start, end)`, oldest first.
+pub async fn for_partner_between(conn: &mut Conn, flow: &str, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StoredOrder>> {
+    let rows = sqlx::query("SELECT body, version FROM orders WHERE partner_id=$1 AND flow=$2 AND created_at >= $3 AND created_at < $4 ORDER BY created_at, id")
+        .bind(partner_id.to_string())
+        .bind(flow)
+        .bind(to_millis(start))
+        .bind(to_millis(end))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(parse).collect()
+}
+
 /// Orders of one flow (`a`, `b`, `own`) in one state, oldest first.
 pub async fn in_state(conn: &mut Conn, flow: &str, state: &str, limit: i64) -> Result<Vec<StoredOrder>> {
     let rows = sqlx::query("SELECT body, version FROM orders WHERE flow=$1 AND state=$2 ORDER BY created_at LIMIT $3")

@@ -30,6 +30,12 @@ pub async fn insert_line(conn: &mut Conn, partner_id: Uuid, line: &SettlementLin
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether the order has its settlement line.
+pub async fn has_line(conn: &mut Conn, order_id: Uuid) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlement_lines WHERE order_id = $1").bind(order_id.to_string()).fetch_one(conn).await?;
+    Ok(n > 0)
+}
+
 /// A partner's lines with `start <= at < end`, oldest first.
 pub async fn lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<SettlementLine>> {
     let rows = sqlx::query(

@@ -12,7 +12,10 @@ use domain::settlement::LedgerEntry;
 use domain::station::ConnectorStatus;
 use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
-use services::ports::{GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, SessionReport, StartReply, StopReply};
+use services::ports::{
+    CancelReserveReply, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply, SessionReport,
+    StartReply, StopReply,
+};
 use store::partners::PartnerRecord;
 
 use super::clients::PartnerClients;
@@ -139,6 +142,39 @@ impl OperatorGateway for CecOperatorGateway {
             (SuccStat::Success, _) => StopReply::Accepted,
             (_, 3) => StopReply::AlreadyStopped,
             (_, code) => StopReply::Refused(format!("FailReason {code}")),
+        })
+    }
+
+    async fn reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError> {
+        let client = self.client(partner).await?;
+        let request = QueryReserve { reserve_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into(), minutes: i64::from(minutes) };
+        let reply = match client.call(&request).await {
+            Ok(reply) => reply,
+            // The extension answers 4004 to a partner it is not enabled for.
+            Err(ClientError::Ret { ret: cec::Ret::Parameter, .. }) => return Ok(ReserveReply::Refused(FailureReason::ReservationUnsupported)),
+            Err(e) => return Err(map_error(e)),
+        };
+        Ok(match (reply.succ_stat, reply.reserve_seq_stat, reply.expire_time) {
+            (SuccStat::Success, ReserveSeqStat::Reserved, Some(until)) => ReserveReply::Reserved { until },
+            (SuccStat::Success, _, _) => return Err(GatewayError::Refused(format!("reservation answered {:?} without an expiry", reply.reserve_seq_stat))),
+            _ => ReserveReply::Refused(match reply.fail_reason {
+                1 => FailureReason::ConnectorNotFound,
+                2 => FailureReason::ConnectorOffline,
+                3 => FailureReason::ConnectorOccupied,
+                4 => FailureReason::ReservationUnsupported,
+                code => FailureReason::Refused { code, detail: None },
+            }),
+        })
+    }
+
+    async fn cancel_reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError> {
+        let client = self.client(partner).await?;
+        let reply = client.call(&QueryCancelReserve { reserve_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
+        Ok(match (reply.succ_stat, reply.fail_reason) {
+            (SuccStat::Success, _) => CancelReserveReply::Cancelled,
+            (_, 1) => CancelReserveReply::NotFound,
+            (_, 2) => CancelReserveReply::AlreadyEnded,
+            (_, code) => return Err(GatewayError::Refused(format!("cancel refused with FailReason {code}"))),
         })
     }
 

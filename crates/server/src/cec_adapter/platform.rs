@@ -9,6 +9,7 @@ use domain::order::{RemoteState, StopReason};
 use domain::station::ConnectorStatus;
 use domain::tariff::{PartnerDetail, PartnerTotals};
 use services::charging::{ListedOrder, PartnerChargeOrder, RecordVerdict};
+use services::reservations::ReservationEnd;
 use services::{Error, Services};
 use uuid::Uuid;
 
@@ -140,7 +141,17 @@ impl PlatformHandler for PlatformAdapter {
         })
     }
 
-    async fn notification_reserve_result(&self, _caller: &Caller, req: NotificationReserveResult) -> Result<NotificationReserveResultResponse, HandlerError> {
+    async fn notification_reserve_result(&self, caller: &Caller, req: NotificationReserveResult) -> Result<NotificationReserveResultResponse, HandlerError> {
+        let end = match req.reserve_seq_stat {
+            ReserveSeqStat::Expired => ReservationEnd::Expired,
+            ReserveSeqStat::Used => ReservationEnd::Used,
+            ReserveSeqStat::Cancelled => ReservationEnd::Cancelled,
+            ReserveSeqStat::Failed => ReservationEnd::Failed,
+            ReserveSeqStat::Reserved | ReserveSeqStat::Other(_) => {
+                return Err(HandlerError::BadParameter(format!("ReserveSeqStat {} is not how a reservation ends / 预约结果状态无效", req.reserve_seq_stat.code())));
+            }
+        };
+        self.services.on_reserve_result(partner_id(caller)?, req.reserve_seq.as_str(), end, req.end_time).await.map_err(to_handler)?;
         Ok(NotificationReserveResultResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Success })
     }
 }

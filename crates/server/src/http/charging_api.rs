@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use services::Error;
 use services::catalog::{NearbyFilter, NearbyStation, StationSummary};
 use services::charging::OrderView;
+use services::prices::{PeriodPrice, PriceNow};
 use services::payments::{GatewayPaymentStarted, PaymentView};
 use store::users::WalletEntry;
 use utoipa::{IntoParams, ToSchema};
@@ -37,6 +38,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders))
         .routes(routes!(order))
         .routes(routes!(stop))
+        .routes(routes!(reserve))
+        .routes(routes!(cancel_reservation))
         .routes(routes!(pay))
         .routes(routes!(payments))
         .routes(routes!(wallet))
@@ -57,6 +60,8 @@ pub struct NearbyParams {
     pub min_power_kw: Option<Decimal>,
     #[serde(default)]
     pub dc_only: bool,
+    /// Highest total price per kWh (yuan, electricity + service) the driver pays right now.
+    pub max_price: Option<Decimal>,
     /// `wgs84` (default) or `gcj02` (Chinese maps): applies to the query and the results.
     pub coords: Option<String>,
     pub page: Option<u32>,
@@ -96,7 +101,10 @@ async fn nearby(State(state): State<AppState>, Query(p): Query<NearbyParams>) ->
         return Err(Error::invalid("radius_m", "must be 100 to 50000", "搜索半径须为 100 至 50000 米").into());
     }
     let page = page_request(p.page, p.per_page)?;
-    let filter = NearbyFilter { free_now: p.free_now, min_power_kw: p.min_power_kw, dc_only: p.dc_only };
+    if p.max_price.is_some_and(|m| m < Decimal::ZERO) {
+        return Err(Error::invalid("max_price", "must not be negative", "最高电价不能为负数").into());
+    }
+    let filter = NearbyFilter { free_now: p.free_now, min_power_kw: p.min_power_kw, dc_only: p.dc_only, max_price: p.max_price };
     let (total, mut items) = state.services.nearby(lat, lng, radius, &filter, page.offset() as usize, page.per_page as usize);
     if to_gcj {
         for item in &mut items {
@@ -114,6 +122,10 @@ pub struct StationDetail {
     #[serde(flatten)]
     pub station: StationSummary,
     pub connectors_live: Vec<ConnectorLive>,
+    /// What the driver pays per kWh now (`None`: the operator has not published prices).
+    pub price: Option<PriceNow>,
+    /// The day's price periods as the driver pays them (Beijing time).
+    pub prices: Vec<PeriodPrice>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,7 +136,7 @@ pub struct ConnectorLive {
     pub status_label_zh: &'static str,
 }
 
-/// A station with its connectors and their live status.
+/// A station with its connectors, their live status and the prices the driver pays.
 #[utoipa::path(get, path = "/stations/{id}", tag = "app", responses((status = 200, body = StationDetail), (status = 404, body = ErrorBody)))]
 async fn station(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResult<Json<StationDetail>> {
     let station = state.services.station_summary(id).ok_or(Error::not_found("station"))?;
@@ -137,7 +149,8 @@ async fn station(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResu
             ConnectorLive { id: c.id, status, status_label_zh: status.label_zh() }
         })
         .collect();
-    Ok(Json(StationDetail { station, connectors_live }))
+    let (price, prices) = state.services.station_prices(id).map_or((None, Vec::new()), |(now, day)| (Some(now), day));
+    Ok(Json(StationDetail { station, connectors_live, price, prices }))
 }
 
 /// Live connector status changes as Server-Sent Events (`event: status`).
@@ -172,6 +185,28 @@ pub struct StartRequest {
     responses((status = 201, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "connector not free")))]
 async fn start(State(state): State<AppState>, User(user): User, Json(r): Json<StartRequest>) -> ApiResult<(StatusCode, Json<OrderView>)> {
     Ok((StatusCode::CREATED, Json(state.services.start_charging(&user, r.connector_id).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReserveRequest {
+    pub connector_id: Uuid,
+    /// How long to hold the connector, 1 to 60 minutes (default 15).
+    pub minutes: Option<u32>,
+}
+
+/// Reserve a connector (预约充电枪). The hold is an order in state `reserved` until
+/// `reserved_until`; starting on that connector uses it.
+#[utoipa::path(post, path = "/reservations", tag = "app", security(("user_session" = [])), request_body = ReserveRequest,
+    responses((status = 201, body = OrderView), (status = 409, body = ErrorBody, description = "connector not free, or a reservation is already held"), (status = 422, body = ErrorBody)))]
+async fn reserve(State(state): State<AppState>, User(user): User, Json(r): Json<ReserveRequest>) -> ApiResult<(StatusCode, Json<OrderView>)> {
+    Ok((StatusCode::CREATED, Json(state.services.reserve(&user, r.connector_id, r.minutes.unwrap_or(15)).await?)))
+}
+
+/// Cancel a held reservation (取消预约).
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "app", security(("user_session" = [])),
+    responses((status = 200, body = OrderView), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody, description = "the operator did not answer; the hold stays")))]
+async fn cancel_reservation(State(state): State<AppState>, User(user): User, Path(id): Path<Uuid>) -> ApiResult<Json<OrderView>> {
+    Ok(Json(state.services.cancel_reservation(&user, id).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
