@@ -83,6 +83,22 @@ async fn daily_check_lists_gaps(backend: Backend) {
     assert_eq!((status, body["error"]["fields"][0]["field"].as_str()), (422, Some("day")), "{body}");
     let (status, _) = w.app.get("/api/admin/v1/daily-checks", None).await;
     assert_eq!(status, 401);
+
+    // The same orders as an admin finds them: by partner and flow, by state, and one in full.
+    let orders = |query: String| async move { w.app.get(&format!("/api/admin/v1/orders?partner_id={}{query}", w.partner_id), Some(&w.admin)).await };
+    let (_, all) = orders("&flow=a".into()).await;
+    assert_eq!(all["total"], 3, "{all}");
+    let (_, none) = orders("&flow=b".into()).await;
+    assert_eq!(none["total"], 0, "{none}");
+    let (_, billed) = orders("&state=billed".into()).await;
+    assert_eq!((billed["total"].as_i64(), billed["items"][0]["id"].as_str()), (Some(1), Some(unpaid.as_str())), "{billed}");
+    let (status, bad) = orders("&flow=x".into()).await;
+    assert_eq!((status, bad["error"]["fields"][0]["field"].as_str()), (422, Some("flow")), "{bad}");
+    let (_, detail) = w.app.get(&format!("/api/admin/v1/orders/{unpaid}"), Some(&w.admin)).await;
+    let events: Vec<&str> = detail["transitions"].as_array().unwrap().iter().map(|t| t["event"].as_str().unwrap()).collect();
+    assert_eq!(events.first().copied(), Some("start_requested"), "{detail}");
+    assert_eq!(events.last().copied(), Some("billed"), "{detail}");
+    assert!(detail["bill"]["partner_record"].is_object(), "{detail}");
     world.app.cleanup().await;
 }
 

@@ -7,6 +7,7 @@
 mod error;
 
 pub mod admin_auth;
+pub mod admin_orders;
 pub mod catalog;
 pub mod prices;
 pub mod reservations;

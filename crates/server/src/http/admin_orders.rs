@@ -1,21 +1,55 @@
-//! Admin (finance) actions on orders: refunds. Every refund names the admin and the reason in
-//! the audit log.
+//! Orders for admins and finance: the list across flows and partners, one order's story, and
+//! refunds. Every refund names the admin and the reason in the audit log.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
+use services::admin_orders::{AdminOrderDetail, AdminOrderView};
 use services::payments::{PaymentView, RefundResult};
-use utoipa::ToSchema;
+use store::Page;
+use store::orders::OrderFilter;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json};
+use super::admin::page_request;
+use super::extract::{Admin, Json, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(refund)).routes(routes!(payments))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(refund)).routes(routes!(payments))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// The operator (flow A) or platform (flow B) partner.
+    pub partner_id: Option<Uuid>,
+    /// `a`, `b` or `own`.
+    pub flow: Option<String>,
+    /// An order state such as `charging`, `billed`, `unknown_outcome`.
+    pub state: Option<String>,
+    /// A StartChargeSeq, exactly.
+    pub seq: Option<String>,
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Orders of every flow, newest first, by partner, flow, state or seq (订单查询).
+#[utoipa::path(get, path = "/orders", tag = "admin", security(("admin_session" = [])), params(ListParams),
+    responses((status = 200, body = Page<AdminOrderView>), (status = 422, body = ErrorBody)))]
+async fn list(State(state): State<AppState>, _admin: Admin, Query(p): Query<ListParams>) -> ApiResult<Json<Page<AdminOrderView>>> {
+    let filter = OrderFilter { partner_id: p.partner_id, flow: p.flow, state: p.state, seq: p.seq };
+    Ok(Json(state.services.admin_orders(&filter, page_request(p.page, p.per_page)?).await?))
+}
+
+/// One order with every transition and its bill.
+#[utoipa::path(get, path = "/orders/{id}", tag = "admin", security(("admin_session" = [])),
+    responses((status = 200, body = AdminOrderDetail), (status = 404, body = ErrorBody)))]
+async fn show(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<AdminOrderDetail>> {
+    Ok(Json(state.services.admin_order(id).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
