@@ -393,41 +393,35 @@ impl Services {
         let now = self.now();
         let cache = self.catalog.read().expect("catalog lock");
         let price = |station: &StationSummary| crate::prices::user_price(&cache, station, now);
-        let wanted = |station: &StationSummary| -> Vec<Uuid> {
-            station
-                .connectors
-                .iter()
-                .filter(|c| !filter.dc_only || c.dc)
-                .filter(|c| filter.min_power_kw.is_none_or(|min| c.power_kw >= min))
-                .map(|c| c.id)
-                .collect()
-        };
+        let fits = |c: &&ConnectorSummary| (!filter.dc_only || c.dc) && filter.min_power_kw.is_none_or(|min| c.power_kw >= min);
         self.hub.with_effective(now, |status| {
-            let describe = |station: &StationSummary, distance_m: f64, ids: &[Uuid]| {
-                let statuses: Vec<ConnectorStatus> = ids.iter().map(|id| status(*id)).collect();
-                let free_connectors = statuses.iter().filter(|s| s.is_free()).count();
-                NearbyStation { station: station.clone(), distance_m, free_connectors, statuses, price: price(station) }
-            };
-            let mut candidates = Vec::new();
-            for (id, distance) in cache.geo.nearby(lat, lng, radius_m, |_| true) {
-                let Some(station) = cache.stations.get(&id) else { continue };
-                let ids = wanted(station);
-                if ids.is_empty() {
-                    continue;
+            let mut candidates: Vec<(Uuid, f64)> = Vec::new();
+            cache.geo.within(lat, lng, radius_m, |id, distance| {
+                let Some(station) = cache.stations.get(&id) else { return };
+                let mut wanted = station.connectors.iter().filter(fits).peekable();
+                let passes = if filter.free_now { wanted.any(|c| status(c.id).is_free()) } else { wanted.peek().is_some() };
+                if passes && filter.max_price.is_none_or(|max| price(station).is_some_and(|p| p.total_price() <= max)) {
+                    candidates.push((id, distance));
                 }
-                if filter.free_now && !ids.iter().any(|id| status(*id).is_free()) {
-                    continue;
-                }
-                if let Some(max) = filter.max_price
-                    && price(station).is_none_or(|p| p.total_price() > max)
-                {
-                    continue;
-                }
-                candidates.push((station, distance, ids));
-            }
+            });
             let total = candidates.len();
-            let page = candidates.iter().skip(offset).take(limit).map(|(s, d, ids)| describe(s, *d, ids)).collect();
-            (total, page)
+            // Only the requested page needs ordering: select it, then sort just that part.
+            let end = offset.saturating_add(limit).min(total);
+            if end < total && end > 0 {
+                candidates.select_nth_unstable_by(end - 1, crate::geo_index::nearest_first);
+            }
+            let page = &mut candidates[..end];
+            page.sort_unstable_by(crate::geo_index::nearest_first);
+            let items = page[offset.min(end)..]
+                .iter()
+                .filter_map(|(id, distance_m)| {
+                    let station = cache.stations.get(id)?;
+                    let statuses: Vec<ConnectorStatus> = station.connectors.iter().filter(fits).map(|c| status(c.id)).collect();
+                    let free_connectors = statuses.iter().filter(|s| s.is_free()).count();
+                    Some(NearbyStation { station: station.clone(), distance_m: *distance_m, free_connectors, statuses, price: price(station) })
+                })
+                .collect();
+            (total, items)
         })
     }
 
@@ -473,5 +467,93 @@ pub(crate) fn gateway_error(e: GatewayError) -> Error {
         GatewayError::NoAnswer(m) => Error::Unavailable { message: format!("the partner did not answer: {m}"), message_zh: "合作方未响应，请稍后重试".into() },
         GatewayError::Refused(m) => Error::Unavailable { message: format!("the partner refused: {m}"), message_zh: "合作方拒绝了请求".into() },
         GatewayError::NotConfigured(m) => Error::Unavailable { message: format!("the partner is not reachable: {m}"), message_zh: "尚未配置合作方接口".into() },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{MasterKey, Settings, SystemClock};
+
+    fn station(i: usize, lat: f64, lng: f64) -> (StationRow, Vec<ConnectorRow>) {
+        let id = Uuid::now_v7();
+        let row = StationRow {
+            id,
+            partner_id: None,
+            external_id: format!("S{i}"),
+            name: format!("站 {i}"),
+            address: String::new(),
+            area_code: "440300".into(),
+            lat,
+            lng,
+            station_type: 1,
+            station_status: 50,
+            service_tel: String::new(),
+            business_hours: None,
+            tariff: serde_json::Value::Null,
+            public: true,
+            detail: serde_json::Value::Null,
+            updated_at: Utc::now(),
+        };
+        let connector = |n: usize| ConnectorRow {
+            id: Uuid::now_v7(),
+            station_id: id,
+            equipment_id: id,
+            external_id: format!("S{i}C{n}"),
+            connector_type: if n == 0 { 4 } else { 3 },
+            power_kw: if n == 0 { "120".into() } else { "7".into() },
+            ocpp_connector: None,
+            status: 1,
+            status_at: None,
+            detail: serde_json::Value::Null,
+        };
+        (row, vec![connector(0), connector(1)])
+    }
+
+    /// Pages put together are exactly the full result, nearest first, whatever the page size;
+    /// filters agree with a plain scan.
+    #[tokio::test]
+    async fn pages_are_the_nearest_first_list_cut_up() {
+        let db = store::Db::connect("sqlite::memory:").await.unwrap();
+        let services = Services::new(db, MasterKey::from_bytes(&MasterKey::generate()), Arc::new(SystemClock), Settings::default());
+        let now = services.now();
+        let mut free_dc = 0;
+        for i in 0..300 {
+            let (row, connectors) = station(i, 22.50 + (i / 20) as f64 * 0.003, 114.00 + (i % 20) as f64 * 0.003);
+            services.index_station(&row, &connectors);
+            // Every third station's DC connector is free; the rest are charging.
+            for (n, c) in connectors.iter().enumerate() {
+                let free = n == 0 && i % 3 == 0;
+                free_dc += usize::from(free);
+                services.hub.apply(c.id, if free { ConnectorStatus::Available } else { ConnectorStatus::Charging }, now);
+            }
+        }
+        let (lat, lng) = (22.52, 114.03);
+        let expected = services.catalog.read().unwrap().geo.nearby(lat, lng, 50_000.0, |_| true);
+        assert_eq!(expected.len(), 300);
+        for per_page in [1, 7, 20, 300, 1_000] {
+            let mut seen = Vec::new();
+            let mut offset = 0;
+            loop {
+                let (total, page) = services.nearby(lat, lng, 50_000.0, &NearbyFilter::default(), offset, per_page);
+                assert_eq!(total, 300);
+                if page.is_empty() {
+                    break;
+                }
+                seen.extend(page.iter().map(|s| (s.station.id, s.distance_m)));
+                offset += per_page;
+            }
+            assert_eq!(seen, expected, "pages of {per_page}");
+        }
+        let free = NearbyFilter { free_now: true, dc_only: true, ..Default::default() };
+        let (total, page) = services.nearby(lat, lng, 50_000.0, &free, 0, 500);
+        assert_eq!((total, page.len()), (free_dc, free_dc));
+        assert!(page.iter().all(|s| s.free_connectors == 1 && s.statuses == [ConnectorStatus::Available]));
+        let ac_free = NearbyFilter { free_now: true, min_power_kw: Some(Decimal::from(7)), dc_only: false, max_price: None };
+        assert_eq!(services.nearby(lat, lng, 50_000.0, &ac_free, 0, 10).0, free_dc, "the free DC connector passes 7 kW");
+        let fast_ac = NearbyFilter { free_now: true, min_power_kw: Some(Decimal::from(121)), ..Default::default() };
+        assert_eq!(services.nearby(lat, lng, 50_000.0, &fast_ac, 0, 10).0, 0);
     }
 }

@@ -11,6 +11,13 @@ use uuid::Uuid;
 
 const CELL_DEGREES: f64 = 0.02;
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
+/// Length of one degree of latitude (and of longitude at the equator).
+const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;
+
+/// Order of search results: nearest first, ties by id so pages are stable.
+pub fn nearest_first(a: &(Uuid, f64), b: &(Uuid, f64)) -> std::cmp::Ordering {
+    a.1.total_cmp(&b.1).then(a.0.cmp(&b.0))
+}
 
 /// Great-circle distance in metres (haversine), WGS-84 degrees in.
 pub fn distance_m(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
@@ -63,25 +70,43 @@ impl GeoIndex {
 
     /// Stations within `radius_m` that `keep` accepts, nearest first, distance in metres.
     pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, mut keep: impl FnMut(Uuid) -> bool) -> Vec<(Uuid, f64)> {
+        let mut found = Vec::new();
+        self.within(lat, lng, radius_m, |id, d| {
+            if keep(id) {
+                found.push((id, d));
+            }
+        });
+        found.sort_by(nearest_first);
+        found
+    }
+
+    /// Calls `visit` with every station within `radius_m` and its distance in metres, in no
+    /// particular order (callers that need only the nearest few select them themselves).
+    pub fn within(&self, lat: f64, lng: f64, radius_m: f64, mut visit: impl FnMut(Uuid, f64)) {
         let dlat = radius_m / 111_000.0;
         // Longitude degrees shrink with latitude; clamp near the poles.
-        let dlng = radius_m / (111_000.0 * lat.to_radians().cos().max(0.01));
+        let cos_lat = lat.to_radians().cos().max(0.01);
+        let dlng = radius_m / (111_000.0 * cos_lat);
         let (lat0, lng0) = cell_of(lat - dlat, lng - dlng);
         let (lat1, lng1) = cell_of(lat + dlat, lng + dlng);
-        let mut found = Vec::new();
+        // A cheap flat-earth test rejects the corners of the cell box before the exact
+        // haversine; its 2 % margin is far larger than its error at city radii.
+        let limit = (radius_m * 1.02 / METRES_PER_DEGREE).powi(2);
         for cy in lat0..=lat1 {
             for cx in lng0..=lng1 {
                 let Some(cell) = self.cells.get(&(cy, cx)) else { continue };
                 for &(id, slat, slng) in cell {
+                    let (dy, dx) = (slat - lat, (slng - lng) * cos_lat);
+                    if dy * dy + dx * dx > limit {
+                        continue;
+                    }
                     let d = distance_m(lat, lng, slat, slng);
-                    if d <= radius_m && keep(id) {
-                        found.push((id, d));
+                    if d <= radius_m {
+                        visit(id, d);
                     }
                 }
             }
         }
-        found.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-        found
     }
 }
 
