@@ -1,5 +1,6 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, resolving orders whose outcome is unknown, and closing stale payments. Each
+//! flow-A partners, resolving orders whose outcome is unknown, ending flow-B starts and
+//! reservations past their deadline, and closing stale payments. Each
 //! loop logs and carries on after an error; none of them holds a lock across an await on the
 //! network.
 
@@ -120,6 +121,9 @@ pub fn spawn(services: Services, config: WorkerConfig) {
             }
             if let Err(e) = services.expire_pile_starts().await {
                 tracing::warn!(error = %e, "closing pile starts without an answer failed");
+            }
+            if let Err(e) = services.expire_pile_reservations().await {
+                tracing::warn!(error = %e, "ending pile reservations past their deadline failed");
             }
         }
     });
