@@ -331,6 +331,9 @@ async fn reservation_taken_by_a_start(backend: Backend) {
     assert_eq!(order_state(&w, &seq).await, "reservation_used");
     let repeat = w.emsp.reserve_with(&seq, &connector, 15).await.unwrap();
     assert_eq!((repeat.succ_stat, repeat.reserve_seq_stat), (SuccStat::Success, ReserveSeqStat::Used), "a repeat reports what became of it");
+    // A reservation's sequence is not a session's, nor the other way round.
+    assert!(matches!(w.emsp.reserve_with(&start_seq, &connector, 15).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
+    assert!(matches!(w.emsp.start_with(&seq, &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
     let late_cancel = w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
     assert_eq!((late_cancel.succ_stat, late_cancel.reserve_seq_stat, late_cancel.fail_reason), (SuccStat::Failure, ReserveSeqStat::Used, 2));
 

@@ -164,6 +164,9 @@ impl Services {
         if let Some((order, reservation)) = self.partner_reservation(partner_id, seq.as_str()).await? {
             return self.settled_answer(order, &reservation).await;
         }
+        if self.seq_taken(seq.as_str()).await? {
+            return Err(Error::invalid("ReserveSeq", "this sequence already names another order", "该预约编号已被其他订单使用"));
+        }
         let control = self.pile_control()?;
         let Some(target) = self.pile_target(partner_id, connector_external).await? else {
             return Ok(ReserveAnswer::refused(ReserveFailure::UnknownConnector));
@@ -320,6 +323,11 @@ impl Services {
             return Ok(None);
         }
         Ok(repo::by_order(&mut conn, stored.order.id).await?.map(|r| (stored.order, r)))
+    }
+
+    async fn seq_taken(&self, seq: &str) -> Result<bool> {
+        let mut conn = self.db.acquire().await?;
+        Ok(orders::by_seq(&mut conn, seq).await?.is_some())
     }
 
     /// Whether an order is a reservation (its sequence is a ReserveSeq, not a session's).
