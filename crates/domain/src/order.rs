@@ -10,6 +10,7 @@
 //! created   ─start─► starting ─result ok─► charging ─stop─► stopping ─record─► finished ─► billed ─► paid ─refund─► refunded
 //! created   ─reserve─► reserving ─confirmed─► reserved ─start─► starting
 //! reserved  ─► reservation_expired | cancelled          reserving ─refused─► failed
+//! reserved  ─start under its own sequence (flow B)─► reservation_used
 //! starting  ─refused / result failed─► failed            charging ─fault─► interrupted ─record─► finished
 //! starting | stopping | reserving ─no answer─► unknown_outcome ─fact (query, push, record)─► …
 //! ```
@@ -205,6 +206,9 @@ pub enum OrderState {
     Reserving,
     Reserved,
     ReservationExpired,
+    /// The hold was consumed by a start, which runs as an order of its own (flow B: the
+    /// partner names its reservation and its session with different sequences).
+    ReservationUsed,
     Starting,
     Charging,
     /// Stop requested or reported; waiting for the final charge record.
@@ -224,11 +228,12 @@ pub enum OrderState {
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 15] = [
+    pub const ALL: [OrderState; 16] = [
         Self::Created,
         Self::Reserving,
         Self::Reserved,
         Self::ReservationExpired,
+        Self::ReservationUsed,
         Self::Starting,
         Self::Charging,
         Self::Stopping,
@@ -248,6 +253,7 @@ impl OrderState {
             Self::Reserving => "reserving",
             Self::Reserved => "reserved",
             Self::ReservationExpired => "reservation_expired",
+            Self::ReservationUsed => "reservation_used",
             Self::Starting => "starting",
             Self::Charging => "charging",
             Self::Stopping => "stopping",
@@ -269,7 +275,7 @@ impl OrderState {
     /// No charging or billing event moves the order any more. A paid order can still be
     /// refunded: money is given back after the session, it does not reopen it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Paid | Self::Refunded | Self::Failed | Self::Cancelled | Self::ReservationExpired)
+        matches!(self, Self::Paid | Self::Refunded | Self::Failed | Self::Cancelled | Self::ReservationExpired | Self::ReservationUsed)
     }
 
     /// The session has ended physically (energy no longer flows for this order).
@@ -292,6 +298,7 @@ impl OrderState {
             Self::Reserving => "预约中",
             Self::Reserved => "已预约",
             Self::ReservationExpired => "预约已超时",
+            Self::ReservationUsed => "预约已使用",
             Self::Starting => "启动中",
             Self::Charging => "充电中",
             Self::Stopping => "停止中",
@@ -312,6 +319,7 @@ impl OrderState {
             Self::Reserving => "reserving",
             Self::Reserved => "reserved",
             Self::ReservationExpired => "reservation expired",
+            Self::ReservationUsed => "reservation used",
             Self::Starting => "starting",
             Self::Charging => "charging",
             Self::Stopping => "stopping",
@@ -558,6 +566,8 @@ pub enum OrderEvent {
     },
     ReserveTimedOut,
     ReservationExpired,
+    /// A start on the reserved connector took over the hold (see `OrderState::ReservationUsed`).
+    ReservationUsed,
     CancelRequested,
     /// We sent the start command (`query_start_charge`, `RemoteStartTransaction`).
     StartRequested,
@@ -622,6 +632,7 @@ impl OrderEvent {
             Self::ReservationRefused { .. } => "reservation_refused",
             Self::ReserveTimedOut => "reserve_timed_out",
             Self::ReservationExpired => "reservation_expired",
+            Self::ReservationUsed => "reservation_used",
             Self::CancelRequested => "cancel_requested",
             Self::StartRequested => "start_requested",
             Self::StartAccepted => "start_accepted",
@@ -810,7 +821,7 @@ impl Order {
         let illegal = Err(OrderError::IllegalTransition { from, event: name });
 
         // Facts that closed orders cannot take back.
-        if matches!(from, S::Failed | S::Cancelled | S::ReservationExpired) && event.says_charging() {
+        if matches!(from, S::Failed | S::Cancelled | S::ReservationExpired | S::ReservationUsed) && event.says_charging() {
             return Err(OrderError::ChargingAfterClose { from });
         }
         if from.charge_has_ended() {
@@ -851,6 +862,12 @@ impl Order {
                     return Err(OrderError::InvalidData("the reservation has not expired yet"));
                 }
                 S::ReservationExpired
+            }
+            (S::Reserved, E::ReservationUsed) => {
+                if self.reserved_until.is_some_and(|until| at >= until) {
+                    return Err(OrderError::InvalidData("the reservation has expired"));
+                }
+                S::ReservationUsed
             }
             (S::Created | S::Reserving | S::Reserved, E::CancelRequested) => {
                 self.pending = None;
@@ -1279,6 +1296,16 @@ mod tests {
         );
         assert_eq!(o.state, OrderState::Cancelled);
 
+        // Flow B: a start with its own sequence consumes the hold; the reservation order ends.
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }]);
+        assert!(o.apply(OrderEvent::ReservationUsed, until).is_err(), "an expired hold cannot be used");
+        assert_eq!(o.apply(OrderEvent::ReservationUsed, t0() + Duration::minutes(5)).unwrap().to, OrderState::ReservationUsed);
+        assert!(o.state.is_terminal() && !o.state.holds_connector());
+        assert!(o.apply(OrderEvent::ReservationExpired, until).is_err());
+        assert!(o.apply(OrderEvent::CancelRequested, until).is_err());
+        assert_eq!(OrderState::parse("reservation_used"), Some(OrderState::ReservationUsed));
+
         let mut o = order();
         run(
             &mut o,
@@ -1403,7 +1430,7 @@ mod tests {
                 OrderEvent::Billed { amount: Money::ZERO },
             ]
         };
-        for terminal in [OrderState::Paid, OrderState::Refunded, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired] {
+        for terminal in [OrderState::Paid, OrderState::Refunded, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired, OrderState::ReservationUsed] {
             for e in events() {
                 let mut o = order();
                 o.state = terminal;

@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::station::ConnectorStatus;
 use ocpp::central_system::{AuthDecision, DisconnectReason};
-use ocpp::enums::{AuthorizationStatus, Measurand, RegistrationStatus, RemoteStartStopStatus, UnitOfMeasure};
+use ocpp::enums::{AuthorizationStatus, CancelReservationStatus, Measurand, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, UnitOfMeasure};
 use ocpp::messages::*;
 use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
 use services::Services;
-use services::ports::{PileCommandError, PileControl, PileReply};
+use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply};
 
 pub struct PileAuth {
     services: Services,
@@ -87,6 +87,13 @@ impl CentralSystemHandler for PileHandler {
         let status = ConnectorStatus::from_ocpp(req.status.as_str());
         let at = req.timestamp.unwrap_or_else(Utc::now);
         self.services.pile_status(cp.as_str(), i64::from(req.connector_id), status, at).await.map_err(internal)?;
+        // OCPP 1.6 has no "reservation expired" message: a held connector going back to
+        // Available is how the pile says its hold ended.
+        if status == ConnectorStatus::Available
+            && let Err(e) = self.services.pile_connector_released(cp.as_str(), i64::from(req.connector_id)).await
+        {
+            tracing::warn!(pile = %cp.as_str(), error = %e, "ending a released reservation failed; the deadline worker will");
+        }
         Ok(StatusNotificationResponse {})
     }
 
@@ -182,6 +189,34 @@ impl PileControl for OcppPileControl {
         let answer = self.central()?.send(ocpp_id, RemoteStopTransactionRequest { transaction_id }).await.map_err(command_error)?;
         Ok(reply(answer.status))
     }
+
+    async fn reserve(&self, ocpp_id: &str, connector_no: i64, reservation_id: i64, id_tag: &str, expiry: DateTime<Utc>) -> Result<ReservationReply, PileCommandError> {
+        let request = ReserveNowRequest {
+            connector_id: u32::try_from(connector_no).map_err(|_| PileCommandError::NoAnswer("connector number out of range".into()))?,
+            expiry_date: expiry,
+            id_tag: IdToken::new(id_tag).map_err(|e| PileCommandError::NoAnswer(e.to_string()))?,
+            parent_id_tag: None,
+            reservation_id: reservation_id_i32(reservation_id)?,
+        };
+        let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
+        Ok(match answer.status {
+            ReservationStatus::Accepted => ReservationReply::Accepted,
+            ReservationStatus::Occupied => ReservationReply::Occupied,
+            ReservationStatus::Faulted => ReservationReply::Faulted,
+            ReservationStatus::Unavailable => ReservationReply::Unavailable,
+            _ => ReservationReply::Rejected,
+        })
+    }
+
+    async fn cancel_reservation(&self, ocpp_id: &str, reservation_id: i64) -> Result<PileReply, PileCommandError> {
+        let request = CancelReservationRequest { reservation_id: reservation_id_i32(reservation_id)? };
+        let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
+        Ok(if answer.status == CancelReservationStatus::Accepted { PileReply::Accepted } else { PileReply::Rejected })
+    }
+}
+
+fn reservation_id_i32(id: i64) -> Result<i32, PileCommandError> {
+    i32::try_from(id).map_err(|_| PileCommandError::NoAnswer("reservation id out of range".into()))
 }
 
 /// The central system serving `/ocpp/{chargePointId}`; `control` is bound to it.

@@ -1,7 +1,8 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, resolving orders whose outcome is unknown, expiring reservations, closing
-//! stale payments and the daily check of flow-A orders. Each loop logs and carries on after an
-//! error; none of them holds a lock across an await on the network.
+//! flow-A partners, resolving orders whose outcome is unknown, ending reservations (both flows)
+//! and flow-B starts past their deadline, closing stale payments and the daily check of flow-A
+//! orders. Each loop logs and carries on after an error; none of them holds a lock across an
+//! await on the network.
 
 use std::time::Duration;
 
@@ -135,7 +136,10 @@ pub fn spawn(services: Services, config: WorkerConfig) {
                 tracing::warn!(error = %e, "closing pile starts without an answer failed");
             }
             if let Err(e) = services.expire_reservations().await {
-                tracing::warn!(error = %e, "expiring reservations failed");
+                tracing::warn!(error = %e, "expiring flow-A reservations past their hold failed");
+            }
+            if let Err(e) = services.expire_pile_reservations().await {
+                tracing::warn!(error = %e, "ending pile reservations past their deadline failed");
             }
         }
     });

@@ -1,7 +1,8 @@
 //! Flow B as the seed flowchart draws it (我方充电桩对第三方平台开放流程), over real HTTP and
 //! WebSocket: the simulated partner platform (eMSP) → us over T/CEC 102 → our simulated OCPP
 //! pile and back — start, charge status, stop, the charge-end record billed at the partner's
-//! price, a settlement line with its revenue share, and status pushes.
+//! price, a settlement line with its revenue share, status pushes, and reservations (our
+//! T/CEC 102 extension, OCPP ReserveNow on the pile).
 
 mod common;
 
@@ -9,10 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cec::Secrets;
-use cec::messages::{ConnectorStatusCode, StartChargeSeqStat, SuccStat};
-use common::{Backend, CODE_B, TestApp, application};
+use cec::messages::{ConnectorStatusCode, ReserveSeqStat, StartChargeSeqStat, SuccStat};
+use cec::{ClientError, Ret};
+use common::{Backend, CODE_B, CODE_C, TestApp, application};
 use rust_decimal::Decimal;
 use serde_json::json;
+use services::clock::Clock;
 use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink, Session};
 use sim::piles::{FleetConfig, PileFleet};
 
@@ -27,6 +30,42 @@ struct World {
 const WAIT: Duration = Duration::from_secs(20);
 
 async fn world(backend: Backend) -> World {
+    world_with(backend, false).await
+}
+
+/// A platform partner registered, approved and reachable: its id and its simulator. With
+/// `reservations`, an admin enables our reservation extension in its terms first.
+async fn join_platform(app: &TestApp, admin: &str, credit_code: &str, reservations: bool) -> (String, EmspSimulator) {
+    let mut platform = application(credit_code);
+    platform["roles"] = json!("platform");
+    let (partner_id, portal) = app.register(&platform).await;
+    app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(admin), &json!({})).await;
+    if reservations {
+        let path = format!("/api/admin/v1/partners/{partner_id}/terms");
+        let (_, mut terms) = app.get(&path, Some(admin)).await;
+        terms["open"]["reservations"] = json!(true);
+        let (status, saved) = app.put(&path, Some(admin), &terms).await;
+        assert_eq!((status, &saved["open"]["reservations"]), (200, &json!(true)), "{saved}");
+    }
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let set = &creds["cec_issued"][0];
+    let s = |k: &str| set[k].as_str().unwrap().to_owned();
+    let theirs = Secrets::new("EmspOpSecret0001", "EmspDataSecret01", "EmspDataSecIV001", "EmspSigSecret001");
+    let link = PlatformLink {
+        base_url: app.base.clone(),
+        version: "v1.0".into(),
+        our_operator_id: s("operator_id"),
+        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
+    };
+    let emsp = EmspSimulator::start(EmspConfig::new(&s("operator_id"), theirs.clone(), link)).await.unwrap();
+    let peer = json!({"base_url": emsp.base_url(), "version_segment": "v1.0", "operator_secret": theirs.operator_secret,
+                      "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+    (partner_id, emsp)
+}
+
+async fn world_with(backend: Backend, reservations: bool) -> World {
     let app = TestApp::start_with(backend, |c| {
         c.workers.session_status = Duration::from_millis(300);
         c.workers.outbox_poll = Duration::from_millis(50);
@@ -45,25 +84,7 @@ async fn world(backend: Backend) -> World {
     let passwords = common::pile_passwords(&created);
 
     // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
-    let mut platform = application(CODE_B);
-    platform["roles"] = json!("platform");
-    let (partner_id, portal) = app.register(&platform).await;
-    app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
-    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
-    let set = &creds["cec_issued"][0];
-    let s = |k: &str| set[k].as_str().unwrap().to_owned();
-    let theirs = Secrets::new("EmspOpSecret0001", "EmspDataSecret01", "EmspDataSecIV001", "EmspSigSecret001");
-    let link = PlatformLink {
-        base_url: app.base.clone(),
-        version: "v1.0".into(),
-        our_operator_id: s("operator_id"),
-        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
-    };
-    let emsp = EmspSimulator::start(EmspConfig::new(&s("operator_id"), theirs.clone(), link)).await.unwrap();
-    let peer = json!({"base_url": emsp.base_url(), "version_segment": "v1.0", "operator_secret": theirs.operator_secret,
-                      "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
-    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
-    assert_eq!(status, 200, "{body}");
+    let (partner_id, emsp) = join_platform(&app, &admin, CODE_B, reservations).await;
 
     let mut config = FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), 1);
     config.id_prefix = "CBP".into();
@@ -96,7 +117,14 @@ async fn session(w: &World, seq: &str, what: &str, done: impl Fn(&Session) -> bo
     }
 }
 
-on_both_backends!(the_whole_flowchart, start_refusals, partner_down_then_back);
+on_both_backends!(
+    the_whole_flowchart,
+    start_refusals,
+    partner_down_then_back,
+    reservation_taken_by_a_start,
+    reservation_cancelled_or_expired,
+    reservations_need_the_extension
+);
 
 async fn the_whole_flowchart(backend: Backend) {
     let w = world(backend).await;
@@ -236,6 +264,166 @@ async fn partner_down_then_back(backend: Backend) {
     let charging_at = pushes.iter().position(|v| v == "3").expect("charging was pushed");
     assert_eq!(pushes.last().map(String::as_str), Some("1"), "{pushes:?}");
     assert!(pushes[..charging_at].iter().all(|v| v != "3") && charging_at < pushes.len() - 1, "{pushes:?}");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// Waits until the eMSP's view of a connector (from our pushes) is `status`.
+async fn pushed_status(w: &World, connector: &str, status: ConnectorStatusCode) {
+    for _ in 0..400 {
+        if w.emsp.connector_status(connector) == Some(status) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{connector} never showed {status:?}: {:?}", w.emsp.received());
+}
+
+/// The reservation results the partner received for `seq`, as ReserveSeqStat codes.
+fn reserve_results(w: &World, seq: &str) -> Vec<String> {
+    w.emsp.received().into_iter().filter(|r| r.interface == "notification_reserve_result" && r.key == seq).map(|r| r.value).collect()
+}
+
+async fn order_state(w: &World, seq: &str) -> String {
+    let mut conn = w.app.services.db.acquire().await.unwrap();
+    store::orders::by_seq(&mut conn, seq).await.unwrap().expect("order").order.state.to_string()
+}
+
+async fn reservation_taken_by_a_start(backend: Backend) {
+    let w = world_with(backend, true).await;
+    let connector = free_connector(&w).await;
+    let (other_id, other) = join_platform(&w.app, &w.admin, CODE_C, false).await;
+    assert_ne!(other_id, w.partner_id);
+
+    // 预约: the pile holds the connector; the answer carries the end of the hold.
+    let before = w.app.clock.now();
+    let (seq, answer) = w.emsp.reserve(&connector, 15).await.unwrap();
+    assert_eq!((answer.succ_stat, answer.reserve_seq_stat, answer.fail_reason), (SuccStat::Success, ReserveSeqStat::Reserved, 0), "{answer:?}");
+    let expires = answer.expire_time.expect("ExpireTime on success");
+    assert!((expires - before - chrono::Duration::minutes(15)).num_seconds().abs() <= 1, "{expires} vs {before}");
+    // The same ReserveSeq again is the same reservation: one ReserveNow reached the pile.
+    let again = w.emsp.reserve_with(&seq, &connector, 15).await.unwrap();
+    assert_eq!((again.succ_stat, again.reserve_seq_stat, again.expire_time), (SuccStat::Success, ReserveSeqStat::Reserved, Some(expires)));
+    assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 1, "one ReserveNow for one ReserveSeq");
+    assert_eq!(order_state(&w, &seq).await, "reserved");
+
+    // 预约锁定 (status 4) for everyone: pushed to the holder, queried by another platform.
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    assert_eq!(other.sync_stations().await.unwrap(), 1);
+    let station = other.stations()[0].station_id.clone();
+    other.refresh_status(std::slice::from_ref(&station)).await.unwrap();
+    assert_eq!(other.connector_status(&connector), Some(ConnectorStatusCode::Reserved));
+    // Another partner cannot start on it (FailReason 3, not free), nor reserve it.
+    let (_, refused) = other.start_charging(&connector).await.unwrap();
+    assert_eq!((refused.succ_stat, refused.fail_reason), (SuccStat::Failure, 3), "{refused:?}");
+    let (_, busy) = w.emsp.reserve(&connector, 10).await.unwrap();
+    assert_eq!((busy.succ_stat, busy.reserve_seq_stat, busy.fail_reason), (SuccStat::Failure, ReserveSeqStat::Failed, 3), "{busy:?}");
+    assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 1, "refused before the pile is asked");
+
+    // The holder starts: the start takes over the hold (the pile accepts the reservation's tag).
+    let (start_seq, started) = w.emsp.start_charging(&connector).await.unwrap();
+    assert_eq!(started.succ_stat, SuccStat::Success, "{started:?}");
+    session(&w, &start_seq, "charging on the reserved connector", |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
+    let used = w.emsp.wait_session(&start_seq, WAIT, |_| !reserve_results(&w, &seq).is_empty()).await;
+    assert!(used.is_some(), "no reservation result: {:?}", w.emsp.received());
+    assert_eq!(reserve_results(&w, &seq), vec!["4".to_owned()], "used (4), once");
+    assert_eq!(w.emsp.reservation(&seq), Some(ReserveSeqStat::Used));
+    assert_eq!(order_state(&w, &seq).await, "reservation_used");
+    let repeat = w.emsp.reserve_with(&seq, &connector, 15).await.unwrap();
+    assert_eq!((repeat.succ_stat, repeat.reserve_seq_stat), (SuccStat::Success, ReserveSeqStat::Used), "a repeat reports what became of it");
+    // A reservation's sequence is not a session's, nor the other way round.
+    assert!(matches!(w.emsp.reserve_with(&start_seq, &connector, 15).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
+    assert!(matches!(w.emsp.start_with(&seq, &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
+    let late_cancel = w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    assert_eq!((late_cancel.succ_stat, late_cancel.reserve_seq_stat, late_cancel.fail_reason), (SuccStat::Failure, ReserveSeqStat::Used, 2));
+
+    // And it ends like any session: stopped, billed at the partner's price.
+    session(&w, &start_seq, "energy", |s| s.energy > Decimal::ZERO).await;
+    let stop = w.emsp.stop_charging(&start_seq).await.unwrap();
+    assert_eq!(stop.succ_stat, SuccStat::Success, "{stop:?}");
+    let ended = session(&w, &start_seq, "charge-end record", |s| s.billed.is_some()).await;
+    assert!(ended.order.unwrap().total_power.value() > Decimal::ZERO);
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+    assert_eq!(reserve_results(&w, &seq).len(), 1);
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+async fn reservation_cancelled_or_expired(backend: Backend) {
+    let w = world_with(backend, true).await;
+    let connector = free_connector(&w).await;
+
+    // Bad input changes nothing: Minutes out of range, a connector that does not exist.
+    for minutes in [0, 61] {
+        match w.emsp.reserve(&connector, minutes).await {
+            Err(ClientError::Ret { ret: Ret::Parameter, .. }) => {}
+            other => panic!("Minutes {minutes}: {other:?}"),
+        }
+    }
+    let (_, unknown) = w.emsp.reserve("NOSUCHCONNECTOR", 10).await.unwrap();
+    assert_eq!((unknown.succ_stat, unknown.fail_reason), (SuccStat::Failure, 1));
+    assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 0);
+
+    // 取消预约: the hold is released on the pile; no notification for the caller's own cancel.
+    let (seq, answer) = w.emsp.reserve(&connector, 10).await.unwrap();
+    assert_eq!(answer.reserve_seq_stat, ReserveSeqStat::Reserved, "{answer:?}");
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    let cancelled = w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    assert_eq!((cancelled.succ_stat, cancelled.reserve_seq_stat, cancelled.fail_reason), (SuccStat::Success, ReserveSeqStat::Cancelled, 0));
+    assert_eq!(order_state(&w, &seq).await, "cancelled");
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+    assert_eq!(w.fleet.pile(0).snapshot().connectors[0].reservation_id, None, "the pile let go");
+    let twice = w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    assert_eq!((twice.succ_stat, twice.reserve_seq_stat, twice.fail_reason), (SuccStat::Failure, ReserveSeqStat::Cancelled, 2));
+    let unknown_seq = format!("{}{:018}", &seq[..9], 42);
+    let none = w.emsp.cancel_reserve(&unknown_seq, &connector).await.unwrap();
+    assert_eq!((none.succ_stat, none.fail_reason), (SuccStat::Failure, 1));
+
+    // 预约到期: nobody starts; past the deadline (our clock) the order expires, the pile is
+    // released and the partner hears ReserveSeqStat 3 — once.
+    let (seq, answer) = w.emsp.reserve(&connector, 1).await.unwrap();
+    assert_eq!(answer.reserve_seq_stat, ReserveSeqStat::Reserved, "{answer:?}");
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    w.app.advance(chrono::Duration::seconds(30));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(order_state(&w, &seq).await, "reserved", "not before its time");
+    w.app.advance(chrono::Duration::seconds(31));
+    for _ in 0..400 {
+        if !reserve_results(&w, &seq).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reserve_results(&w, &seq), vec!["3".to_owned()], "{:?}", w.emsp.received());
+    assert_eq!(order_state(&w, &seq).await, "reservation_expired");
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+    // Later runs of the worker and the pile's Available report add nothing.
+    for _ in 0..5 {
+        w.app.advance(chrono::Duration::seconds(30));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(reserve_results(&w, &seq), vec!["3".to_owned()], "exactly once");
+    let late = w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    assert_eq!((late.succ_stat, late.reserve_seq_stat, late.fail_reason), (SuccStat::Failure, ReserveSeqStat::Expired, 2));
+    // The connector takes a plain start again.
+    let (start_seq, started) = w.emsp.start_charging(&connector).await.unwrap();
+    assert_eq!(started.succ_stat, SuccStat::Success, "{started:?}");
+    session(&w, &start_seq, "charging after the hold expired", |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+async fn reservations_need_the_extension(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+    match w.emsp.reserve(&connector, 10).await {
+        Err(ClientError::Ret { ret: Ret::Parameter, msg }) => {
+            assert!(msg.contains("预约扩展接口未对该运营商开通") && msg.contains("not enabled for this partner"), "{msg}");
+        }
+        other => panic!("expected Ret 4004: {other:?}"),
+    }
+    assert!(matches!(w.emsp.cancel_reserve(&format!("{}{:018}", w.emsp.operator_id(), 1), &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
+    assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 0);
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

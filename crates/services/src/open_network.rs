@@ -24,6 +24,14 @@ pub struct OpenTerms {
     /// Adjustments to our tariff for this partner's users; absent = our published prices.
     #[schema(value_type = Option<Object>)]
     pub price_policy: Option<PricePolicy>,
+    /// Whether the partner may use our reservation extension (`query_reserve`); it is not part
+    /// of T/CEC 102, so it is off until agreed.
+    #[serde(default)]
+    pub reservations: bool,
+    /// The longest hold this partner may ask for, within the extension's 1–60 minutes
+    /// (absent: 60).
+    #[serde(default)]
+    pub reservation_max_minutes: Option<i64>,
 }
 
 impl Services {

@@ -75,15 +75,15 @@ pub enum PartnerStop {
 }
 
 /// Where a connector of ours is on the OCPP side.
-struct PileTarget {
-    connector_id: Uuid,
-    ocpp_id: String,
-    connector_no: i64,
+pub(crate) struct PileTarget {
+    pub(crate) connector_id: Uuid,
+    pub(crate) ocpp_id: String,
+    pub(crate) connector_no: i64,
 }
 
 /// Id tags we put in RemoteStartTransaction: "CB" and 18 characters of the order id, within
 /// OCPP's 20-character limit and recognisable in pile logs.
-fn id_tag(order_id: Uuid) -> String {
+pub(crate) fn id_tag(order_id: Uuid) -> String {
     format!("CB{}", &order_id.simple().to_string()[14..])
 }
 
@@ -91,12 +91,12 @@ fn wh_to_kwh(wh: i64) -> Energy {
     Energy::kwh(Decimal::new(wh.max(0), 3)).expect("non-negative energy")
 }
 
-fn state_conflict(e: domain::order::OrderError) -> Error {
+pub(crate) fn state_conflict(e: domain::order::OrderError) -> Error {
     Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() }
 }
 
 impl Services {
-    async fn pile_target(&self, partner_id: Uuid, connector_external: &str) -> Result<Option<PileTarget>> {
+    pub(crate) async fn pile_target(&self, partner_id: Uuid, connector_external: &str) -> Result<Option<PileTarget>> {
         let Some((connector_id, station_id)) = self.connector_by_external(None, connector_external) else { return Ok(None) };
         let Some(station) = self.station_summary(station_id) else { return Ok(None) };
         if self.visible_station(partner_id, &station.external_id).await?.is_none() {
@@ -118,7 +118,7 @@ impl Services {
         Ok(Some(self.hub.effective(target.connector_id, self.now())))
     }
 
-    fn pile_control(&self) -> Result<std::sync::Arc<dyn crate::ports::PileControl>> {
+    pub(crate) fn pile_control(&self) -> Result<std::sync::Arc<dyn crate::ports::PileControl>> {
         self.pile_control.clone().ok_or_else(|| Error::Internal("no pile control configured".into()))
     }
 
@@ -136,11 +136,21 @@ impl Services {
         if !control.is_connected(&target.ocpp_id) {
             return Ok(PartnerStart::Refused(StartRefusal::PileOffline));
         }
-        let status = self.hub.effective(target.connector_id, self.now());
-        if !status.is_free() {
-            return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(status)));
-        }
         let now = self.now();
+        // A held connector takes only its holder's start, which consumes the hold.
+        let reservation = self.live_reservation(target.connector_id).await?;
+        match &reservation {
+            Some(r) if r.partner_id != partner_id || r.expires_at <= now => {
+                return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(ConnectorStatus::Reserved)));
+            }
+            Some(_) => {}
+            None => {
+                let status = self.hub.effective(target.connector_id, now);
+                if !status.is_free() {
+                    return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(status)));
+                }
+            }
+        }
         let ownership = Ownership::PartnerUser { platform_partner_id: partner_id };
         let mut order = Order::new(Uuid::now_v7(), seq, ownership, target.connector_id, now);
         let transition = order.apply(OrderEvent::StartRequested, now).map_err(|e| Error::Internal(e.to_string()))?;
@@ -148,7 +158,8 @@ impl Services {
             order_id: order.id,
             ocpp_id: target.ocpp_id.clone(),
             connector_no: target.connector_no,
-            id_tag: id_tag(order.id),
+            // The pile lets only the reservation's tag onto a held connector.
+            id_tag: reservation.as_ref().map_or_else(|| id_tag(order.id), |r| r.id_tag.clone()),
             transaction_id: None,
             readings: Vec::new(),
             created_at: now,
@@ -165,8 +176,14 @@ impl Services {
         }
         orders::record_transition(&mut tx, &transition, None).await?;
         pile_sessions::insert(&mut tx, &session).await?;
+        if let Some(r) = &reservation
+            && !self.use_reservation(&mut tx, r, order.id, now).await?
+        {
+            // Expired, cancelled or used a moment ago: nothing of this start is kept.
+            return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(ConnectorStatus::Reserved)));
+        }
         tx.commit().await.map_err(store::Error::from)?;
-        tracing::info!(order = %order.id, seq = %order.seq, pile = %target.ocpp_id, connector = target.connector_no, "partner start accepted");
+        tracing::info!(order = %order.id, seq = %order.seq, pile = %target.ocpp_id, connector = target.connector_no, reserved = reservation.is_some(), "partner start accepted");
 
         // The pile is commanded after the answer is committed; its reply only moves the order.
         let services = self.clone();
@@ -189,6 +206,9 @@ impl Services {
     async fn existing_order(&self, partner_id: Uuid, seq: &str) -> Result<Option<Order>> {
         let mut conn = self.db.acquire().await?;
         match orders::by_seq(&mut conn, seq).await? {
+            Some(stored) if self.is_reservation(&mut conn, stored.order.id).await? => {
+                Err(Error::invalid("StartChargeSeq", "this sequence names a reservation", "该编号为预约编号，不是充电订单号"))
+            }
             Some(stored) if stored.order.ownership.partner_id() == Some(partner_id) => Ok(Some(stored.order)),
             Some(_) => Err(Error::invalid("StartChargeSeq", "this sequence belongs to another order", "该充电订单号已被使用")),
             None => Ok(None),
@@ -479,7 +499,7 @@ impl Services {
 
 /// Transaction ids are positive i32 (OCPP), unique per pile; derived from the order id's random
 /// bits so no instance has to coordinate with another.
-fn transaction_id(order_id: Uuid) -> i64 {
+pub(crate) fn transaction_id(order_id: Uuid) -> i64 {
     let bytes = order_id.as_bytes();
     i64::from(u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) & 0x7fff_ffff).max(1)
 }

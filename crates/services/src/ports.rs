@@ -132,12 +132,28 @@ pub enum PileCommandError {
     NoAnswer(String),
 }
 
+/// A pile's answer to a reservation (OCPP 1.6 `ReservationStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReservationReply {
+    Accepted,
+    /// Someone is plugged in, charging, or holds another reservation.
+    Occupied,
+    Faulted,
+    Unavailable,
+    /// The pile does not do reservations (or not on this connector).
+    Rejected,
+}
+
 /// Our own piles (flow B), reached over OCPP by the central system.
 #[async_trait]
 pub trait PileControl: Send + Sync + 'static {
     fn is_connected(&self, ocpp_id: &str) -> bool;
     async fn remote_start(&self, ocpp_id: &str, connector_no: i64, id_tag: &str) -> Result<PileReply, PileCommandError>;
     async fn remote_stop(&self, ocpp_id: &str, transaction_id: i64) -> Result<PileReply, PileCommandError>;
+    /// Holds a connector for `id_tag` until `expiry` (OCPP ReserveNow).
+    async fn reserve(&self, ocpp_id: &str, connector_no: i64, reservation_id: i64, id_tag: &str, expiry: DateTime<Utc>) -> Result<ReservationReply, PileCommandError>;
+    /// Releases a hold (OCPP CancelReservation); `Rejected` when the pile has no such hold.
+    async fn cancel_reservation(&self, ocpp_id: &str, reservation_id: i64) -> Result<PileReply, PileCommandError>;
 }
 
 /// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer).

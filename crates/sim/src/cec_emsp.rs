@@ -47,9 +47,11 @@ impl EmspConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Received {
     pub interface: &'static str,
-    /// ConnectorID for status pushes, StartChargeSeq for session notices.
+    /// ConnectorID for status pushes, StartChargeSeq for session notices, ReserveSeq for
+    /// reservation results.
     pub key: String,
-    /// Status code, StartChargeSeqStat, or the total money, depending on the interface.
+    /// Status code, StartChargeSeqStat, ReserveSeqStat, or the total money, depending on the
+    /// interface.
     pub value: String,
     /// When it arrived (for latency measurements).
     pub at: std::time::Instant,
@@ -74,6 +76,8 @@ struct State_ {
     stations: HashMap<String, StationInfo>,
     connector_status: HashMap<String, ConnectorStatusCode>,
     sessions: HashMap<String, Session>,
+    /// ReserveSeq → its last known state.
+    reservations: HashMap<String, ReserveSeqStat>,
     received: Vec<Received>,
     last_pull: Option<DateTime<Utc>>,
     counter: u32,
@@ -119,6 +123,11 @@ impl EmspSimulator {
             let _ = axum::serve(listener, router).await;
         });
         Ok(Self { inner, client, base_url })
+    }
+
+    /// Its OperatorID (the first 9 characters of every sequence it makes).
+    pub fn operator_id(&self) -> &str {
+        &self.inner.config.operator_id
     }
 
     /// `http://127.0.0.1:port` (the platform adds `/evcs/{version}/…`).
@@ -223,6 +232,32 @@ impl EmspSimulator {
 
     pub async fn query_session(&self, seq: &str) -> Result<ChargeStatus, ClientError> {
         self.client.call(&QueryEquipChargeStatus { start_charge_seq: Seq27(seq.to_owned()) }).await
+    }
+
+    /// A user holds a connector for `minutes`: returns the ReserveSeq and the operator's answer.
+    pub async fn reserve(&self, connector_id: &str, minutes: i64) -> Result<(String, QueryReserveResponse), ClientError> {
+        let seq = self.next_seq();
+        self.reserve_with(seq.as_str(), connector_id, minutes).await.map(|a| (seq.0, a))
+    }
+
+    /// Reserves with a given ReserveSeq (a retried request reuses its sequence).
+    pub async fn reserve_with(&self, seq: &str, connector_id: &str, minutes: i64) -> Result<QueryReserveResponse, ClientError> {
+        let answer = self.client.call(&QueryReserve { reserve_seq: Seq27(seq.to_owned()), connector_id: connector_id.into(), minutes }).await?;
+        self.inner.state().reservations.insert(seq.to_owned(), answer.reserve_seq_stat);
+        Ok(answer)
+    }
+
+    pub async fn cancel_reserve(&self, seq: &str, connector_id: &str) -> Result<QueryCancelReserveResponse, ClientError> {
+        let answer = self.client.call(&QueryCancelReserve { reserve_seq: Seq27(seq.to_owned()), connector_id: connector_id.into() }).await?;
+        if answer.succ_stat == SuccStat::Success {
+            self.inner.state().reservations.insert(seq.to_owned(), answer.reserve_seq_stat);
+        }
+        Ok(answer)
+    }
+
+    /// A reservation's state as the eMSP knows it (from answers and notifications).
+    pub fn reservation(&self, seq: &str) -> Option<ReserveSeqStat> {
+        self.inner.state().reservations.get(seq).copied()
     }
 
     pub fn session(&self, seq: &str) -> Option<Session> {
@@ -358,6 +393,7 @@ impl PlatformHandler for Handler {
 
     async fn notification_reserve_result(&self, _caller: &Caller, req: NotificationReserveResult) -> Result<NotificationReserveResultResponse, HandlerError> {
         self.inner.record("notification_reserve_result", req.reserve_seq.as_str(), req.reserve_seq_stat.code());
+        self.inner.state().reservations.insert(req.reserve_seq.0.clone(), req.reserve_seq_stat);
         Ok(NotificationReserveResultResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Success })
     }
 }

@@ -113,6 +113,8 @@ pub struct PileSnapshot {
     pub queued: usize,
     pub connects: u32,
     pub boots: u32,
+    /// ReserveNow requests received (for checking a central system does not repeat them).
+    pub reserve_requests: u32,
 }
 
 /// Fault injection and control of one pile.
@@ -274,6 +276,7 @@ fn initial_snapshot(config: &FleetConfig) -> PileSnapshot {
         queued: 0,
         connects: 0,
         boots: 0,
+        reserve_requests: 0,
     }
 }
 
@@ -364,6 +367,7 @@ struct Pile {
     silenced: Vec<oneshot::Sender<Result<Value, CallError>>>,
     connects: u32,
     boots: u32,
+    reserve_requests: u32,
 }
 
 impl Pile {
@@ -405,6 +409,7 @@ impl Pile {
             silenced: Vec::new(),
             connects: 0,
             boots: 0,
+            reserve_requests: 0,
             config,
         }
     }
@@ -813,6 +818,8 @@ impl Pile {
             }
             "ReserveNow" => {
                 let req: ReserveNowRequest = decode(action, payload)?;
+                self.reserve_requests += 1;
+                self.publish();
                 if !valid(req.connector_id) {
                     // connectorId 0 needs ReserveConnectorZeroSupported, which we do not offer.
                     return Ok((status(ReservationStatus::Rejected), FollowUp::None));
@@ -1045,6 +1052,7 @@ impl Pile {
             queued: self.outbox.len(),
             connects: self.connects,
             boots: self.boots,
+            reserve_requests: self.reserve_requests,
         };
         self.state.send_if_modified(|current| {
             let changed = *current != snapshot;

@@ -21,6 +21,7 @@ pub mod orders;
 pub mod outbox;
 pub mod partners;
 pub mod payments;
+pub mod pile_reservations;
 pub mod pile_sessions;
 pub mod settlement;
 pub mod statements;

@@ -31,19 +31,20 @@ impl ServicesDirectory {
     async fn load(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
         let found = self.services.cec_issued_for_operator(operator_id).await.map_err(|e| HandlerError::Internal(e.to_string()))?;
         // A partner without issued secrets (not approved yet) cannot call us at all.
-        Ok(found.filter(|(_, sets)| !sets.is_empty()).map(|(partner, sets)| {
-            let mut versions: Vec<String> = sets.iter().map(|s| s.version_segment.clone()).collect();
-            versions.dedup();
-            PartnerEntry {
-                partner_ref: partner.id.to_string(),
-                secret_sets: sets
-                    .into_iter()
-                    .map(|s| cec::Secrets::new(&s.secrets.operator_secret, &s.secrets.data_secret, &s.secrets.data_secret_iv, &s.secrets.sig_secret))
-                    .collect(),
-                versions,
-                reservation_enabled: true,
-                active: partner.state.may_operate() && partner.application.protocol == Protocol::Cec102,
-            }
+        let Some((partner, sets)) = found.filter(|(_, sets)| !sets.is_empty()) else { return Ok(None) };
+        // The reservation extension is not part of the standard: only where its terms allow it.
+        let reservation_enabled = self.services.partner_terms(partner.id).await.map_err(|e| HandlerError::Internal(e.to_string()))?.open.reservations;
+        let mut versions: Vec<String> = sets.iter().map(|s| s.version_segment.clone()).collect();
+        versions.dedup();
+        Ok(Some(PartnerEntry {
+            partner_ref: partner.id.to_string(),
+            secret_sets: sets
+                .into_iter()
+                .map(|s| cec::Secrets::new(&s.secrets.operator_secret, &s.secrets.data_secret, &s.secrets.data_secret_iv, &s.secrets.sig_secret))
+                .collect(),
+            versions,
+            reservation_enabled,
+            active: partner.state.may_operate() && partner.application.protocol == Protocol::Cec102,
         }))
     }
 }

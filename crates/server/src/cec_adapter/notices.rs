@@ -1,4 +1,5 @@
-//! Flow-B session notices (protocol-neutral, from the outbox or a query) in T/CEC 102 terms.
+//! Flow-B session and reservation notices (protocol-neutral, from the outbox or a query) in
+//! T/CEC 102 terms.
 
 use cec::messages::*;
 use chrono::{DateTime, Utc};
@@ -6,6 +7,7 @@ use domain::order::OrderState;
 use domain::station::ConnectorStatus;
 use rust_decimal::Decimal;
 use services::partner_sessions::SessionNotice;
+use services::pile_reservations::{ReserveNotice, ReserveOutcome};
 
 pub fn seq_stat(state: OrderState) -> StartChargeSeqStat {
     match state {
@@ -96,5 +98,26 @@ pub fn charge_order(notice: &SessionNotice) -> ChargeOrderInfo {
         stop_reason: StopReason::from_code(notice.stop_reason.map_or(0, |r| r.cec_code())),
         sum_period: Some(details.len() as i64),
         charge_details: details,
+    }
+}
+
+/// How a reservation ended, in the extension's `notification_reserve_result`.
+pub fn reserve_result(notice: &ReserveNotice) -> NotificationReserveResult {
+    NotificationReserveResult {
+        reserve_seq: Seq27(notice.seq.clone()),
+        connector_id: notice.connector.clone(),
+        reserve_seq_stat: reserve_stat(notice.outcome),
+        end_time: notice.at,
+    }
+}
+
+/// The extension's ReserveSeqStat.
+pub fn reserve_stat(outcome: ReserveOutcome) -> ReserveSeqStat {
+    match outcome {
+        ReserveOutcome::Reserved => ReserveSeqStat::Reserved,
+        ReserveOutcome::Cancelled => ReserveSeqStat::Cancelled,
+        ReserveOutcome::Expired => ReserveSeqStat::Expired,
+        ReserveOutcome::Used => ReserveSeqStat::Used,
+        ReserveOutcome::Failed => ReserveSeqStat::Failed,
     }
 }

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use services::Services;
 use services::delivery::DeliveryError;
 use services::partner_sessions::{self as sessions, SessionNotice};
+use services::pile_reservations::{self as reservations, ReserveNotice};
 use services::ports::GatewayError;
 use services::status_push::{CONNECTOR_STATUS, ConnectorNotice};
 use store::outbox::OutboxMessage;
@@ -66,6 +67,11 @@ impl CecNotifier {
             };
             let answer = self.send(message, &request).await?;
             return if answer.status == 0 { Ok(()) } else { Err(refused("the status push", answer.status)) };
+        }
+        if message.kind == reservations::RESERVE_RESULT {
+            let notice: ReserveNotice = payload(message)?;
+            let answer = self.send(message, &notices::reserve_result(&notice)).await?;
+            return succ(answer.succ_stat, "the reservation result");
         }
         let notice: SessionNotice = payload(message)?;
         match message.kind.as_str() {

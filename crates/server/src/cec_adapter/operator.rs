@@ -1,6 +1,6 @@
-//! Flow B over T/CEC 102: partner platforms query our stations, status and prices, and start
-//! and stop their users' sessions on our piles. Reservations on our piles are not offered yet
-//! and are refused in protocol terms, never half-done.
+//! Flow B over T/CEC 102: partner platforms query our stations, status and prices, start and
+//! stop their users' sessions on our piles, and — where their terms enable our extension —
+//! reserve connectors (docs/cec-reservation-extension.md).
 
 use async_trait::async_trait;
 use cec::error::HandlerError;
@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use services::Services;
 use services::open_network::VisibleStation;
 use services::partner_sessions::{PartnerStart, PartnerStop, StartRefusal};
+use services::pile_reservations::{CancelAnswer, ReserveFailure, ReserveOutcome};
 
 use super::notices;
 use uuid::Uuid;
@@ -27,7 +28,8 @@ fn partner_id(caller: &Caller) -> Result<Uuid, HandlerError> {
 
 fn to_handler(e: services::Error) -> HandlerError {
     match e {
-        services::Error::Forbidden { message, .. } => HandlerError::BadParameter(message),
+        services::Error::Forbidden { message, message_zh } => HandlerError::BadParameter(format!("{message_zh} / {message}")),
+        e @ services::Error::Invalid(_) => HandlerError::BadParameter(format!("{} / {e}", e.message_zh())),
         services::Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
         other => HandlerError::Internal(other.to_string()),
     }
@@ -107,9 +109,15 @@ fn station_info(services: &Services, visible: &VisibleStation) -> StationInfo {
     }
 }
 
-/// Reservations on our piles are not offered yet; refused in protocol terms.
-fn not_yet(interface: &str) -> HandlerError {
-    HandlerError::BadParameter(format!("{interface} 暂未开放 / {interface} is not enabled on this platform yet"))
+/// The extension's `query_reserve` FailReason.
+fn reserve_fail_reason(failure: Option<ReserveFailure>) -> i64 {
+    match failure {
+        None => 0,
+        Some(ReserveFailure::UnknownConnector) => 1,
+        Some(ReserveFailure::Offline) => 2,
+        Some(ReserveFailure::NotFree) => 3,
+        Some(ReserveFailure::NotSupported) => 4,
+    }
 }
 
 #[async_trait]
@@ -255,11 +263,29 @@ impl OperatorHandler for OperatorAdapter {
         Ok(QueryStopChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: stat, succ_stat: succ, fail_reason })
     }
 
-    async fn query_reserve(&self, _caller: &Caller, _req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {
-        Err(not_yet("query_reserve"))
+    async fn query_reserve(&self, caller: &Caller, req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {
+        if req.reserve_seq.creator() != caller.operator_id {
+            return Err(HandlerError::BadParameter("ReserveSeq 须以调用方 OperatorID 开头 / ReserveSeq must start with the caller's OperatorID".into()));
+        }
+        let answer = self.services.partner_reserve(partner_id(caller)?, req.reserve_seq.as_str(), &req.connector_id, req.minutes).await.map_err(to_handler)?;
+        Ok(QueryReserveResponse {
+            reserve_seq: req.reserve_seq,
+            connector_id: req.connector_id,
+            succ_stat: if answer.outcome == ReserveOutcome::Failed { SuccStat::Failure } else { SuccStat::Success },
+            reserve_seq_stat: notices::reserve_stat(answer.outcome),
+            expire_time: answer.expires_at,
+            fail_reason: reserve_fail_reason(answer.failure),
+        })
     }
 
-    async fn query_cancel_reserve(&self, _caller: &Caller, _req: QueryCancelReserve) -> Result<QueryCancelReserveResponse, HandlerError> {
-        Err(not_yet("query_cancel_reserve"))
+    async fn query_cancel_reserve(&self, caller: &Caller, req: QueryCancelReserve) -> Result<QueryCancelReserveResponse, HandlerError> {
+        let answer = self.services.partner_cancel_reserve(partner_id(caller)?, req.reserve_seq.as_str(), &req.connector_id).await.map_err(to_handler)?;
+        // FailReason: 1 no such reservation, 2 already ended.
+        let (succ_stat, reserve_seq_stat, fail_reason) = match answer {
+            CancelAnswer::Cancelled => (SuccStat::Success, ReserveSeqStat::Cancelled, 0),
+            CancelAnswer::NoSuchReservation => (SuccStat::Failure, ReserveSeqStat::Failed, 1),
+            CancelAnswer::AlreadyEnded(outcome) => (SuccStat::Failure, notices::reserve_stat(outcome), 2),
+        };
+        Ok(QueryCancelReserveResponse { reserve_seq: req.reserve_seq, succ_stat, reserve_seq_stat, fail_reason })
     }
 }
