@@ -1,5 +1,5 @@
-//! Command line: `serve`, `migrate`, `demo`, and admin commands operators script against
-//! (`--json` prints machine-readable output).
+//! Command line: `serve`, `migrate`, `demo`, admin commands operators script against
+//! (`--json` prints machine-readable output), simulators and benchmarks.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,9 @@ pub enum Command {
     /// Measure throughput (numbers for docs/benchmarks.md, not pass/fail).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a simulated partner against a running platform until Ctrl-C (模拟器).
+    #[command(subcommand)]
+    Sim(crate::sim_cmd::SimCommand),
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,6 +11,7 @@ mod demo_flow_b;
 pub mod http;
 pub mod ocpp_adapter;
 pub mod sandbox_pay;
+pub mod sim_cmd;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

@@ -24,6 +24,7 @@ async fn main() -> std::process::ExitCode {
         Command::Partner(command) => server::commands::partner(config, command).await,
         Command::Admin(command) => server::commands::admin(config, command).await,
         Command::Bench(command) => server::commands::bench(command).await,
+        Command::Sim(command) => server::sim_cmd::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
