@@ -71,6 +71,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         per_second: u64,
     },
+    /// OCPP piles held by one instance: N piles registered in our network connect from a
+    /// separate simulator process; time to connect, this process's memory, status throughput.
+    Piles {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Seconds to keep them connected (heartbeats, status changes) after all are online.
+        #[arg(long, default_value_t = 30)]
+        hold_secs: u64,
+        /// Piles the simulator starts per second.
+        #[arg(long, default_value_t = 1_000)]
+        connect_rate: u32,
+        /// Each pile's connector 1 faults and recovers once per this many seconds; 0 = never.
+        #[arg(long, default_value_t = 30)]
+        flap_every: u64,
+    },
     /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
     Nearby {
         #[arg(long, default_value_t = 100_000)]

@@ -1,6 +1,7 @@
 //! The chargebridge server: configuration, wiring (`startup`), HTTP, CLI commands and the demo.
 
 pub mod bench;
+mod bench_piles;
 mod bench_push;
 pub mod cec_adapter;
 pub mod cli;
