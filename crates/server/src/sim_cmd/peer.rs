@@ -26,7 +26,8 @@ impl SecretSet {
     }
 }
 
-/// What the platform issued to a partner for calling it.
+/// What the platform issued to a partner for calling it (`Secrets` print redacted).
+#[derive(Debug)]
 pub struct Issued {
     pub secrets: Secrets,
     /// The OperatorID the platform knows the partner by, when the file says.
