@@ -203,3 +203,41 @@ async fn simulated_cpo_serves_its_catalog_and_pushes_status() {
     assert!(matches!(change, Ok(Ok(_))), "no status push arrived; simulator log:\n{}", sim.log());
     sim.wait("the narrated push report", || sim.log().contains("status pushes:") && sim.log().contains("delivered")).await;
 }
+
+#[tokio::test]
+async fn simulated_partner_platform_pulls_our_stations_and_hears_their_status() {
+    use domain::station::ConnectorStatus;
+    use serde_json::json;
+
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.workers.outbox_poll = std::time::Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let station = json!({
+        "external_id": "CLIE0001", "name": "命令行测试站", "address": "深圳市福田区", "area_code": "440304",
+        "lat": 22.54, "lng": 114.05, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.5000", "service_price": "0.3000"}],
+        "piles": [{"ocpp_id": "CLIE00001", "power_kw": "7", "connectors": 1, "dc": false}]
+    });
+    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+    let mut platform = application(common::CODE_B);
+    platform["roles"] = json!("platform");
+    let (partner_id, portal) = app.register(&platform).await;
+    let (status, _) = app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
+    assert_eq!(status, 200);
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let file = app.config.data_dir.join("credentials.json");
+    std::fs::write(&file, creds.to_string()).unwrap();
+
+    let sim = Simulator::start(&[
+        "emsp", "--bind", "127.0.0.1:0", "--operator-id", &common::CODE_B[8..17], "--platform-url", &app.base,
+        "--platform-credentials", file.to_str().unwrap(), "--report-every", "1",
+    ]);
+    let peer = sim.first_json();
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+    sim.wait("the pull of our stations", || sim.log().contains("pulled 1 stations with 1 connectors")).await;
+
+    // Our pile reports a status; it is pushed to the partner, which says so.
+    app.services.pile_status("CLIE00001", 1, ConnectorStatus::Available, chrono::Utc::now()).await.unwrap();
+    sim.wait("our status push", || sim.log().contains("1 status pushes received")).await;
+}
