@@ -1,5 +1,5 @@
-//! Command line: `serve`, `migrate`, `demo`, and admin commands operators script against
-//! (`--json` prints machine-readable output).
+//! Command line: `serve`, `migrate`, `demo`, admin commands operators script against
+//! (`--json` prints machine-readable output), simulators and benchmarks.
 
 use std::path::PathBuf;
 
@@ -37,6 +37,9 @@ pub enum Command {
     /// Measure throughput (numbers for docs/benchmarks.md, not pass/fail).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a simulated partner against a running platform until Ctrl-C (模拟器).
+    #[command(subcommand)]
+    Sim(crate::sim_cmd::SimCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -67,6 +70,21 @@ pub enum BenchCommand {
         /// Status changes made per second.
         #[arg(long, default_value_t = 20)]
         per_second: u64,
+    },
+    /// OCPP piles held by one instance: N piles registered in our network connect from a
+    /// separate simulator process; time to connect, this process's memory, status throughput.
+    Piles {
+        #[arg(long, default_value_t = 10_000)]
+        count: usize,
+        /// Seconds to keep them connected (heartbeats, status changes) after all are online.
+        #[arg(long, default_value_t = 30)]
+        hold_secs: u64,
+        /// Piles the simulator starts per second.
+        #[arg(long, default_value_t = 1_000)]
+        connect_rate: u32,
+        /// Each pile's connector 1 faults and recovers once per this many seconds; 0 = never.
+        #[arg(long, default_value_t = 30)]
+        flap_every: u64,
     },
     /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
     Nearby {

@@ -159,6 +159,7 @@ pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> 
 pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::StatusPush { partners, changes, per_second } => crate::bench_push::status_push(partners, changes, per_second).await?,
+        BenchCommand::Piles { count, hold_secs, connect_rate, flap_every } => crate::bench_piles::piles(count, hold_secs, connect_rate, flap_every).await?,
         BenchCommand::Nearby { stations, queries } => crate::bench::nearby(stations, queries).await?,
         BenchCommand::StatusIngest { connectors, pushes, concurrency } => crate::bench::status_ingest(connectors, pushes, concurrency).await?,
         BenchCommand::CecCodec { iterations } => {

@@ -1,6 +1,7 @@
 //! The chargebridge server: configuration, wiring (`startup`), HTTP, CLI commands and the demo.
 
 pub mod bench;
+mod bench_piles;
 mod bench_push;
 pub mod cec_adapter;
 pub mod cli;
@@ -11,6 +12,7 @@ mod demo_flow_b;
 pub mod http;
 pub mod ocpp_adapter;
 pub mod sandbox_pay;
+pub mod sim_cmd;
 pub mod startup;
 pub mod telemetry;
 pub mod webhooks;

@@ -57,3 +57,187 @@ async fn operator_reviews_from_the_command_line() {
     let (ok, _, err) = chargebridge(&config, &["partner", "show", "NOSUCH001"]);
     assert!(!ok && err.contains("not found"), "{err}");
 }
+
+/// A `chargebridge sim …` process, killed when the test ends however it ends. Its stdout lines
+/// and stderr lines are collected as they come.
+struct Simulator {
+    child: std::process::Child,
+    stdout: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Simulator {
+    fn start(args: &[&str]) -> Simulator {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+            .arg("sim")
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("binary runs");
+        let (lines, stdout) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (err, log) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Simulator { child, stdout, stderr }
+    }
+
+    /// The first line on stdout, as JSON (generous timeout: the binary may start on a busy machine).
+    fn first_json(&self) -> serde_json::Value {
+        let line = self.stdout.recv_timeout(std::time::Duration::from_secs(60)).unwrap_or_else(|_| panic!("no output; stderr:\n{}", self.log()));
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Polls `done` every 100 ms for up to 60 s.
+    async fn wait(&self, what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..600 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}; simulator log:\n{}", self.log());
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn simulated_piles_come_online_in_our_network() {
+    use domain::station::ConnectorStatus;
+    use serde_json::json;
+
+    let app = TestApp::start(Backend::Sqlite).await;
+    let admin = app.admin_token().await;
+    let piles: Vec<_> = (1..=3).map(|i| json!({"ocpp_id": format!("CLIP{i:05}"), "power_kw": "60", "connectors": 2, "dc": true})).collect();
+    let station = json!({
+        "external_id": "CLI0001", "name": "命令行测试站", "address": "深圳市福田区", "area_code": "440304",
+        "lat": 22.54, "lng": 114.05, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.5000", "service_price": "0.3000"}], "piles": piles
+    });
+    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+    // The admin's answer, saved as it came, is the simulator's password file.
+    let passwords = app.config.data_dir.join("created.json");
+    std::fs::write(&passwords, created.to_string()).unwrap();
+    let connectors: Vec<uuid::Uuid> =
+        created["piles"].as_array().unwrap().iter().flat_map(|p| p["connector_ids"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().parse().unwrap())).collect();
+    assert_eq!(connectors.len(), 6);
+
+    let url = format!("{}/ocpp", app.base.replace("http://", "ws://"));
+    let sim = Simulator::start(&["piles", "--url", &url, "--count", "3", "--prefix", "CLIP", "--password-file", passwords.to_str().unwrap(), "--report-every", "1"]);
+    let control = app.services.pile_control.clone().unwrap();
+    let ids = ["CLIP00001", "CLIP00002", "CLIP00003"];
+    sim.wait("the piles to connect", || ids.iter().all(|id| control.is_connected(id))).await;
+    let hub = &app.services.hub;
+    sim.wait("every connector to report available", || connectors.iter().all(|c| hub.reading(*c).is_some_and(|r| r.status == ConnectorStatus::Available))).await;
+    sim.wait("the report that all are online", || sim.log().contains("all 3 piles online")).await;
+    assert!(sim.log().contains("启动 3 个模拟充电桩"), "bilingual banner:\n{}", sim.log());
+
+    // The process held the connections: when it goes, so do they.
+    drop(sim);
+    for _ in 0..600 {
+        if ids.iter().all(|id| !control.is_connected(id)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("piles still connected after the simulator was killed");
+}
+
+#[tokio::test]
+async fn simulated_cpo_serves_its_catalog_and_pushes_status() {
+    use serde_json::json;
+
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.workers.status_flush = std::time::Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let (partner_id, portal) = app.register(&application(CODE_A)).await;
+    let (status, _) = app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
+    assert_eq!(status, 200);
+    // The portal's credentials answer, saved as it came, tells the simulator how to call us.
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let file = app.config.data_dir.join("credentials.json");
+    std::fs::write(&file, creds.to_string()).unwrap();
+
+    let sim = Simulator::start(&[
+        "cpo", "--bind", "127.0.0.1:0", "--operator-id", "MA5FCTXX0", "--stations", "3", "--status-change-ms", "100",
+        "--platform-url", &app.base, "--platform-credentials", file.to_str().unwrap(), "--report-every", "1",
+    ]);
+    // What it prints is what the partner registers with us, as is.
+    let peer = sim.first_json();
+    assert_eq!(peer["operator_id"], "MA5FCTXX0");
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+
+    // We pull its catalog with the secrets it printed.
+    let (status, report) = app.post(&format!("/api/admin/v1/partners/{partner_id}/sync"), Some(&admin), &json!({})).await;
+    assert_eq!(status, 200, "{report}; simulator log:\n{}", sim.log());
+    assert_eq!(report["stations"], 3, "{report}");
+    assert_eq!(report["connectors"], 24, "{report}");
+
+    // Cars come and go there; its pushes, signed with what we issued, reach our status hub.
+    let mut changes = app.services.hub.subscribe();
+    let change = tokio::time::timeout(std::time::Duration::from_secs(60), changes.recv()).await;
+    assert!(matches!(change, Ok(Ok(_))), "no status push arrived; simulator log:\n{}", sim.log());
+    sim.wait("the narrated push report", || sim.log().contains("status pushes:") && sim.log().contains("delivered")).await;
+}
+
+#[tokio::test]
+async fn simulated_partner_platform_pulls_our_stations_and_hears_their_status() {
+    use domain::station::ConnectorStatus;
+    use serde_json::json;
+
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.workers.outbox_poll = std::time::Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let station = json!({
+        "external_id": "CLIE0001", "name": "命令行测试站", "address": "深圳市福田区", "area_code": "440304",
+        "lat": 22.54, "lng": 114.05, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.5000", "service_price": "0.3000"}],
+        "piles": [{"ocpp_id": "CLIE00001", "power_kw": "7", "connectors": 1, "dc": false}]
+    });
+    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+    let mut platform = application(common::CODE_B);
+    platform["roles"] = json!("platform");
+    let (partner_id, portal) = app.register(&platform).await;
+    let (status, _) = app.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(&admin), &json!({})).await;
+    assert_eq!(status, 200);
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let file = app.config.data_dir.join("credentials.json");
+    std::fs::write(&file, creds.to_string()).unwrap();
+
+    let sim = Simulator::start(&[
+        "emsp", "--bind", "127.0.0.1:0", "--operator-id", &common::CODE_B[8..17], "--platform-url", &app.base,
+        "--platform-credentials", file.to_str().unwrap(), "--report-every", "1",
+    ]);
+    let peer = sim.first_json();
+    let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+    sim.wait("the pull of our stations", || sim.log().contains("pulled 1 stations with 1 connectors")).await;
+
+    // Our pile reports a status; it is pushed to the partner, which says so.
+    app.services.pile_status("CLIE00001", 1, ConnectorStatus::Available, chrono::Utc::now()).await.unwrap();
+    sim.wait("our status push", || sim.log().contains("1 status pushes received")).await;
+}

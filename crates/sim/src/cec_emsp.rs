@@ -107,12 +107,19 @@ pub struct EmspSimulator {
 }
 
 impl EmspSimulator {
+    /// Serves notifications on a random loopback port.
     pub async fn start(config: EmspConfig) -> std::io::Result<Self> {
+        Self::start_on(config, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Serves notifications on `bind`, for a simulator the platform must reach at a known
+    /// address (a standalone process, another host).
+    pub async fn start_on(config: EmspConfig, bind: std::net::SocketAddr) -> std::io::Result<Self> {
         let link = &config.platform;
         let client_config = ClientConfig::new(&link.base_url, &link.version, &link.our_operator_id, link.secrets.clone());
         let client = CecClient::new(client_config, reqwest::Client::new()).map_err(std::io::Error::other)?;
         let inner = Arc::new(Inner { config, state: Mutex::default() });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(bind).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let directory = Arc::new(crate::directory::OnePartner { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
         let router = CecServer::new(directory, ServerConfig::default())
