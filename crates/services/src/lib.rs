@@ -107,12 +107,15 @@ pub struct Services {
     pub waker: delivery::DeliveryWaker,
     /// How users pay other than from the wallet; set by the wiring.
     pub payment_gateway: Option<Arc<dyn payment_gateway::PaymentGateway>>,
+    /// Our piles by OCPP identity, read through on first use: every OCPP connection and
+    /// StatusNotification needs them, and piles do not change once created.
+    pub(crate) piles: network::PileCache,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default(), payment_gateway: None }
+        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default(), payment_gateway: None, piles: Default::default() }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {

@@ -1,6 +1,8 @@
 //! Our own charging network (flow B): stations, piles and connectors an admin creates, the
 //! tariff they charge, and the OCPP identity and password of each pile.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use domain::geo::Coordinate;
 use domain::station::ConnectorStatus;
@@ -12,6 +14,15 @@ use uuid::Uuid;
 
 use crate::secrets::{random_alphanumeric, sha256_hex};
 use crate::{Error, Result, Services};
+
+/// What the OCPP side needs of a pile: its password hash and connectors.
+#[derive(Debug)]
+pub struct CachedPile {
+    password_hash: String,
+    connectors: Vec<ConnectorRow>,
+}
+
+pub type PileCache = Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<CachedPile>>>>;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct OwnStationInput {
@@ -160,21 +171,31 @@ impl Services {
         Ok(CreatedStation { station_id, piles })
     }
 
+    /// One of our piles by OCPP identity, from memory after the first read. Unknown identities
+    /// are not remembered, so a pile created later (here or on another instance) is found.
+    async fn pile(&self, ocpp_id: &str) -> Result<Option<Arc<CachedPile>>> {
+        if let Some(pile) = self.piles.read().expect("pile cache lock").get(ocpp_id) {
+            return Ok(Some(pile.clone()));
+        }
+        let mut conn = self.db.acquire().await?;
+        let Some((_, password_hash, connectors)) = repo::pile(&mut conn, ocpp_id).await? else { return Ok(None) };
+        let pile = Arc::new(CachedPile { password_hash, connectors });
+        self.piles.write().expect("pile cache lock").insert(ocpp_id.to_owned(), pile.clone());
+        Ok(Some(pile))
+    }
+
     /// Whether `password` opens the OCPP connection of pile `ocpp_id`; `None` for unknown piles.
     pub async fn verify_pile(&self, ocpp_id: &str, password: &[u8]) -> Result<Option<bool>> {
-        let mut conn = self.db.acquire().await?;
-        let Some((_, hash, _)) = repo::pile(&mut conn, ocpp_id).await? else { return Ok(None) };
+        let Some(pile) = self.pile(ocpp_id).await? else { return Ok(None) };
         let presented = sha256_hex(&String::from_utf8_lossy(password));
-        Ok(Some(!hash.is_empty() && crate::secrets::constant_time_eq(presented.as_bytes(), hash.as_bytes())))
+        Ok(Some(!pile.password_hash.is_empty() && crate::secrets::constant_time_eq(presented.as_bytes(), pile.password_hash.as_bytes())))
     }
 
     /// A status from one of our piles (OCPP StatusNotification). Connector 0 is the whole pile.
     pub async fn pile_status(&self, ocpp_id: &str, connector: i64, status: ConnectorStatus, at: DateTime<Utc>) -> Result<usize> {
-        let mut conn = self.db.acquire().await?;
-        let Some((_, _, connectors)) = repo::pile(&mut conn, ocpp_id).await? else { return Ok(0) };
+        let Some(pile) = self.pile(ocpp_id).await? else { return Ok(0) };
         let mut applied = 0;
-        drop(conn);
-        for c in connectors.iter().filter(|c| connector == 0 || c.ocpp_connector == Some(connector)) {
+        for c in pile.connectors.iter().filter(|c| connector == 0 || c.ocpp_connector == Some(connector)) {
             if self.hub.apply(c.id, status, at) {
                 self.push_connector_status(c, status, at).await?;
             }
