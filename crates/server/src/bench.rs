@@ -20,38 +20,7 @@ pub async fn nearby(stations: usize, queries: usize) -> anyhow::Result<()> {
     let now = Utc::now();
     let started = Instant::now();
     for i in 0..stations {
-        let station = StationRow {
-            id: Uuid::now_v7(),
-            partner_id: None,
-            external_id: format!("B{i:07}"),
-            name: format!("基准站 {i}"),
-            address: String::new(),
-            area_code: "440300".into(),
-            lat: rng.random_range(22.40..22.80),
-            lng: rng.random_range(113.75..114.35),
-            station_type: 1,
-            station_status: 50,
-            service_tel: String::new(),
-            business_hours: None,
-            tariff: serde_json::Value::Null,
-            public: true,
-            detail: serde_json::Value::Null,
-            updated_at: now,
-        };
-        let connectors: Vec<ConnectorRow> = (0..2)
-            .map(|n| ConnectorRow {
-                id: Uuid::now_v7(),
-                station_id: station.id,
-                equipment_id: station.id,
-                external_id: format!("{}{n}", station.external_id),
-                connector_type: if n == 0 { 4 } else { 3 },
-                power_kw: if n == 0 { "120".into() } else { "7".into() },
-                ocpp_connector: None,
-                status: 1,
-                status_at: None,
-                detail: serde_json::Value::Null,
-            })
-            .collect();
+        let (station, connectors) = services::catalog::synthetic_station(&format!("B{i:07}"), rng.random_range(22.40..22.80), rng.random_range(113.75..114.35), now);
         services.index_station(&station, &connectors);
         for c in &connectors {
             let status = if rng.random_bool(0.4) { ConnectorStatus::Available } else { ConnectorStatus::Charging };

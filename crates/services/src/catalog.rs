@@ -462,6 +462,45 @@ impl Services {
     }
 }
 
+/// A made-up station of ours with a 120 kW DC and a 7 kW AC connector, for benchmarks and tests
+/// of search (never stored by the application itself).
+pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc>) -> (StationRow, Vec<ConnectorRow>) {
+    let id = Uuid::now_v7();
+    let station = StationRow {
+        id,
+        partner_id: None,
+        external_id: external_id.to_owned(),
+        name: format!("基准站 {external_id}"),
+        address: String::new(),
+        area_code: "440300".into(),
+        lat,
+        lng,
+        station_type: 1,
+        station_status: 50,
+        service_tel: String::new(),
+        business_hours: None,
+        tariff: serde_json::Value::Null,
+        public: true,
+        detail: serde_json::Value::Null,
+        updated_at: at,
+    };
+    let connectors = (0..2)
+        .map(|n| ConnectorRow {
+            id: Uuid::now_v7(),
+            station_id: id,
+            equipment_id: id,
+            external_id: format!("{external_id}{n}"),
+            connector_type: if n == 0 { 4 } else { 3 },
+            power_kw: if n == 0 { "120".into() } else { "7".into() },
+            ocpp_connector: None,
+            status: 1,
+            status_at: None,
+            detail: serde_json::Value::Null,
+        })
+        .collect();
+    (station, connectors)
+}
+
 pub(crate) fn gateway_error(e: GatewayError) -> Error {
     match e {
         GatewayError::NoAnswer(m) => Error::Unavailable { message: format!("the partner did not answer: {m}"), message_zh: "合作方未响应，请稍后重试".into() },
@@ -477,41 +516,6 @@ mod tests {
     use super::*;
     use crate::{MasterKey, Settings, SystemClock};
 
-    fn station(i: usize, lat: f64, lng: f64) -> (StationRow, Vec<ConnectorRow>) {
-        let id = Uuid::now_v7();
-        let row = StationRow {
-            id,
-            partner_id: None,
-            external_id: format!("S{i}"),
-            name: format!("站 {i}"),
-            address: String::new(),
-            area_code: "440300".into(),
-            lat,
-            lng,
-            station_type: 1,
-            station_status: 50,
-            service_tel: String::new(),
-            business_hours: None,
-            tariff: serde_json::Value::Null,
-            public: true,
-            detail: serde_json::Value::Null,
-            updated_at: Utc::now(),
-        };
-        let connector = |n: usize| ConnectorRow {
-            id: Uuid::now_v7(),
-            station_id: id,
-            equipment_id: id,
-            external_id: format!("S{i}C{n}"),
-            connector_type: if n == 0 { 4 } else { 3 },
-            power_kw: if n == 0 { "120".into() } else { "7".into() },
-            ocpp_connector: None,
-            status: 1,
-            status_at: None,
-            detail: serde_json::Value::Null,
-        };
-        (row, vec![connector(0), connector(1)])
-    }
-
     /// Pages put together are exactly the full result, nearest first, whatever the page size;
     /// filters agree with a plain scan.
     #[tokio::test]
@@ -521,7 +525,7 @@ mod tests {
         let now = services.now();
         let mut free_dc = 0;
         for i in 0..300 {
-            let (row, connectors) = station(i, 22.50 + (i / 20) as f64 * 0.003, 114.00 + (i % 20) as f64 * 0.003);
+            let (row, connectors) = synthetic_station(&format!("S{i}"), 22.50 + (i / 20) as f64 * 0.003, 114.00 + (i % 20) as f64 * 0.003, now);
             services.index_station(&row, &connectors);
             // Every third station's DC connector is free; the rest are charging.
             for (n, c) in connectors.iter().enumerate() {
