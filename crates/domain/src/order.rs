@@ -880,6 +880,9 @@ impl Order {
                 S::Starting
             }
             (S::Starting, E::StartAccepted) => S::Starting,
+            // The pile or partner can report the session before its reply to the command is
+            // recorded (OCPP StartTransaction overtaking the RemoteStart answer): nothing new.
+            (S::Charging | S::Stopping, E::StartAccepted) => return Err(OrderError::LateEvent { from, event: name }),
             (S::Starting, E::StartRefused { reason }) => self.fail(reason.clone()),
             (S::Starting, E::StartTimedOut) => S::UnknownOutcome,
             (S::Starting | S::Charging, E::StartResultNotified { success: true, .. }) => self.charging(at),
@@ -1099,6 +1102,15 @@ mod tests {
     fn generated_seq_uses_beijing_time() {
         let seq = StartChargeSeq::generate("MA5DEMO01", t0(), 1).unwrap();
         assert_eq!(seq.as_str(), "MA5DEMO01202401011200050001");
+    }
+
+    #[test]
+    fn a_start_reply_overtaken_by_the_session_is_harmless() {
+        let mut o = order();
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartResultNotified { success: true, fail_reason: None }]);
+        let late = o.apply(OrderEvent::StartAccepted, t0() + Duration::seconds(5)).unwrap_err();
+        assert!(late.is_harmless(), "{late}");
+        assert_eq!(o.state, OrderState::Charging);
     }
 
     #[test]
