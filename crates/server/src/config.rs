@@ -65,6 +65,9 @@ pub struct CecConfig {
     pub token_ttl_seconds: i64,
     /// How far a request's TimeStamp may be from our clock (replay protection).
     pub timestamp_window_seconds: i64,
+    /// Pull an operator partner's catalog as soon as it registers its endpoint (else at the
+    /// next periodic sync or an admin's "sync now").
+    pub sync_on_register: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -145,7 +148,7 @@ impl Default for AuthConfig {
 
 impl Default for CecConfig {
     fn default() -> Self {
-        Self { operator_id: "MA01CB001".into(), version_segment: "v1.0".into(), token_ttl_seconds: 86_400, timestamp_window_seconds: 300 }
+        Self { operator_id: "MA01CB001".into(), version_segment: "v1.0".into(), token_ttl_seconds: 86_400, timestamp_window_seconds: 300, sync_on_register: true }
     }
 }
 

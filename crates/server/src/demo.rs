@@ -60,6 +60,9 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let mut config = config;
     // Charge-status notices every few seconds instead of the standard's 50, so the story moves.
     config.workers.session_status = Duration::from_secs(2);
+    // The walk-through shows an admin's "sync now" and narrates its report, so the automatic
+    // pull on registration would only race it.
+    config.cec.sync_on_register = false;
     let app = Application::build(config.clone()).await?;
     announce_bootstrap_admin(&app.services, &config).await?;
     let addr = app.local_addr();

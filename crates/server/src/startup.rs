@@ -114,6 +114,7 @@ pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Re
         cec_version_segment: config.cec.version_segment.clone(),
         our_operator_id: config.cec.operator_id.clone(),
         payment_timeout: chrono::Duration::seconds(config.payments.timeout_seconds),
+        sync_on_peer_registration: config.cec.sync_on_register,
         ..Settings::default()
     };
     Ok(Services::new(db, key, clock, settings))

@@ -35,7 +35,24 @@ async fn synced_free_connector(w: &World) -> (String, String) {
     (connector, external)
 }
 
-on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps);
+on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps, catalog_pulled_when_the_partner_registers);
+
+/// The first moment we can reach a new operator is when it registers its endpoint: its catalog
+/// is pulled then, without waiting for the periodic sync or an admin.
+async fn catalog_pulled_when_the_partner_registers(backend: Backend) {
+    let w = common::billed::onboarded(backend, |c| c.cec.sync_on_register = true, |_| {}).await;
+    let mut total = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000", None).await;
+        total = nearby["total"].clone();
+        if total == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(total, 5, "the partner's 5 stations, pulled on registration");
+    w.app.cleanup().await;
+}
 
 /// 每日对账: the day's orders are each followed to record, bill, payment and settlement line;
 /// what is missing once the grace period has passed is listed for an admin.

@@ -305,6 +305,17 @@ impl Services {
         repo::insert_cec(&mut tx, &credential).await?;
         store::audit::record(&mut tx, &audit_entry(actor, "set_cec_peer", partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        if self.settings.sync_on_peer_registration && partner.application.roles.is_operator() && self.operator_gateway.is_some() {
+            // The first moment we can reach a new operator: pull its catalog now rather than at
+            // the next periodic sync. The answer to the partner does not wait for it.
+            let services = self.clone();
+            tokio::spawn(async move {
+                match services.sync_catalog(partner_id).await {
+                    Ok(report) => tracing::info!(partner = %partner_id, stations = report.stations, "catalog pulled after the partner registered its endpoint"),
+                    Err(e) => tracing::warn!(partner = %partner_id, error = %e, "catalog pull after endpoint registration failed; the periodic sync will try again"),
+                }
+            });
+        }
         Ok(CecReceivedView {
             operator_id: credential.operator_id,
             base_url: credential.base_url,

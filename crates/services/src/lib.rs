@@ -65,6 +65,8 @@ pub struct Settings {
     pub start_result_deadline: Duration,
     /// How long a gateway payment may stay unpaid before we ask the gateway and close it.
     pub payment_timeout: Duration,
+    /// Pull an operator partner's catalog in the background when it registers its endpoint.
+    pub sync_on_peer_registration: bool,
 }
 
 impl Default for Settings {
@@ -81,6 +83,7 @@ impl Default for Settings {
             status_freshness: Duration::minutes(15),
             start_result_deadline: Duration::seconds(90),
             payment_timeout: Duration::minutes(15),
+            sync_on_peer_registration: true,
         }
     }
 }

@@ -52,6 +52,8 @@ impl TestApp {
             config.database_url = Some(db.url.clone());
             database = Some(db);
         }
+        // Tests sync catalogs when they choose; the one about the automatic pull turns it on.
+        config.cec.sync_on_register = false;
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let app = Application::build_with_clock(config.clone(), clock.clone()).await.expect("application builds");
