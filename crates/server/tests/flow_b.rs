@@ -157,6 +157,19 @@ async fn the_whole_flowchart(backend: Backend) {
     assert_eq!(order.total_sevice_money.value(), (energy * Decimal::new(60, 2)).round_dp(2));
     assert_eq!(order.total_money.value(), order.total_elec_money.value() + order.total_sevice_money.value());
     assert_eq!(ended.billed, Some(order.total_money.value()));
+    // The station's statistics count the session's energy, at the connector and in the sums.
+    let station_id = w.emsp.stations()[0].station_id.clone();
+    let today = w.app.services.now().with_timezone(&domain::tariff::beijing()).date_naive();
+    let stats = w.emsp.station_stats(&station_id, today.pred_opt().unwrap(), today).await.unwrap().station_stats;
+    // T/CEC 102 gives statistics with one decimal.
+    let one_decimal = energy.round_dp_with_strategy(1, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    assert_eq!(stats.station_electricity.value(), one_decimal, "{stats:?}");
+    for c in stats.equipment_stats_infos.iter().flat_map(|e| &e.connector_stats_infos) {
+        let expected = if c.connector_id == connector { one_decimal } else { Decimal::ZERO };
+        assert_eq!(c.connector_electricity.value(), expected, "{stats:?}");
+    }
+    let earlier = w.emsp.station_stats(&station_id, today - chrono::Duration::days(9), today - chrono::Duration::days(2)).await.unwrap().station_stats;
+    assert_eq!(earlier.station_electricity.value(), Decimal::ZERO, "a period before the session counts nothing");
 
     // Exactly once, in order, as the partner saw it.
     let notices: Vec<_> = w.emsp.received().into_iter().filter(|r| r.key == seq).map(|r| r.interface).collect();

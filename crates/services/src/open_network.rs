@@ -1,10 +1,13 @@
 //! Flow B, the partner asking: which of our stations it may see, their live status and the
 //! prices it gets. A partner querying a station it may not see gets nothing.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use domain::partner::ReviewState;
 use domain::station::ConnectorStatus;
 use domain::tariff::{PricePolicy, Tariff};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
 use uuid::Uuid;
@@ -97,6 +100,24 @@ impl Services {
             Some(policy) => policy.apply(&base),
             None => base,
         }))
+    }
+
+    /// Energy charged at each connector of `station` in sessions that ended in `[start, end)`
+    /// (all customers, as the station's operator reports it), in kWh.
+    pub async fn station_energy(&self, station: &VisibleStation, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<HashMap<Uuid, Decimal>> {
+        let connectors: Vec<Uuid> = station.equipment.iter().flat_map(|(_, cs)| cs.iter().map(|c| c.id)).collect();
+        // A session ending in the period may have begun up to a couple of days before it.
+        let orders = {
+            let mut conn = self.db.acquire().await?;
+            store::orders::for_connectors_between(&mut conn, &connectors, start - chrono::Duration::days(2), end).await?
+        };
+        let mut energy: HashMap<Uuid, Decimal> = connectors.iter().map(|c| (*c, Decimal::ZERO)).collect();
+        for stored in orders {
+            if let Some(record) = stored.order.record.as_ref().filter(|r| r.end >= start && r.end < end) {
+                *energy.entry(stored.order.connector_id).or_default() += record.energy.value();
+            }
+        }
+        Ok(energy)
     }
 
     /// Makes a non-public station visible to a partner.

@@ -196,6 +196,11 @@ impl EmspSimulator {
         Ok(n)
     }
 
+    /// Energy charged at a station over Beijing days `start..=end` (`query_station_stats`).
+    pub async fn station_stats(&self, station_id: &str, start: chrono::NaiveDate, end: chrono::NaiveDate) -> Result<QueryStationStatsResponse, ClientError> {
+        self.client.call(&QueryStationStats { station_id: station_id.into(), start_time: start, end_time: end }).await
+    }
+
     pub fn connector_status(&self, connector_id: &str) -> Option<ConnectorStatusCode> {
         self.inner.state().connector_status.get(connector_id).copied()
     }

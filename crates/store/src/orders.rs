@@ -130,6 +130,21 @@ pub async fn for_partner_between(conn: &mut Conn, flow: &str, partner_id: Uuid, 
     rows.iter().map(parse).collect()
 }
 
+/// Orders at any of `connectors` created in `[start, end)`, oldest first.
+pub async fn for_connectors_between(conn: &mut Conn, connectors: &[Uuid], start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StoredOrder>> {
+    if connectors.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (3..connectors.len() + 3).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT body, version FROM orders WHERE created_at >= $1 AND created_at < $2 AND connector_id IN ({}) ORDER BY created_at, id", placeholders.join(","));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_millis(start)).bind(to_millis(end));
+    for c in connectors {
+        query = query.bind(c.to_string());
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(parse).collect()
+}
+
 /// What an admin filters orders by; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct OrderFilter {

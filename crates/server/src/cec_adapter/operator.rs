@@ -161,22 +161,35 @@ impl OperatorHandler for OperatorAdapter {
     async fn query_station_stats(&self, caller: &Caller, req: QueryStationStats) -> Result<QueryStationStatsResponse, HandlerError> {
         let visible = self.services.visible_station(partner_id(caller)?, &req.station_id).await.map_err(to_handler)?;
         let visible = visible.ok_or_else(|| HandlerError::BadParameter(format!("StationID {} 不存在 / unknown station", req.station_id)))?;
-        // Energy statistics come from flow-B orders on our piles, which are not taken yet.
+        // StartTime/EndTime are Beijing calendar days, both included.
+        let midnight = |day: chrono::NaiveDate| {
+            use chrono::TimeZone;
+            domain::tariff::beijing().from_local_datetime(&day.and_time(chrono::NaiveTime::MIN)).single().map(|t| t.to_utc())
+        };
+        let (Some(start), Some(end)) = (midnight(req.start_time), req.end_time.succ_opt().and_then(midnight)) else {
+            return Err(HandlerError::BadParameter("StartTime / EndTime 无效 / invalid dates".into()));
+        };
+        if end <= start {
+            return Err(HandlerError::BadParameter("EndTime 早于 StartTime / EndTime is before StartTime".into()));
+        }
+        let energy = self.services.station_energy(&visible, start, end).await.map_err(to_handler)?;
+        let of = |c: &store::catalog::ConnectorRow| energy.get(&c.id).copied().unwrap_or_default();
+        let equipment_stats_infos: Vec<EquipmentStatsInfo> = visible
+            .equipment
+            .iter()
+            .map(|(e, cs)| EquipmentStatsInfo {
+                equipment_id: e.external_id.clone(),
+                equipment_electricity: cs.iter().map(of).sum::<Decimal>().into(),
+                connector_stats_infos: cs.iter().map(|c| ConnectorStatsInfo { connector_id: c.external_id.clone(), connector_electricity: of(c).into() }).collect(),
+            })
+            .collect();
         Ok(QueryStationStatsResponse {
             station_stats: StationStatsInfo {
                 station_id: req.station_id,
                 start_time: req.start_time,
                 end_time: req.end_time,
-                station_electricity: Decimal::ZERO.into(),
-                equipment_stats_infos: visible
-                    .equipment
-                    .iter()
-                    .map(|(e, cs)| EquipmentStatsInfo {
-                        equipment_id: e.external_id.clone(),
-                        equipment_electricity: Decimal::ZERO.into(),
-                        connector_stats_infos: cs.iter().map(|c| ConnectorStatsInfo { connector_id: c.external_id.clone(), connector_electricity: Decimal::ZERO.into() }).collect(),
-                    })
-                    .collect(),
+                station_electricity: energy.values().copied().sum::<Decimal>().into(),
+                equipment_stats_infos,
             },
         })
     }
