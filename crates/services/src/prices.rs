@@ -72,18 +72,20 @@ fn user_tariff<'a>(cache: &CatalogCache, station: &'a StationSummary) -> Option<
 /// What our user pays per kWh at `station` at `now`.
 pub(crate) fn user_price(cache: &CatalogCache, station: &StationSummary, now: DateTime<Utc>) -> Option<PriceNow> {
     let (tariff, pricing) = user_tariff(cache, station)?;
+    Some(price_now(tariff, pricing, now))
+}
+
+fn price_now(tariff: &Tariff, pricing: domain::settlement::UserPricing, now: DateTime<Utc>) -> PriceNow {
     let (period, until) = tariff.current(now);
-    Some(PriceNow { period: PeriodPrice::from(&pricing.period(period)), until })
+    PriceNow { period: PeriodPrice::from(&pricing.period(period)), until }
 }
 
 impl Services {
     /// The price now and the whole day's periods our user pays at a station.
     pub fn station_prices(&self, station_id: Uuid) -> Option<(PriceNow, Vec<PeriodPrice>)> {
         let cache = self.catalog.read().expect("catalog lock");
-        let station = cache.summary(station_id)?;
-        let now = user_price(&cache, station, self.now())?;
-        let (tariff, pricing) = user_tariff(&cache, station)?;
-        Some((now, tariff.periods().iter().map(|p| PeriodPrice::from(&pricing.period(p))).collect()))
+        let (tariff, pricing) = user_tariff(&cache, cache.summary(station_id)?)?;
+        Some((price_now(tariff, pricing, self.now()), tariff.periods().iter().map(|p| PeriodPrice::from(&pricing.period(p))).collect()))
     }
 
     /// Keeps the in-memory copy of a partner's user pricing in step with its terms.
@@ -121,7 +123,7 @@ impl Services {
                         tracing::warn!(partner = %partner.id, %station, error = %e, "station prices not fetched; keeping the last known");
                     }
                     out.failed += 1;
-                    let known = self.connector_by_external(Some(partner.id), &connector).and_then(|(_, s)| self.station_summary(s)).and_then(|s| s.tariff);
+                    let known = self.connector_by_external(Some(partner.id), &connector).and_then(|(_, s)| self.catalog.read().expect("catalog lock").summary(s)?.tariff.clone());
                     if let Some(tariff) = known {
                         out.by_station.insert(station, tariff);
                     }

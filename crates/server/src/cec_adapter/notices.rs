@@ -47,28 +47,19 @@ pub fn stop_result(notice: &SessionNotice) -> NotificationStopChargeResult {
     }
 }
 
+/// Our piles report energy, not currents and voltages: those stay at the zero values
+/// [`ChargeStatus::unknown`] gives them.
 pub fn charge_status(notice: &SessionNotice, connector: ConnectorStatus, now: DateTime<Utc>) -> ChargeStatus {
-    let zero = Decimal::ZERO;
     ChargeStatus {
-        start_charge_seq: seq(notice),
         start_charge_seq_stat: seq_stat(notice.state),
         connector_id: notice.connector.clone(),
         connector_status: ConnectorStatusCode::from_code(connector.cec_code()),
-        current_a: zero.into(),
-        current_b: None,
-        current_c: None,
-        voltage_a: zero.into(),
-        voltage_b: None,
-        voltage_c: None,
-        soc: zero.into(),
         start_time: notice.started_at.unwrap_or(notice.at),
-        end_time: now,
         total_power: notice.energy_kwh.into(),
         elec_money: money(notice.elec_money),
         sevice_money: money(notice.service_money),
         total_money: money(notice.total_money),
-        sum_period: None,
-        charge_details: vec![],
+        ..ChargeStatus::unknown(seq(notice), now)
     }
 }
 
