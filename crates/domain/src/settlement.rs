@@ -334,11 +334,13 @@ impl Difference {
 
 /// Compares our orders, the partner's and the payments, by order key. Output is sorted by order
 /// key, and within an order in the order of the enum, so two runs over the same data produce
-/// the same report. Duplicates are reported and their values summed.
+/// the same report. Duplicates are reported and their values summed. `payments` is `None` when
+/// the comparison has no payment ledger (a flow-B partner pays per statement, not per order):
+/// then no payment difference is reported.
 pub fn reconcile(
     ours: &[LedgerEntry],
     theirs: &[LedgerEntry],
-    payments: &[PaymentEntry],
+    payments: Option<&[PaymentEntry]>,
     tolerance: Tolerance,
 ) -> Vec<Difference> {
     let mut out = Vec::new();
@@ -358,7 +360,7 @@ pub fn reconcile(
     let ours = index(ours, Ledger::Ours, &mut out);
     let theirs = index(theirs, Ledger::Theirs, &mut out);
     let mut paid: BTreeMap<String, Money> = BTreeMap::new();
-    for p in payments {
+    for p in payments.unwrap_or_default() {
         let total = paid.entry(p.order.clone()).or_default();
         *total = *total + p.amount;
     }
@@ -379,6 +381,9 @@ pub fn reconcile(
                 }
             }
             (None, None) => {}
+        }
+        if payments.is_none() {
+            continue;
         }
         match (o, p) {
             (Some((_, om)), None) if !om.is_zero() => out.push(Difference::MissingPayment { order }),
@@ -527,7 +532,7 @@ mod tests {
         ];
         let payments =
             vec![pay("A", dec!(20)), pay("A", dec!(9.52)), pay("B", dec!(11)), pay("C", dec!(6)), pay("G", dec!(3))];
-        let diffs = reconcile(&ours, &theirs, &payments, Tolerance::default());
+        let diffs = reconcile(&ours, &theirs, Some(&payments), Tolerance::default());
         assert_eq!(
             diffs,
             vec![
@@ -557,15 +562,29 @@ mod tests {
         assert_eq!(diffs[5].cec_dispute_reason(), Some(1));
         // Zero tolerance catches C too.
         let strict = Tolerance { energy_kwh: Decimal::ZERO, money: Decimal::ZERO };
-        assert!(reconcile(&ours, &theirs, &payments, strict).iter().any(|d| d.order() == "C"));
+        assert!(reconcile(&ours, &theirs, Some(&payments), strict).iter().any(|d| d.order() == "C"));
     }
 
     #[test]
     fn duplicates_are_reported() {
         let ours = vec![entry("A", dec!(1), dec!(1)), entry("A", dec!(1), dec!(1))];
         let theirs = vec![entry("A", dec!(2), dec!(2))];
-        let diffs = reconcile(&ours, &theirs, &[pay("A", dec!(2))], Tolerance::default());
+        let diffs = reconcile(&ours, &theirs, Some(&[pay("A", dec!(2))]), Tolerance::default());
         assert_eq!(diffs, vec![Difference::Duplicate { order: "A".into(), ledger: Ledger::Ours }]);
+    }
+
+    #[test]
+    fn without_a_payment_ledger_only_the_two_ledgers_are_compared() {
+        let ours = vec![entry("A", dec!(1), dec!(1)), entry("B", dec!(2), dec!(2))];
+        let theirs = vec![entry("A", dec!(1), dec!(1.5))];
+        let diffs = reconcile(&ours, &theirs, None, Tolerance::default());
+        assert_eq!(
+            diffs,
+            vec![
+                Difference::AmountMismatch { order: "A".into(), ours: Money::new(dec!(1)), theirs: Money::new(dec!(1.5)) },
+                Difference::MissingTheirs { order: "B".into() },
+            ]
+        );
     }
 
     proptest! {

@@ -25,6 +25,8 @@ struct World {
     fleet: PileFleet,
     admin: String,
     partner_id: String,
+    /// The partner's portal token.
+    portal: String,
 }
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -35,7 +37,7 @@ async fn world(backend: Backend) -> World {
 
 /// A platform partner registered, approved and reachable: its id and its simulator. With
 /// `reservations`, an admin enables our reservation extension in its terms first.
-async fn join_platform(app: &TestApp, admin: &str, credit_code: &str, reservations: bool) -> (String, EmspSimulator) {
+async fn join_platform(app: &TestApp, admin: &str, credit_code: &str, reservations: bool) -> (String, String, EmspSimulator) {
     let mut platform = application(credit_code);
     platform["roles"] = json!("platform");
     let (partner_id, portal) = app.register(&platform).await;
@@ -62,7 +64,7 @@ async fn join_platform(app: &TestApp, admin: &str, credit_code: &str, reservatio
                       "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
     let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
     assert_eq!(status, 200, "{body}");
-    (partner_id, emsp)
+    (partner_id, portal, emsp)
 }
 
 async fn world_with(backend: Backend, reservations: bool) -> World {
@@ -84,7 +86,7 @@ async fn world_with(backend: Backend, reservations: bool) -> World {
     let passwords = common::pile_passwords(&created);
 
     // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
-    let (partner_id, emsp) = join_platform(&app, &admin, CODE_B, reservations).await;
+    let (partner_id, portal, emsp) = join_platform(&app, &admin, CODE_B, reservations).await;
 
     let mut config = FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), 1);
     config.id_prefix = "CBP".into();
@@ -94,7 +96,7 @@ async fn world_with(backend: Backend, reservations: bool) -> World {
     config.password_for = Arc::new(move |id| passwords.get(id).cloned());
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
-    World { app, emsp, fleet, admin, partner_id }
+    World { app, emsp, fleet, admin, partner_id, portal }
 }
 
 /// The eMSP pulls our stations and waits until our pushes show a connector free.
@@ -123,7 +125,8 @@ on_both_backends!(
     partner_down_then_back,
     reservation_taken_by_a_start,
     reservation_cancelled_or_expired,
-    reservations_need_the_extension
+    reservations_need_the_extension,
+    reconciled_with_the_partners_statement
 );
 
 async fn the_whole_flowchart(backend: Backend) {
@@ -189,6 +192,7 @@ async fn the_whole_flowchart(backend: Backend) {
     assert_eq!(statement["state"], "draft");
     assert_eq!(statement["body"]["order_count"], 1, "{statement}");
     assert_eq!(statement["differences"], json!([]), "the partner agrees with our orders: {statement}");
+    assert_eq!(statement["reconciled_with"], "check_charge_orders");
     let checks: Vec<_> = w.emsp.received().into_iter().filter(|r| r.interface == "check_charge_orders").map(|r| r.value).collect();
     assert_eq!(checks, vec!["0 of 1".to_owned()], "the partner was asked to check our one order");
     let gross: Decimal = statement["body"]["gross"].as_str().unwrap().parse().unwrap();
@@ -305,7 +309,7 @@ async fn order_state(w: &World, seq: &str) -> String {
 async fn reservation_taken_by_a_start(backend: Backend) {
     let w = world_with(backend, true).await;
     let connector = free_connector(&w).await;
-    let (other_id, other) = join_platform(&w.app, &w.admin, CODE_C, false).await;
+    let (other_id, _, other) = join_platform(&w.app, &w.admin, CODE_C, false).await;
     assert_ne!(other_id, w.partner_id);
 
     // 预约: the pile holds the connector; the answer carries the end of the hold.
@@ -437,6 +441,80 @@ async fn reservations_need_the_extension(backend: Backend) {
     }
     assert!(matches!(w.emsp.cancel_reserve(&format!("{}{:018}", w.emsp.operator_id(), 1), &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
     assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 0);
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// PUTs a CSV body; (status, JSON answer).
+async fn put_csv(w: &World, path: &str, token: &str, period: &[(&str, String)], body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new().put(w.app.url(path)).query(period).bearer_auth(token).header("content-type", "text/csv").body(body).send().await.unwrap();
+    common::read(response).await
+}
+
+/// 对账: the partner uploads its own statement of the period instead of answering
+/// check_charge_orders; every difference between it and our orders is listed.
+async fn reconciled_with_the_partners_statement(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+    let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
+    session(&w, &seq, "charging", |s| s.energy > Decimal::ZERO).await;
+    w.emsp.stop_charging(&seq).await.unwrap();
+    let order = session(&w, &seq, "charge-end record", |s| s.billed.is_some()).await.order.unwrap();
+    let (energy, amount) = (order.total_power.value(), order.total_money.value());
+
+    let now = chrono::Utc::now();
+    let (start, end) = (now - chrono::Duration::days(1), now + chrono::Duration::days(1));
+    let period = [("start", start.to_rfc3339()), ("end", end.to_rfc3339())];
+    let mine = "/api/portal/v1/partners/me/statements";
+
+    // Bad files change nothing and say what is wrong, line by line.
+    let (status, bad) = put_csv(&w, mine, &w.portal, &period, format!("order_seq,energy_kwh,amount\n{seq},{energy},12.5x\nX2,-1,1\n")).await;
+    assert_eq!(status, 422, "{bad}");
+    let problems = bad["error"]["fields"].to_string();
+    assert!(problems.contains("line 2: amount") && problems.contains("line 3: energy_kwh -1 is negative"), "{bad}");
+    let (status, gbk) = put_csv(&w, mine, &w.portal, &period, vec![0xb6u8, 0xa9, 0xb5, 0xa5, b'\n']).await;
+    assert_eq!((status, gbk["error"]["fields"][0]["field"].as_str()), (422, Some("csv")), "{gbk}");
+    let (status, _) = put_csv(&w, mine, "not-a-token", &period, "order_seq,energy_kwh,amount\n").await;
+    assert_eq!(status, 401);
+    let (_, listed) = w.app.get(mine, Some(&w.portal)).await;
+    assert_eq!(listed["total"], 0, "nothing stored: {listed}");
+
+    // The partner's statement charges one yuan more for our order and lists one we never had.
+    let off = amount + Decimal::ONE;
+    let csv = format!("订单号,充电量,金额\n{seq},{energy},{off}\nEXTRA0000000001,3.00,4.50\n");
+    let (status, uploaded) = put_csv(&w, mine, &w.portal, &period, csv).await;
+    assert_eq!(status, 201, "{uploaded}");
+    assert_eq!((uploaded["entry_count"].as_i64(), uploaded["total_amount"].as_str()), (Some(2), Some((off + Decimal::new(450, 2)).to_string().as_str())), "{uploaded}");
+
+    let statements = format!("/api/admin/v1/partners/{}/statements", w.partner_id);
+    let body = json!({"start": start, "end": end});
+    let (status, statement) = w.app.post(&statements, Some(&w.admin), &body).await;
+    assert_eq!(status, 201, "{statement}");
+    assert_eq!(statement["reconciled_with"], "partner_statement");
+    let differences = statement["differences"].as_array().unwrap();
+    let kinds: Vec<_> = differences.iter().map(|d| (d["kind"].as_str().unwrap(), d["order"].as_str().unwrap())).collect();
+    // Listed by order key.
+    assert_eq!(kinds, [("missing_ours", "EXTRA0000000001"), ("amount_mismatch", seq.as_str())], "{statement}");
+    let money = |v: &serde_json::Value| v.as_str().unwrap().parse::<Decimal>().unwrap();
+    assert_eq!((money(&differences[1]["ours"]), money(&differences[1]["theirs"])), (amount, off));
+    assert!(!w.emsp.received().iter().any(|r| r.interface == "check_charge_orders"), "the uploaded statement stands in for check_charge_orders");
+
+    // Finance uploads the corrected statement it received; the redrawn draft is clean.
+    let theirs = format!("/api/admin/v1/partners/{}/partner-statements", w.partner_id);
+    let (status, corrected) = put_csv(&w, &theirs, &w.admin, &period, format!("order_seq,energy_kwh,amount\n{seq},{energy},{amount}\n")).await;
+    assert_eq!(status, 201, "{corrected}");
+    assert!(corrected["uploaded_by"].as_str().unwrap().starts_with("admin:"), "{corrected}");
+    let (_, statement) = w.app.post(&statements, Some(&w.admin), &body).await;
+    assert_eq!(statement["differences"], json!([]), "{statement}");
+    let (_, listed) = w.app.get(&theirs, Some(&w.admin)).await;
+    assert_eq!(listed["total"], 1, "the later upload replaced the first: {listed}");
+
+    // Once confirmed, the period is frozen for uploads too.
+    let id = statement["id"].as_str().unwrap();
+    let (status, _) = w.app.post(&format!("/api/admin/v1/statements/{id}/confirm"), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 200);
+    let (status, frozen) = put_csv(&w, mine, &w.portal, &period, format!("order_seq,energy_kwh,amount\n{seq},{energy},{amount}\n")).await;
+    assert_eq!((status, frozen["error"]["code"].as_str()), (409, Some("statement_confirmed")), "{frozen}");
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

@@ -21,6 +21,7 @@ pub mod geo_index;
 pub mod network;
 pub mod open_network;
 pub mod partner_sessions;
+pub mod partner_statements;
 pub mod pile_reservations;
 pub mod oauth;
 pub mod onboarding;

@@ -1,14 +1,14 @@
 //! Settlement statements per partner and period: the settlement lines of both flows netted
 //! into one amount, reconciled before anyone confirms them — flow-A lines against our payments,
-//! flow-B lines against the partner's own records (T/CEC 102 `check_charge_orders`) — and moved
-//! by finance through draft → confirmed → paid. A draft may be drawn up again; a confirmed
-//! statement is frozen.
+//! flow-B lines against the partner's own records (its uploaded statement, else its answer to
+//! T/CEC 102 `check_charge_orders`) — and moved by finance through draft → confirmed → paid.
+//! A draft may be drawn up again; a confirmed statement is frozen.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::money::Money;
 use domain::order::Ownership;
 use domain::partner::Protocol;
-use domain::settlement::{Difference, Flow, LedgerEntry, SettlementLine, Statement, StatementState};
+use domain::settlement::{Difference, Flow, LedgerEntry, SettlementLine, Statement, StatementState, Tolerance, reconcile};
 use store::statements::{self as repo, StatementRecord};
 use store::{Page, PageRequest};
 use uuid::Uuid;
@@ -18,6 +18,32 @@ use crate::{Error, Result, Services};
 
 /// Longest period one statement may cover.
 const MAX_PERIOD_DAYS: i64 = 93;
+
+/// What a statement's flow-B lines were compared with.
+#[derive(Clone, Copy)]
+enum Reconciled {
+    PartnerStatement,
+    CheckChargeOrders,
+    Nothing,
+}
+
+impl Reconciled {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::PartnerStatement => "partner_statement",
+            Self::CheckChargeOrders => "check_charge_orders",
+            Self::Nothing => "none",
+        }
+    }
+}
+
+/// A settlement period: ends after it starts, at most [`MAX_PERIOD_DAYS`] long.
+pub(crate) fn check_period(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<()> {
+    if end <= start || end - start > Duration::days(MAX_PERIOD_DAYS) {
+        return Err(Error::invalid("end", format!("the period must end after it starts and span at most {MAX_PERIOD_DAYS} days"), format!("结算周期须晚于开始时间且不超过 {MAX_PERIOD_DAYS} 天")));
+    }
+    Ok(())
+}
 
 fn difference_for(seq: String, reason: i64, line: &SettlementLine) -> Difference {
     match reason {
@@ -30,9 +56,7 @@ fn difference_for(seq: String, reason: i64, line: &SettlementLine) -> Difference
 impl Services {
     /// Draws up (or, while still a draft, draws up again) the statement for `[start, end)`.
     pub async fn draw_up_statement(&self, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, actor: &Actor) -> Result<StatementRecord> {
-        if end <= start || end - start > Duration::days(MAX_PERIOD_DAYS) {
-            return Err(Error::invalid("end", format!("the period must end after it starts and span at most {MAX_PERIOD_DAYS} days"), format!("结算周期须晚于开始时间且不超过 {MAX_PERIOD_DAYS} 天")));
-        }
+        check_period(start, end)?;
         let partner = self.partner(partner_id).await?;
         let (lines, seqs, payments) = {
             let mut conn = self.db.acquire().await?;
@@ -66,18 +90,27 @@ impl Services {
                 }
             }
         }
-        // Flow B: the partner checks our list of its users' orders.
+        // Flow B: compared with the partner's uploaded statement for the period if there is one,
+        // else the partner checks our list over T/CEC 102.
         let flow_b: Vec<(LedgerEntry, &SettlementLine)> = lines
             .iter()
             .zip(&seqs)
             .filter(|(l, _)| l.flow == Flow::B)
             .map(|(l, seq)| (LedgerEntry { order: seq.clone(), energy: l.energy, amount: l.gross }, l))
             .collect();
-        if let (false, Some(ledger), Protocol::Cec102) = (flow_b.is_empty(), &self.partner_ledger, partner.application.protocol) {
-            let entries: Vec<LedgerEntry> = flow_b.iter().map(|(e, _)| e.clone()).collect();
-            let disputes = ledger.check_orders(&partner, start, end, &entries).await.map_err(|e| Error::Unavailable {
-                message: format!("the partner could not check our orders: {e}; try again later"),
-                message_zh: "合作方对账接口暂不可用，请稍后重试".into(),
+        let ours: Vec<LedgerEntry> = flow_b.iter().map(|(e, _)| e.clone()).collect();
+        let uploaded = {
+            let mut conn = self.db.acquire().await?;
+            store::partner_statements::entries_for(&mut conn, partner_id, start, end).await?
+        };
+        let mut reconciled_with = Reconciled::Nothing;
+        if let Some(theirs) = uploaded {
+            differences.extend(reconcile(&ours, &theirs, None, Tolerance::default()));
+            reconciled_with = Reconciled::PartnerStatement;
+        } else if let (false, Some(ledger), Protocol::Cec102) = (flow_b.is_empty(), &self.partner_ledger, partner.application.protocol) {
+            let disputes = ledger.check_orders(&partner, start, end, &ours).await.map_err(|e| Error::Unavailable {
+                message: format!("the partner could not check our orders: {e}; try again later, or upload the partner's statement for this period"),
+                message_zh: "合作方对账接口暂不可用，请稍后重试，或上传合作方该周期的对账单".into(),
             })?;
             for d in disputes {
                 let line = flow_b.iter().find(|(e, _)| e.order == d.seq).map(|(_, l)| *l);
@@ -86,6 +119,7 @@ impl Services {
                     None => differences.push(Difference::MissingOurs { order: d.seq }),
                 }
             }
+            reconciled_with = Reconciled::CheckChargeOrders;
         }
 
         let now = self.now();
@@ -97,6 +131,7 @@ impl Services {
             state: StatementState::Draft.as_str().into(),
             body: serde_json::to_value(&statement).map_err(|e| Error::Internal(e.to_string()))?,
             differences: serde_json::to_value(&differences).map_err(|e| Error::Internal(e.to_string()))?,
+            reconciled_with: reconciled_with.as_str().into(),
             created_at: now,
             updated_at: now,
         };

@@ -19,6 +19,7 @@ pub mod daily_checks;
 pub mod documents;
 pub mod orders;
 pub mod outbox;
+pub mod partner_statements;
 pub mod partners;
 pub mod payments;
 pub mod pile_reservations;

@@ -22,11 +22,14 @@ pub struct StatementRecord {
     pub body: serde_json::Value,
     #[schema(value_type = Object)]
     pub differences: serde_json::Value,
+    /// What the flow-B lines were compared with: `partner_statement` (uploaded by the partner),
+    /// `check_charge_orders` (the partner's answer over T/CEC 102) or `none`.
+    pub reconciled_with: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, partner_id, period_start, period_end, state, body, differences, created_at, updated_at";
+const COLUMNS: &str = "id, partner_id, period_start, period_end, state, body, differences, reconciled_with, created_at, updated_at";
 
 fn parse(row: &AnyRow) -> Result<StatementRecord> {
     Ok(StatementRecord {
@@ -37,6 +40,7 @@ fn parse(row: &AnyRow) -> Result<StatementRecord> {
         state: row.try_get("state")?,
         body: json(row, "body")?,
         differences: json(row, "differences")?,
+        reconciled_with: row.try_get("reconciled_with")?,
         created_at: from_millis(row.try_get("created_at")?),
         updated_at: from_millis(row.try_get("updated_at")?),
     })
@@ -44,7 +48,7 @@ fn parse(row: &AnyRow) -> Result<StatementRecord> {
 
 /// A second statement for the same partner and period is `Duplicate`.
 pub async fn insert(conn: &mut Conn, s: &StatementRecord) -> Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO statements ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO statements ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)")))
         .bind(s.id.to_string())
         .bind(s.partner_id.to_string())
         .bind(to_millis(s.period_start))
@@ -52,6 +56,7 @@ pub async fn insert(conn: &mut Conn, s: &StatementRecord) -> Result<()> {
         .bind(&s.state)
         .bind(s.body.to_string())
         .bind(s.differences.to_string())
+        .bind(&s.reconciled_with)
         .bind(to_millis(s.created_at))
         .bind(to_millis(s.updated_at))
         .execute(conn)
@@ -94,4 +99,10 @@ pub async fn delete_draft(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc
         .execute(conn)
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// The statement of exactly this partner and period, whatever its state.
+pub async fn for_period(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Option<StatementRecord>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM statements WHERE partner_id = $1 AND period_start = $2 AND period_end = $3"));
+    sqlx::query(sql).bind(partner_id.to_string()).bind(to_millis(start)).bind(to_millis(end)).fetch_optional(conn).await?.as_ref().map(parse).transpose()
 }

@@ -6,6 +6,7 @@ mod app_api;
 mod charging_api;
 mod daily_checks;
 mod deliveries;
+mod partner_statements;
 mod statements;
 mod error;
 mod extract;
@@ -87,8 +88,8 @@ impl Modify for SecuritySchemes {
 /// of built-in peers with their own state (the sandbox payment gateway).
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/portal/v1", portal::router(&state))
-        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()).merge(daily_checks::router()).merge(admin_orders::router()))
+        .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()))
+        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()).merge(daily_checks::router()).merge(admin_orders::router()).merge(partner_statements::admin_router()))
         .nest("/api/payments/v1", payments_api::router())
         .merge(peers)
         .nest("/api/partner/v1", partner_api::router())

@@ -1,0 +1,94 @@
+//! Partners' own statements (对方对账单) as CSV: the partner uploads its statement of a period
+//! through the portal, or finance uploads the one it received; flow-B statements of exactly
+//! that period are reconciled against it.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use services::Error;
+use services::onboarding::Actor;
+use store::Page;
+use store::partner_statements::PartnerStatementSummary;
+use utoipa::IntoParams;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::admin::page_request;
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{Admin, Json, PortalPartner, Query};
+
+/// Largest CSV accepted (about 200,000 rows).
+const MAX_CSV_BYTES: usize = 16 * 1024 * 1024;
+
+pub fn admin_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(admin_upload, admin_list).layer(DefaultBodyLimit::max(MAX_CSV_BYTES)))
+}
+
+pub fn portal_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(portal_upload, portal_list).layer(DefaultBodyLimit::max(MAX_CSV_BYTES)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Period {
+    /// Inclusive start of the settlement period, RFC 3339 — the same period finance draws the
+    /// statement up for.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub page: Option<u32>,
+    pub per_page: Option<u32>,
+}
+
+/// Partners' spreadsheets are often saved in GBK; say so rather than misreading them.
+fn utf8(body: &Bytes) -> Result<&str, Error> {
+    std::str::from_utf8(body).map_err(|_| {
+        Error::invalid("csv", "the file is not UTF-8 text; save it as \"CSV UTF-8\"", "文件不是 UTF-8 编码，请另存为「CSV UTF-8」格式")
+    })
+}
+
+/// Upload the partner's statement of a period (text/csv body: `order_seq,energy_kwh,amount`,
+/// header required, columns in any order; Chinese headers `订单号,充电量,金额` also work). A new
+/// upload for the same period replaces the earlier one until our statement is confirmed.
+#[utoipa::path(put, path = "/partners/{id}/partner-statements", tag = "settlement", security(("admin_session" = [])), params(Period),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = PartnerStatementSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
+async fn admin_upload(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Query(p): Query<Period>, body: Bytes) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
+    let summary = state.services.upload_partner_statement(id, p.start, p.end, utf8(&body)?, &Actor::Admin(admin.0)).await?;
+    Ok((StatusCode::CREATED, Json(summary)))
+}
+
+/// A partner's uploaded statements, newest period first.
+#[utoipa::path(get, path = "/partners/{id}/partner-statements", tag = "settlement", security(("admin_session" = [])), params(PageParams),
+    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+async fn admin_list(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>, Query(p): Query<PageParams>) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
+    Ok(Json(state.services.partner_statements(id, page_request(p.page, p.per_page)?).await?))
+}
+
+/// Upload your statement of a settlement period (上传对账单): your users' sessions on our piles,
+/// one row per StartChargeSeq. Body `text/csv` with header `order_seq,energy_kwh,amount`.
+#[utoipa::path(put, path = "/partners/me/statements", tag = "portal", security(("portal_token" = [])), params(Period),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = PartnerStatementSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
+async fn portal_upload(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Query(p): Query<Period>, body: Bytes) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
+    let summary = state.services.upload_partner_statement(partner.id, p.start, p.end, utf8(&body)?, &Actor::Partner(partner.id)).await?;
+    Ok((StatusCode::CREATED, Json(summary)))
+}
+
+/// The statements you uploaded, newest period first.
+#[utoipa::path(get, path = "/partners/me/statements", tag = "portal", security(("portal_token" = [])), params(PageParams),
+    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+async fn portal_list(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Query(p): Query<PageParams>) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
+    Ok(Json(state.services.partner_statements(partner.id, page_request(p.page, p.per_page)?).await?))
+}
