@@ -346,6 +346,11 @@ async fn reservation_taken_by_a_start(backend: Backend) {
     assert_eq!(reserve_results(&w, &seq), vec!["4".to_owned()], "used (4), once");
     assert_eq!(w.emsp.reservation(&seq), Some(ReserveSeqStat::Used));
     assert_eq!(order_state(&w, &seq).await, "reservation_used");
+    // Admins find reservations among the orders, with the hold the pile was given.
+    let (_, used) = w.app.get(&format!("/api/admin/v1/orders?flow=b&state=reservation_used&seq={seq}"), Some(&w.admin)).await;
+    let (_, detail) = w.app.get(&format!("/api/admin/v1/orders/{}", used["items"][0]["id"].as_str().unwrap()), Some(&w.admin)).await;
+    let (_, start) = w.app.get(&format!("/api/admin/v1/orders?seq={start_seq}"), Some(&w.admin)).await;
+    assert_eq!((detail["reservation"]["ocpp_id"].as_str(), &detail["reservation"]["used_by"]), (Some("CBP00001"), &start["items"][0]["id"]), "{detail}");
     let repeat = w.emsp.reserve_with(&seq, &connector, 15).await.unwrap();
     assert_eq!((repeat.succ_stat, repeat.reserve_seq_stat), (SuccStat::Success, ReserveSeqStat::Used), "a repeat reports what became of it");
     // A reservation's sequence is not a session's, nor the other way round.
@@ -441,6 +446,15 @@ async fn reservations_need_the_extension(backend: Backend) {
     }
     assert!(matches!(w.emsp.cancel_reserve(&format!("{}{:018}", w.emsp.operator_id(), 1), &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
     assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 0);
+    // Holds longer than the extension allows cannot be agreed; the terms stay as they were.
+    let path = format!("/api/admin/v1/partners/{}/terms", w.partner_id);
+    let (_, before) = w.app.get(&path, Some(&w.admin)).await;
+    let mut terms = before.clone();
+    terms["open"]["reservations"] = json!(true);
+    terms["open"]["reservation_max_minutes"] = json!(90);
+    let (status, refused) = w.app.put(&path, Some(&w.admin), &terms).await;
+    assert_eq!((status, refused["error"]["fields"][0]["field"].as_str()), (422, Some("open.reservation_max_minutes")), "{refused}");
+    assert_eq!(w.app.get(&path, Some(&w.admin)).await.1, before);
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

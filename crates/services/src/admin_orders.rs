@@ -4,6 +4,7 @@
 use domain::order::{Order, Ownership};
 use serde::Serialize;
 use store::orders::{self, OrderFilter, TransitionRow};
+use store::pile_reservations::PileReservation;
 use store::{Page, PageRequest};
 use uuid::Uuid;
 
@@ -42,6 +43,9 @@ pub struct AdminOrderDetail {
     /// up (`null` before the session ended).
     #[schema(value_type = Option<Object>)]
     pub bill: Option<serde_json::Value>,
+    /// A partner's reservation on our pile: the hold the pile was asked for, until when, and
+    /// the start that used it.
+    pub reservation: Option<PileReservation>,
 }
 
 impl Services {
@@ -68,6 +72,7 @@ impl Services {
         let bill = orders::bill(&mut conn, id)
             .await?
             .map(|(partner_record, user_amounts, discrepancies)| serde_json::json!({"partner_record": partner_record, "user_amounts": user_amounts, "discrepancies": discrepancies}));
-        Ok(AdminOrderDetail { view: order.into(), transitions, bill })
+        let reservation = store::pile_reservations::by_order(&mut conn, id).await?;
+        Ok(AdminOrderDetail { view: order.into(), transitions, bill, reservation })
     }
 }

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
+use domain::partner::FieldError;
 use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, PendingCommand, RemoteState, StartChargeSeq, StopReason};
 use domain::settlement::{SessionAmounts, SettlementLine, ShareRule, UserPricing, user_fee};
 use domain::tariff::{Discrepancy, PartnerDetail, PartnerTotals, validate_partner_totals};
@@ -131,9 +132,20 @@ impl Services {
     /// Sets the commercial terms with a partner; applies to orders from now on. Audited.
     pub async fn set_partner_terms(&self, partner_id: Uuid, terms: &PartnerTerms, actor: &crate::onboarding::Actor) -> Result<PartnerTerms> {
         self.partner(partner_id).await?;
-        if let Some(policy) = terms.open.price_policy {
-            domain::tariff::PricePolicy::new(policy.electricity, policy.service)
-                .map_err(|e| Error::invalid("open.price_policy", e.to_string(), e.message_zh()))?;
+        let mut invalid = Vec::new();
+        if let Some(policy) = terms.open.price_policy
+            && let Err(e) = domain::tariff::PricePolicy::new(policy.electricity, policy.service)
+        {
+            invalid.push(FieldError::new("open.price_policy", e.to_string(), e.message_zh()));
+        }
+        let most = crate::pile_reservations::MAX_MINUTES;
+        if let Some(minutes) = terms.open.reservation_max_minutes
+            && !(1..=most).contains(&minutes)
+        {
+            invalid.push(FieldError::new("open.reservation_max_minutes", format!("must be 1–{most} minutes, got {minutes}"), format!("须为 1–{most} 分钟，当前为 {minutes}")));
+        }
+        if !invalid.is_empty() {
+            return Err(Error::Invalid(invalid));
         }
         let now = self.now();
         let json = serde_json::to_value(terms).map_err(|e| Error::Internal(e.to_string()))?;

@@ -10,7 +10,7 @@ use crate::error::on_unique;
 use crate::row::uuid;
 use crate::{Conn, Result, from_millis, to_millis};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct PileReservation {
     /// The reservation order (its seq is the partner's ReserveSeq).
     pub order_id: Uuid,
