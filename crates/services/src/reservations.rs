@@ -98,11 +98,11 @@ impl Services {
     }
 
     async fn active_reservation(&self, user: &UserRecord) -> Result<Option<Order>> {
-        let recent = {
+        let held = {
             let mut conn = self.db.acquire().await?;
-            orders::for_user(&mut conn, user.id, 20, 0).await?
+            orders::users_latest_in_state(&mut conn, user.id, OrderState::Reserved.as_str()).await?
         };
-        let Some(StoredOrder { order, .. }) = recent.into_iter().find(|o| o.order.state == OrderState::Reserved) else { return Ok(None) };
+        let Some(StoredOrder { order, .. }) = held else { return Ok(None) };
         if order.reserved_until.is_some_and(|until| until <= self.now()) {
             self.apply(order.id, OrderEvent::ReservationExpired, Some("ran out".into())).await?;
             return Ok(None);

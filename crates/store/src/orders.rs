@@ -107,6 +107,16 @@ pub async fn for_user(conn: &mut Conn, user_id: Uuid, limit: i64, offset: i64) -
     rows.iter().map(parse).collect()
 }
 
+/// A user's newest order in `state` (e.g. the driver's held reservation).
+pub async fn users_latest_in_state(conn: &mut Conn, user_id: Uuid, state: &str) -> Result<Option<StoredOrder>> {
+    let row = sqlx::query("SELECT body, version FROM orders WHERE user_id=$1 AND state=$2 ORDER BY created_at DESC, id DESC LIMIT 1")
+        .bind(user_id.to_string())
+        .bind(state)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(parse).transpose()
+}
+
 /// Orders in `states` not updated since `before` (for resolving stuck and unknown outcomes).
 pub async fn stale(conn: &mut Conn, state: &str, before: DateTime<Utc>, limit: i64) -> Result<Vec<StoredOrder>> {
     let rows = sqlx::query("SELECT body, version FROM orders WHERE state=$1 AND updated_at < $2 ORDER BY updated_at LIMIT $3")
