@@ -58,6 +58,17 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let say = Narrator::new();
     let mut config = config;
+    if config.database_url.is_none() {
+        // The demo's partners, stations and orders are made up: they live apart from the real
+        // embedded database and start clean on every run, so earlier runs' simulated partners
+        // (gone now) are never polled.
+        let dir = config.data_dir.join("demo");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing the previous demo in {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        config.data_dir = dir;
+    }
     // Charge-status notices every few seconds instead of the standard's 50, so the story moves.
     config.workers.session_status = Duration::from_secs(2);
     // The walk-through shows an admin's "sync now" and narrates its report, so the automatic

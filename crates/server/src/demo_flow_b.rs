@@ -118,5 +118,31 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
         "充电结束，充电订单推送第三方平台，第三方结算用户",
     );
     say.say("settlement line booked with the partner's revenue share (see /api/admin/v1/partners/{id}/terms)", "已记录对账结算明细（含分成）");
+
+    // Finance draws up today's statement (Beijing day); the partner checks our orders.
+    let beijing = domain::tariff::beijing();
+    let today = services.now().with_timezone(&beijing).date_naive().and_hms_opt(0, 0, 0).context("midnight")?;
+    let start = today.and_local_timezone(beijing).single().context("Beijing midnight")?.to_utc();
+    let period = json!({"start": start, "end": start + chrono::Duration::days(1)});
+    let (status, statement) = client.call(Method::POST, &format!("/api/admin/v1/partners/{id}/statements"), Some(admin), Some(period)).await?;
+    ensure!(status == 201, "drawing up the statement failed: {statement}");
+    let differences = statement["differences"].as_array().map_or(0, Vec::len);
+    say.say(
+        &format!("reconciled with the partner ({}): {} order(s), {differences} difference(s)", statement["reconciled_with"].as_str().unwrap_or("?"), statement["body"]["order_count"]),
+        "与第三方平台对账（check_charge_orders）",
+    );
+    let body = &statement["body"];
+    // Amounts are exact to the fen; shown as a bill shows them.
+    let money = |k: &str| body[k].as_str().and_then(|v| v.parse::<rust_decimal::Decimal>().ok()).map_or("?".into(), |d| d.round_dp(2).to_string());
+    say.say(
+        &format!(
+            "settlement statement (draft): gross ¥{}, the partner keeps ¥{}, it owes us ¥{}; CSV at /api/admin/v1/statements/{}/csv",
+            money("gross"),
+            money("partner_amount"),
+            money("our_amount"),
+            statement["id"].as_str().unwrap_or("?")
+        ),
+        "生成结算单（草稿），财务确认后结算",
+    );
     Ok(FlowB { _emsp: emsp, _fleet: fleet })
 }

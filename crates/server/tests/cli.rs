@@ -241,3 +241,28 @@ async fn simulated_partner_platform_pulls_our_stations_and_hears_their_status() 
     app.services.pile_status("CLIE00001", 1, ConnectorStatus::Available, chrono::Utc::now()).await.unwrap();
     sim.wait("our status push", || sim.log().contains("1 status pushes received")).await;
 }
+
+/// The README's first command, as a fresh machine runs it: both flows narrated end to end on the
+/// embedded SQLite default, in English and Chinese, then exit.
+#[test]
+fn the_demo_walks_both_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chargebridge.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n[http]\nbind = \"127.0.0.1:0\"\n", dir.path().display().to_string())).unwrap();
+    let (ok, out, err) = chargebridge(&config, &["demo", "--exit"]);
+    assert!(ok, "{out}\n{err}");
+    assert!(dir.path().join("demo/chargebridge.db").exists(), "the demo keeps its data apart");
+    assert!(!dir.path().join("chargebridge.db").exists());
+    for step in [
+        "catalog synced: 1000 stations",
+        "paid from the wallet; settlement line recorded",
+        "the partner pulled our stations (query_stations_info): 1",
+        "charge-end record delivered and confirmed",
+        "reconciled with the partner (check_charge_orders): 1 order(s), 0 difference(s)",
+        "settlement statement (draft)",
+        "demo finished",
+        "演示结束",
+    ] {
+        assert!(out.contains(step) || err.contains(step), "missing {step:?}:\n{out}\n{err}");
+    }
+}
