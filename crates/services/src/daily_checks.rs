@@ -35,26 +35,23 @@ impl Services {
             if orders.is_empty() {
                 continue;
             }
-            let mut facts = Vec::with_capacity(orders.len());
-            for stored in &orders {
-                let order = &stored.order;
-                let disputed = store::orders::bill(&mut conn, order.id).await?.is_some_and(|(_, _, d)| d.as_array().is_some_and(|a| !a.is_empty()));
-                let paid: Money = store::payments::for_order(&mut conn, order.id)
-                    .await?
-                    .iter()
-                    .filter(|p| p.status == "succeeded")
-                    .map(|p| Money::from_ten_thousandths(p.amount))
-                    .sum();
-                facts.push(OrderFacts {
-                    seq: order.seq.as_str().to_owned(),
-                    state: order.state,
-                    updated_at: order.updated_at,
-                    billed: order.billed_amount,
-                    disputed,
-                    paid,
-                    has_settlement_line: store::settlement::has_line(&mut conn, order.id).await?,
-                });
-            }
+            let follow_ups = store::orders::follow_ups_between(&mut conn, "a", partner_id, start, end).await?;
+            let facts: Vec<OrderFacts> = orders
+                .iter()
+                .map(|stored| {
+                    let order = &stored.order;
+                    let follow_up = follow_ups.get(&order.id).copied().unwrap_or_default();
+                    OrderFacts {
+                        seq: order.seq.as_str().to_owned(),
+                        state: order.state,
+                        updated_at: order.updated_at,
+                        billed: order.billed_amount,
+                        disputed: follow_up.disputed,
+                        paid: Money::from_ten_thousandths(follow_up.paid),
+                        has_settlement_line: follow_up.has_settlement_line,
+                    }
+                })
+                .collect();
             let findings = check(&facts, self.now(), Duration::hours(GRACE_HOURS));
             let record = DailyCheckRecord {
                 id: Uuid::now_v7(),

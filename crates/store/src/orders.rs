@@ -128,6 +128,45 @@ pub async fn stale(conn: &mut Conn, state: &str, before: DateTime<Utc>, limit: i
     rows.iter().map(parse).collect()
 }
 
+/// What became of one order after its session, as the daily check follows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowUp {
+    /// The bill lists discrepancies with the partner's record.
+    pub disputed: bool,
+    /// Succeeded payments, in ten-thousandths of a yuan.
+    pub paid: i64,
+    pub has_settlement_line: bool,
+}
+
+/// [`FollowUp`] of each of a partner's orders of one flow created in `[start, end)`, in one
+/// round trip (each part an indexed lookup by order).
+pub async fn follow_ups_between(conn: &mut Conn, flow: &str, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<std::collections::HashMap<Uuid, FollowUp>> {
+    let rows = sqlx::query(
+        "SELECT o.id, \
+           (SELECT b.discrepancies FROM order_bills b WHERE b.order_id = o.id) AS discrepancies, \
+           (SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM payments p WHERE p.order_id = o.id AND p.status = 'succeeded') AS paid, \
+           (SELECT COUNT(*) FROM settlement_lines s WHERE s.order_id = o.id) AS lines \
+         FROM orders o WHERE o.partner_id = $1 AND o.flow = $2 AND o.created_at >= $3 AND o.created_at < $4",
+    )
+    .bind(partner_id.to_string())
+    .bind(flow)
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let discrepancies: Option<String> = row.try_get("discrepancies")?;
+            let disputed = match discrepancies {
+                Some(text) => !serde_json::from_str::<Vec<serde_json::Value>>(&text).map_err(|e| Error::Corrupt(format!("order_bills.discrepancies: {e}")))?.is_empty(),
+                None => false,
+            };
+            let lines: i64 = row.try_get("lines")?;
+            Ok((crate::row::uuid(row, "id")?, FollowUp { disputed, paid: row.try_get("paid")?, has_settlement_line: lines > 0 }))
+        })
+        .collect()
+}
+
 /// A partner's orders of one flow (`a`, `b`) created in `[start, end)`, oldest first.
 pub async fn for_partner_between(conn: &mut Conn, flow: &str, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StoredOrder>> {
     let rows = sqlx::query("SELECT body, version FROM orders WHERE partner_id=$1 AND flow=$2 AND created_at >= $3 AND created_at < $4 ORDER BY created_at, id")
