@@ -294,6 +294,12 @@ pub enum Difference {
         ours: Money,
         paid: Money,
     },
+    /// We refunded our user after the order was settled: the partner's share still stands and
+    /// we bear the amount; listed so finance sees it, not a dispute with the partner.
+    RefundedToUser {
+        order: String,
+        refunded: Money,
+    },
     /// A payment for an order in neither our ledger.
     UnexpectedPayment {
         order: String,
@@ -315,6 +321,7 @@ impl Difference {
             | Self::EnergyMismatch { order, .. }
             | Self::AmountMismatch { order, .. }
             | Self::PaymentMismatch { order, .. }
+            | Self::RefundedToUser { order, .. }
             | Self::UnexpectedPayment { order, .. }
             | Self::Duplicate { order, .. } => order,
         }

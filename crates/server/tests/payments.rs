@@ -339,5 +339,21 @@ async fn refunds_are_recorded(backend: Backend) {
     assert_eq!(w.wallet_balance().await, Decimal::from(200));
     w.wait_order(&second, |o| o["state"] == "refunded").await;
     assert!(bill > Decimal::ZERO);
+
+    // The period's statement keeps the partner's share and lists both refunds as ours to bear.
+    let now = chrono::Utc::now();
+    let period = json!({"start": now - chrono::Duration::days(1), "end": now + chrono::Duration::days(1)});
+    let (status, statement) = w.app.post(&format!("/api/admin/v1/partners/{}/statements", w.partner_id), Some(&w.admin), &period).await;
+    assert_eq!((status, statement["body"]["order_count"].as_i64()), (201, Some(2)), "{statement}");
+    let refunds: Vec<Decimal> = statement["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["kind"], "refunded_to_user", "{statement}");
+            d["refunded"].as_str().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(refunds.iter().copied().sum::<Decimal>(), bill + second_bill, "{statement}");
     w.app.cleanup().await;
 }

@@ -19,6 +19,14 @@ use crate::{Error, Result, Services};
 /// Longest period one statement may cover.
 const MAX_PERIOD_DAYS: i64 = 93;
 
+/// What our users paid (and got back) for one order.
+struct Collected {
+    /// A flow-A order: our user paid us.
+    we_collect: bool,
+    paid: Money,
+    refunded: Money,
+}
+
 /// What a statement's flow-B lines were compared with.
 #[derive(Clone, Copy)]
 enum Reconciled {
@@ -65,15 +73,11 @@ impl Services {
             let mut payments = Vec::with_capacity(lines.len());
             for line in &lines {
                 let order = store::orders::by_id(&mut conn, line.order_id).await?.ok_or(Error::not_found("order"))?.order;
-                let paid: Money = store::payments::for_order(&mut conn, line.order_id)
-                    .await?
-                    .iter()
-                    .filter(|p| p.status == "succeeded")
-                    .map(|p| Money::from_ten_thousandths(p.amount))
-                    .sum();
+                let records = store::payments::for_order(&mut conn, line.order_id).await?;
+                let sum = |status: &str| -> Money { records.iter().filter(|p| p.status == status).map(|p| Money::from_ten_thousandths(p.amount)).sum() };
                 let we_collect = matches!(order.ownership, Ownership::PartnerPile { .. });
                 seqs.push(order.seq.as_str().to_owned());
-                payments.push((we_collect, paid));
+                payments.push(Collected { we_collect, paid: sum("succeeded"), refunded: sum("refunded") });
             }
             (lines, seqs, payments)
         };
@@ -81,9 +85,11 @@ impl Services {
 
         // Flow A: every line was paid by our user, exactly.
         let mut differences = Vec::new();
-        for ((line, seq), (we_collect, paid)) in lines.iter().zip(&seqs).zip(&payments) {
+        for ((line, seq), Collected { we_collect, paid, refunded }) in lines.iter().zip(&seqs).zip(&payments) {
             if line.flow == Flow::A && *we_collect {
-                if paid.is_zero() {
+                if !refunded.is_zero() {
+                    differences.push(Difference::RefundedToUser { order: seq.clone(), refunded: *refunded });
+                } else if paid.is_zero() {
                     differences.push(Difference::MissingPayment { order: seq.clone() });
                 } else if *paid != line.gross {
                     differences.push(Difference::PaymentMismatch { order: seq.clone(), ours: line.gross, paid: *paid });
