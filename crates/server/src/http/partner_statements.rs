@@ -20,6 +20,7 @@ use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Admin, Json, PortalPartner, Query};
+use super::statements::PageParams;
 
 /// Largest CSV accepted (about 200,000 rows).
 const MAX_CSV_BYTES: usize = 16 * 1024 * 1024;
@@ -40,13 +41,6 @@ pub struct Period {
     pub start: DateTime<Utc>,
     /// Exclusive end.
     pub end: DateTime<Utc>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    pub page: Option<u32>,
-    pub per_page: Option<u32>,
 }
 
 /// Partners' spreadsheets are often saved in GBK; say so rather than misreading them.
