@@ -401,6 +401,23 @@ async fn reservation_cancelled_or_expired(backend: Backend) {
     let none = w.emsp.cancel_reserve(&unknown_seq, &connector).await.unwrap();
     assert_eq!((none.succ_stat, none.fail_reason), (SuccStat::Failure, 1));
 
+    // A fault makes the pile drop its hold; free again before the hold ends, it is asked to hold
+    // it again: the partner keeps its reservation and hears nothing.
+    let (seq, answer) = w.emsp.reserve(&connector, 10).await.unwrap();
+    assert_eq!(answer.reserve_seq_stat, ReserveSeqStat::Reserved, "{answer:?}");
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    let asked = w.fleet.pile(0).snapshot().reserve_requests;
+    w.fleet.pile(0).fault(1, ocpp::enums::ChargePointErrorCode::GroundFailure).await;
+    pushed_status(&w, &connector, ConnectorStatusCode::Fault).await;
+    w.fleet.pile(0).clear_fault(1).await;
+    let held = w.fleet.pile(0).wait_for(WAIT, |p| p.reserve_requests == asked + 1 && p.connectors[0].reservation_id.is_some()).await;
+    assert!(held.is_some(), "the pile was asked to hold again: {:?}", w.fleet.pile(0).snapshot());
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    assert_eq!(order_state(&w, &seq).await, "reserved");
+    assert!(reserve_results(&w, &seq).is_empty());
+    w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+
     // 预约到期: nobody starts; past the deadline (our clock) the order expires, the pile is
     // released and the partner hears ReserveSeqStat 3 — once.
     let (seq, answer) = w.emsp.reserve(&connector, 1).await.unwrap();

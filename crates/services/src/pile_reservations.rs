@@ -34,6 +34,8 @@ pub const MAX_MINUTES: i64 = 60;
 
 /// How long a repeated request waits for the first one's pile answer before answering anyway.
 const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(40);
+/// A hold the pile releases this close to its end has run out rather than been dropped.
+const RESTORE_MARGIN_SECONDS: i64 = 30;
 
 /// Where a reservation is, as the partner is told (the extension's ReserveSeqStat 1–5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -298,18 +300,46 @@ impl Services {
         Ok(ended)
     }
 
-    /// A pile reported a connector free again: if that ends a hold that is due, it ends now
-    /// rather than at the worker's next run.
+    /// A pile reported a connector free again. A hold that is due ends now rather than at the
+    /// worker's next run. A hold the pile let go of early (a reboot or a fault clears a pile's
+    /// reservations) is our promise to the partner, so the pile is asked to hold it again for
+    /// the rest of its time; if it will not, the reservation ends as cancelled and the partner
+    /// is told, instead of being kept on our books while the connector is free for anyone.
     pub async fn pile_connector_released(&self, ocpp_id: &str, connector_no: i64) -> Result<()> {
         let now = self.now();
-        let due = {
+        let live = {
             let mut conn = self.db.acquire().await?;
             let Some((_, _, connectors)) = store::catalog::pile(&mut conn, ocpp_id).await? else { return Ok(()) };
             let Some(connector) = connectors.iter().find(|c| c.ocpp_connector == Some(connector_no)) else { return Ok(()) };
-            repo::live_on_connector(&mut conn, connector.id).await?.filter(|r| r.expires_at <= now)
+            repo::live_on_connector(&mut conn, connector.id).await?
         };
-        if let Some(r) = due {
+        let Some(r) = live else { return Ok(()) };
+        // Pile clocks drift: a release just before our deadline is the hold running out.
+        if r.expires_at - now <= Duration::seconds(RESTORE_MARGIN_SECONDS) {
             self.advance_reservation(r.order_id, OrderEvent::ReservationExpired, Some("the pile released the hold".into()), true).await?;
+            return Ok(());
+        }
+        // Answered from the pile's own StatusNotification: ask it in the background.
+        let services = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = services.restore_hold(&r).await {
+                tracing::warn!(pile = %r.ocpp_id, order = %r.order_id, error = %e, "restoring a dropped hold failed; it ends at its deadline");
+            }
+        });
+        Ok(())
+    }
+
+    async fn restore_hold(&self, r: &PileReservation) -> Result<()> {
+        let control = self.pile_control()?;
+        match control.reserve(&r.ocpp_id, r.connector_no, r.reservation_id, &r.id_tag, r.expires_at).await {
+            Ok(ReservationReply::Accepted) => {
+                tracing::info!(pile = %r.ocpp_id, order = %r.order_id, until = %r.expires_at, "the pile dropped a hold early; it holds it again");
+            }
+            reply => {
+                let detail = format!("the pile dropped the hold early and did not take it again: {reply:?}");
+                tracing::warn!(pile = %r.ocpp_id, order = %r.order_id, "{detail}");
+                self.advance_reservation(r.order_id, OrderEvent::CancelRequested, Some(detail), true).await?;
+            }
         }
         Ok(())
     }
