@@ -163,7 +163,8 @@ impl PileHandle {
         self.send(Control::Silent(silent)).await;
     }
 
-    /// Fault a connector (a running transaction stops with reason `Other`).
+    /// Fault a connector: StatusNotification `Faulted`, then a running transaction stops with
+    /// reason `Other`.
     pub async fn fault(&self, connector: u32, code: ChargePointErrorCode) {
         self.send(Control::Fault(connector, code)).await;
     }
@@ -1013,9 +1014,11 @@ impl Pile {
                 }
             }
             Control::Fault(c, code) if (1..=n).contains(&c) => {
-                self.stop_transaction(c, Reason::Other).await;
+                // As firmware does: the fault is reported first, then the transaction it ended
+                // (reason `Other`; the connector stays Faulted, no Finishing).
                 self.connectors[c as usize - 1].reservation = None;
                 self.set_status(c, ChargePointStatus::Faulted, code).await;
+                self.stop_transaction(c, Reason::Other).await;
             }
             Control::ClearFault(c) if (1..=n).contains(&c) => {
                 if self.connectors[c as usize - 1].status == ChargePointStatus::Faulted {
