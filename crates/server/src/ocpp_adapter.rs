@@ -71,8 +71,13 @@ fn internal(e: services::Error) -> CallError {
 
 #[async_trait]
 impl CentralSystemHandler for PileHandler {
+    async fn connected(&self, cp: &ChargePointId) {
+        self.services.pile_connected(cp.as_str());
+    }
+
     async fn disconnected(&self, cp: &ChargePointId, reason: DisconnectReason) {
         tracing::info!(pile = %cp.as_str(), ?reason, "pile disconnected");
+        self.services.pile_disconnected(cp.as_str());
         if let Err(e) = self.services.pile_status(cp.as_str(), 0, ConnectorStatus::Offline, Utc::now()).await {
             tracing::warn!(pile = %cp.as_str(), error = %e, "marking pile offline failed");
         }
@@ -87,6 +92,9 @@ impl CentralSystemHandler for PileHandler {
         let status = ConnectorStatus::from_ocpp(req.status.as_str());
         let at = req.timestamp.unwrap_or_else(Utc::now);
         self.services.pile_status(cp.as_str(), i64::from(req.connector_id), status, at).await.map_err(internal)?;
+        if status == ConnectorStatus::Faulted {
+            self.services.pile_connector_faulted(cp.as_str(), i64::from(req.connector_id), req.error_code.as_str()).await.map_err(internal)?;
+        }
         // OCPP 1.6 has no "reservation expired" message: a held connector going back to
         // Available is how the pile says its hold ended.
         if status == ConnectorStatus::Available
@@ -220,9 +228,9 @@ fn reservation_id_i32(id: i64) -> Result<i32, PileCommandError> {
 }
 
 /// The central system serving `/ocpp/{chargePointId}`; `control` is bound to it.
-pub fn central_system(services: &Services, control: &OcppPileControl) -> CentralSystem {
+pub fn central_system(services: &Services, control: &OcppPileControl, config: CentralSystemConfig) -> CentralSystem {
     let handler = Arc::new(PileHandler { services: services.clone() });
-    let central = CentralSystem::new(CentralSystemConfig::default(), Arc::new(PileAuth { services: services.clone() }), handler);
+    let central = CentralSystem::new(config, Arc::new(PileAuth { services: services.clone() }), handler);
     let _ = control.central.set(central.clone());
     central
 }
