@@ -9,11 +9,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::station::ConnectorStatus;
 use ocpp::central_system::{AuthDecision, DisconnectReason};
-use ocpp::enums::{AuthorizationStatus, CancelReservationStatus, Measurand, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, UnitOfMeasure};
+use ocpp::enums::{
+    AuthorizationStatus, CancelReservationStatus, Measurand, MessageTrigger, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, TriggerMessageStatus,
+    UnitOfMeasure, UnlockStatus,
+};
 use ocpp::messages::*;
 use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
 use services::Services;
-use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply};
+use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply, TriggerReply, TriggeredMessage, UnlockReply};
 
 pub struct PileAuth {
     services: Services,
@@ -221,6 +224,38 @@ impl PileControl for OcppPileControl {
         let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
         Ok(if answer.status == CancelReservationStatus::Accepted { PileReply::Accepted } else { PileReply::Rejected })
     }
+
+    async fn trigger_message(&self, ocpp_id: &str, message: TriggeredMessage, connector_no: Option<i64>) -> Result<TriggerReply, PileCommandError> {
+        let requested_message = match message {
+            TriggeredMessage::BootNotification => MessageTrigger::BootNotification,
+            TriggeredMessage::DiagnosticsStatusNotification => MessageTrigger::DiagnosticsStatusNotification,
+            TriggeredMessage::FirmwareStatusNotification => MessageTrigger::FirmwareStatusNotification,
+            TriggeredMessage::Heartbeat => MessageTrigger::Heartbeat,
+            TriggeredMessage::MeterValues => MessageTrigger::MeterValues,
+            TriggeredMessage::StatusNotification => MessageTrigger::StatusNotification,
+        };
+        let connector_id = connector_no.map(connector_u32).transpose()?;
+        let answer = self.central()?.send(ocpp_id, TriggerMessageRequest { requested_message, connector_id }).await.map_err(command_error)?;
+        Ok(match answer.status {
+            TriggerMessageStatus::Accepted => TriggerReply::Accepted,
+            TriggerMessageStatus::Rejected => TriggerReply::Rejected,
+            TriggerMessageStatus::NotImplemented => TriggerReply::NotImplemented,
+        })
+    }
+
+    async fn unlock_connector(&self, ocpp_id: &str, connector_no: i64) -> Result<UnlockReply, PileCommandError> {
+        let request = UnlockConnectorRequest { connector_id: connector_u32(connector_no)? };
+        let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
+        Ok(match answer.status {
+            UnlockStatus::Unlocked => UnlockReply::Unlocked,
+            UnlockStatus::UnlockFailed => UnlockReply::UnlockFailed,
+            UnlockStatus::NotSupported => UnlockReply::NotSupported,
+        })
+    }
+}
+
+fn connector_u32(connector_no: i64) -> Result<u32, PileCommandError> {
+    u32::try_from(connector_no).map_err(|_| PileCommandError::NoAnswer("connector number out of range".into()))
 }
 
 fn reservation_id_i32(id: i64) -> Result<i32, PileCommandError> {

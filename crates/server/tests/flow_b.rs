@@ -483,6 +483,11 @@ async fn pile_fault_ends_the_session(backend: Backend) {
     let connector = free_connector(&w).await;
     let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
     session(&w, &seq, "energy", |s| s.energy > Decimal::ZERO).await;
+    // Nobody unlocks the connector under a running session from the back office.
+    let (status, body) = w.app.post("/api/admin/v1/piles/CBP00001/unlock", Some(&w.admin), &json!({"connector_id": 1})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("session_running")), "{body}");
+    assert!(body["error"]["message_zh"].as_str().unwrap().contains("正在充电"), "{body}");
+    assert!(w.fleet.pile(0).snapshot().connectors[0].transaction_id.is_some(), "still charging");
 
     w.fleet.pile(0).fault(1, ChargePointErrorCode::GroundFailure).await;
     pushed_status(&w, &connector, ConnectorStatusCode::Fault).await;

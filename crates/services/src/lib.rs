@@ -22,6 +22,7 @@ pub mod network;
 pub mod offline_sessions;
 pub mod open_network;
 pub mod partner_sessions;
+pub mod pile_commands;
 pub mod pile_faults;
 pub mod pile_reservations;
 pub mod oauth;
