@@ -95,8 +95,12 @@ impl CentralSystemHandler for PileHandler {
         let status = ConnectorStatus::from_ocpp(req.status.as_str());
         let at = req.timestamp.unwrap_or_else(Utc::now);
         self.services.pile_status(cp.as_str(), i64::from(req.connector_id), status, at).await.map_err(internal)?;
-        if status == ConnectorStatus::Faulted {
-            self.services.pile_connector_faulted(cp.as_str(), i64::from(req.connector_id), req.error_code.as_str()).await.map_err(internal)?;
+        // The status is recorded; a failure to interrupt its session is no reason to refuse it
+        // (the StopTransaction that follows still ends the session).
+        if status == ConnectorStatus::Faulted
+            && let Err(e) = self.services.pile_connector_faulted(cp.as_str(), i64::from(req.connector_id), req.error_code.as_str()).await
+        {
+            tracing::warn!(pile = %cp.as_str(), error = %e, "interrupting the session of a faulted connector failed");
         }
         // OCPP 1.6 has no "reservation expired" message: a held connector going back to
         // Available is how the pile says its hold ended.

@@ -169,17 +169,16 @@ async fn admin_commands_reach_the_pile(backend: Backend) {
     assert!(body["error"]["message"].as_str().unwrap().contains("CBP00001") && body["error"]["message_zh"].as_str().unwrap().contains("未在规定时间内应答"), "{body}");
     pile.set_silent(false).await;
     pile.drop_connection(Duration::from_secs(3600)).await;
-    let mut offline = None;
-    for _ in 0..100 {
-        let (status, body) = command("trigger", json!({"requested_message": "Heartbeat"})).await;
-        if status == 409 {
-            offline = Some(body);
+    // Once we know the pile is gone (before that, a command goes out and times out like above).
+    let control = app.services.pile_control.clone().unwrap();
+    for _ in 0..200 {
+        if !control.is_connected("CBP00001") {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let offline = offline.expect("an offline pile is refused");
-    assert_eq!(offline["error"]["code"], "pile_offline", "{offline}");
+    let (status, offline) = command("trigger", json!({"requested_message": "Heartbeat"})).await;
+    assert_eq!((status, offline["error"]["code"].as_str()), (409, Some("pile_offline")), "{offline}");
     assert!(offline["error"]["message_zh"].as_str().unwrap().contains("离线"), "{offline}");
 
     // Every command that reached the pile, with who sent it and what the pile said.
