@@ -519,9 +519,9 @@ async fn pile_fault_ends_the_session(backend: Backend) {
 
 /// 充电中桩离线: the pile drops off mid-charge and stays away. Once `ocpp.offline_session_timeout`
 /// has passed on our clock, the session ends with StopReason 3 and is billed on the last meter
-/// reading we have; the partner gets that record once. When the pile comes back with its queued
-/// StopTransaction and more energy, the later meter is kept on the order's transitions and not
-/// billed again.
+/// reading we have; the partner gets that record once. When the pile comes back still charging,
+/// it is asked to stop; its StopTransaction with more energy is kept on the order's
+/// transitions and not billed again.
 async fn pile_offline_mid_session(backend: Backend) {
     // Short enough that our clock stays within the partners' T/CEC 102 timestamp window.
     let w = world_configured(backend, false, |c| c.ocpp.offline_session_timeout_seconds = 120).await;
@@ -557,13 +557,14 @@ async fn pile_offline_mid_session(backend: Backend) {
     let interrupted = steps.iter().find(|(e, _, _)| e == "abnormal_stop").unwrap_or_else(|| panic!("{steps:?}"));
     assert!(interrupted.2.contains("offline") && interrupted.2.contains("last meter reading"), "{interrupted:?}");
 
-    // Meanwhile the driver stopped at the pile; it comes back and delivers its queue.
-    pile.stop_local(1).await;
-    let stopped = pile.wait_for(WAIT, |s| s.connectors[0].transaction_id.is_none()).await.unwrap();
+    // The pile comes back still charging and delivers its queue: it is asked to stop that
+    // transaction (energy now would be billed to nobody), and its StopTransaction comes late.
+    assert!(pile.snapshot().connectors[0].transaction_id.is_some(), "still charging");
+    pile.drop_connection(Duration::ZERO).await;
+    let stopped = pile.wait_for(WAIT, |s| s.online && s.queued == 0 && s.connectors[0].transaction_id.is_none()).await;
+    let stopped = stopped.unwrap_or_else(|| panic!("stopped and delivered: {:?}", pile.snapshot()));
     let final_register = Decimal::new(stopped.connectors[0].meter_wh, 3);
     assert!(final_register > billed_register, "the pile metered more while offline");
-    pile.drop_connection(Duration::ZERO).await;
-    assert!(pile.wait_for(WAIT, |s| s.online && s.queued == 0).await.is_some(), "the queue was delivered: {:?}", pile.snapshot());
     pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
 
     let (steps, order) = admin_order(&w, &seq).await;
@@ -571,6 +572,7 @@ async fn pile_offline_mid_session(backend: Backend) {
     assert_eq!(late.len(), 1, "{steps:?}");
     let unbilled = final_register - billed_register;
     assert!(late[0].2.contains(&format!("meter {final_register} kWh")) && late[0].2.contains(&format!("{unbilled} kWh more")), "{late:?}");
+    assert!(late[0].2.contains("StopTransaction (Remote)"), "stopped on our request: {late:?}");
     let billed: Option<Decimal> = order["billed_amount"].as_str().and_then(|a| a.parse().ok());
     assert_eq!((order["state"].as_str(), billed), (Some("billed"), Some(record.total_money.value())), "the bill is not reopened: {order}");
     assert_eq!(charge_records(&w, &seq), 1, "no second charge-end record");

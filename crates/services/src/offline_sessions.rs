@@ -15,9 +15,10 @@
 //! on our record, and a second record would double bill or contradict it): the later meter is
 //! kept as a `late_stop_reading` transition on the order and logged as a warning, for
 //! reconciliation between us and the partner. Meter values queued by the pile for the closed
-//! session are dropped for the same reason.
+//! session are dropped for the same reason, and a pile that comes back still charging it is
+//! asked to stop (once): that energy would be billed to nobody and the connector stay taken.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
@@ -38,9 +39,16 @@ pub const LATE_STOP_READING: &str = "late_stop_reading";
 #[derive(Debug, Default)]
 pub struct PileLinks {
     lost_at: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Closed orders whose pile we asked to stop the transaction it still reported.
+    stops_asked: Mutex<HashSet<uuid::Uuid>>,
 }
 
 impl PileLinks {
+    /// True the first time only, so one RemoteStop goes out however many meter values follow.
+    pub(crate) fn ask_stop_once(&self, order_id: uuid::Uuid) -> bool {
+        self.stops_asked.lock().expect("pile links lock").insert(order_id)
+    }
+
     fn connected(&self, ocpp_id: &str) {
         self.lost_at.lock().expect("pile links lock").remove(ocpp_id);
     }

@@ -383,8 +383,18 @@ impl Services {
         let StoredOrder { order, .. } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
         if order.record.is_some() {
             // The bill is closed (the pile was offline past the timeout and delivers its queue
-            // now): its StopTransaction carries the final meter, recorded as a late reading.
+            // now): its StopTransaction carries the final meter, recorded as a late reading. If
+            // it is still charging, it is asked to stop.
             tracing::debug!(order = %order.id, pile = ocpp_id, transaction, "meter values for a closed session ignored");
+            if self.pile_links.ask_stop_once(order.id)
+                && let Some(control) = self.pile_control.clone()
+            {
+                let (ocpp_id, order_id) = (ocpp_id.to_owned(), order.id);
+                tokio::spawn(async move {
+                    let reply = control.remote_stop(&ocpp_id, transaction).await;
+                    tracing::warn!(order = %order_id, pile = %ocpp_id, transaction, ?reply, "asked a pile to stop a transaction whose order was closed while it was offline");
+                });
+            }
             return Ok(());
         }
         let last = session.readings.last().copied();
