@@ -24,6 +24,7 @@ pub struct Config {
     pub uploads: UploadConfig,
     pub payments: PaymentsConfig,
     pub sandbox_pay: SandboxPayConfig,
+    pub ocpp: OcppConfig,
     /// Background work intervals; tests shorten them.
     #[serde(skip)]
     pub workers: crate::workers::WorkerConfig,
@@ -83,6 +84,23 @@ pub struct PaymentsConfig {
     pub timeout_seconds: i64,
 }
 
+/// Our own piles over OCPP 1.6J.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcppConfig {
+    /// How long a command to a pile waits for its answer (OCPP advice: 30 s).
+    pub call_timeout_ms: u64,
+    /// A flow-B session whose pile has been offline this long is ended and billed on its last
+    /// meter reading, and the partner told (the pile's late StopTransaction is kept, not billed).
+    pub offline_session_timeout_seconds: i64,
+}
+
+impl Default for OcppConfig {
+    fn default() -> Self {
+        Self { call_timeout_ms: 30_000, offline_session_timeout_seconds: 30 * 60 }
+    }
+}
+
 /// The built-in sandbox payment gateway, mounted at `/sandbox/pay`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -123,6 +141,7 @@ impl Default for Config {
             uploads: UploadConfig::default(),
             payments: PaymentsConfig::default(),
             sandbox_pay: SandboxPayConfig::default(),
+            ocpp: OcppConfig::default(),
             workers: Default::default(),
         }
     }
@@ -185,6 +204,9 @@ impl Config {
         }
         if self.payments.timeout_seconds <= 0 {
             bail!("payments.timeout_seconds must be positive");
+        }
+        if self.ocpp.call_timeout_ms == 0 || self.ocpp.offline_session_timeout_seconds <= 0 {
+            bail!("ocpp.call_timeout_ms and ocpp.offline_session_timeout_seconds must be positive");
         }
         Ok(())
     }
@@ -277,6 +299,7 @@ mod tests {
         config.validate().unwrap();
         assert!(config.sandbox_pay_enabled(), "the embedded default pays through the sandbox");
         assert_eq!(config.payments.timeout_seconds, 900);
+        assert_eq!(config.ocpp.offline_session_timeout_seconds, 1800, "30 minutes before an offline pile's session is ended");
     }
 
     #[test]

@@ -9,11 +9,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::station::ConnectorStatus;
 use ocpp::central_system::{AuthDecision, DisconnectReason};
-use ocpp::enums::{AuthorizationStatus, CancelReservationStatus, Measurand, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, UnitOfMeasure};
+use ocpp::enums::{
+    AuthorizationStatus, CancelReservationStatus, Measurand, MessageTrigger, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, TriggerMessageStatus,
+    UnitOfMeasure, UnlockStatus,
+};
 use ocpp::messages::*;
 use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
 use services::Services;
-use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply};
+use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply, TriggerReply, TriggeredMessage, UnlockReply};
 
 pub struct PileAuth {
     services: Services,
@@ -71,8 +74,13 @@ fn internal(e: services::Error) -> CallError {
 
 #[async_trait]
 impl CentralSystemHandler for PileHandler {
+    async fn connected(&self, cp: &ChargePointId) {
+        self.services.pile_connected(cp.as_str());
+    }
+
     async fn disconnected(&self, cp: &ChargePointId, reason: DisconnectReason) {
         tracing::info!(pile = %cp.as_str(), ?reason, "pile disconnected");
+        self.services.pile_disconnected(cp.as_str());
         if let Err(e) = self.services.pile_status(cp.as_str(), 0, ConnectorStatus::Offline, Utc::now()).await {
             tracing::warn!(pile = %cp.as_str(), error = %e, "marking pile offline failed");
         }
@@ -87,6 +95,13 @@ impl CentralSystemHandler for PileHandler {
         let status = ConnectorStatus::from_ocpp(req.status.as_str());
         let at = req.timestamp.unwrap_or_else(Utc::now);
         self.services.pile_status(cp.as_str(), i64::from(req.connector_id), status, at).await.map_err(internal)?;
+        // The status is recorded; a failure to interrupt its session is no reason to refuse it
+        // (the StopTransaction that follows still ends the session).
+        if status == ConnectorStatus::Faulted
+            && let Err(e) = self.services.pile_connector_faulted(cp.as_str(), i64::from(req.connector_id), req.error_code.as_str()).await
+        {
+            tracing::warn!(pile = %cp.as_str(), error = %e, "interrupting the session of a faulted connector failed");
+        }
         // OCPP 1.6 has no "reservation expired" message: a held connector going back to
         // Available is how the pile says its hold ended.
         if status == ConnectorStatus::Available
@@ -213,6 +228,38 @@ impl PileControl for OcppPileControl {
         let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
         Ok(if answer.status == CancelReservationStatus::Accepted { PileReply::Accepted } else { PileReply::Rejected })
     }
+
+    async fn trigger_message(&self, ocpp_id: &str, message: TriggeredMessage, connector_no: Option<i64>) -> Result<TriggerReply, PileCommandError> {
+        let requested_message = match message {
+            TriggeredMessage::BootNotification => MessageTrigger::BootNotification,
+            TriggeredMessage::DiagnosticsStatusNotification => MessageTrigger::DiagnosticsStatusNotification,
+            TriggeredMessage::FirmwareStatusNotification => MessageTrigger::FirmwareStatusNotification,
+            TriggeredMessage::Heartbeat => MessageTrigger::Heartbeat,
+            TriggeredMessage::MeterValues => MessageTrigger::MeterValues,
+            TriggeredMessage::StatusNotification => MessageTrigger::StatusNotification,
+        };
+        let connector_id = connector_no.map(connector_u32).transpose()?;
+        let answer = self.central()?.send(ocpp_id, TriggerMessageRequest { requested_message, connector_id }).await.map_err(command_error)?;
+        Ok(match answer.status {
+            TriggerMessageStatus::Accepted => TriggerReply::Accepted,
+            TriggerMessageStatus::Rejected => TriggerReply::Rejected,
+            TriggerMessageStatus::NotImplemented => TriggerReply::NotImplemented,
+        })
+    }
+
+    async fn unlock_connector(&self, ocpp_id: &str, connector_no: i64) -> Result<UnlockReply, PileCommandError> {
+        let request = UnlockConnectorRequest { connector_id: connector_u32(connector_no)? };
+        let answer = self.central()?.send(ocpp_id, request).await.map_err(command_error)?;
+        Ok(match answer.status {
+            UnlockStatus::Unlocked => UnlockReply::Unlocked,
+            UnlockStatus::UnlockFailed => UnlockReply::UnlockFailed,
+            UnlockStatus::NotSupported => UnlockReply::NotSupported,
+        })
+    }
+}
+
+fn connector_u32(connector_no: i64) -> Result<u32, PileCommandError> {
+    u32::try_from(connector_no).map_err(|_| PileCommandError::NoAnswer("connector number out of range".into()))
 }
 
 fn reservation_id_i32(id: i64) -> Result<i32, PileCommandError> {
@@ -220,9 +267,9 @@ fn reservation_id_i32(id: i64) -> Result<i32, PileCommandError> {
 }
 
 /// The central system serving `/ocpp/{chargePointId}`; `control` is bound to it.
-pub fn central_system(services: &Services, control: &OcppPileControl) -> CentralSystem {
+pub fn central_system(services: &Services, control: &OcppPileControl, config: CentralSystemConfig) -> CentralSystem {
     let handler = Arc::new(PileHandler { services: services.clone() });
-    let central = CentralSystem::new(CentralSystemConfig::default(), Arc::new(PileAuth { services: services.clone() }), handler);
+    let central = CentralSystem::new(config, Arc::new(PileAuth { services: services.clone() }), handler);
     let _ = control.central.set(central.clone());
     central
 }

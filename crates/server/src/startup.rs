@@ -66,7 +66,8 @@ fn protocol_routers(services: &Services, config: &Config, piles: &crate::ocpp_ad
     let platform = Arc::new(crate::cec_adapter::PlatformAdapter { services: services.clone() });
     let operator = Arc::new(crate::cec_adapter::OperatorAdapter { services: services.clone() });
     let cec = cec::server::CecServer::new(directory, cec_config).with_platform(platform).with_operator(operator).router();
-    cec.merge(crate::ocpp_adapter::central_system(services, piles).router())
+    let ocpp = ocpp::CentralSystemConfig { call_timeout: std::time::Duration::from_millis(config.ocpp.call_timeout_ms), ..Default::default() };
+    cec.merge(crate::ocpp_adapter::central_system(services, piles, ocpp).router())
 }
 
 /// The built-in sandbox payment gateway, when enabled: mounted on this application and used
@@ -115,6 +116,7 @@ pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Re
         our_operator_id: config.cec.operator_id.clone(),
         payment_timeout: chrono::Duration::seconds(config.payments.timeout_seconds),
         sync_on_peer_registration: config.cec.sync_on_register,
+        offline_session_timeout: chrono::Duration::seconds(config.ocpp.offline_session_timeout_seconds),
         ..Settings::default()
     };
     Ok(Services::new(db, key, clock, settings))

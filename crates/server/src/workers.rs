@@ -1,8 +1,8 @@
 //! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, resolving orders whose outcome is unknown, ending reservations (both flows)
-//! and flow-B starts past their deadline, closing stale payments and the daily check of flow-A
-//! orders. Each loop logs and carries on after an error; none of them holds a lock across an
-//! await on the network.
+//! flow-A partners, resolving orders whose outcome is unknown, ending reservations (both flows),
+//! flow-B starts past their deadline and flow-B sessions of piles offline past their timeout,
+//! closing stale payments and the daily check of flow-A orders. Each loop logs and carries on
+//! after an error; none of them holds a lock across an await on the network.
 
 use std::time::Duration;
 
@@ -134,6 +134,9 @@ pub fn spawn(services: Services, config: WorkerConfig) {
             }
             if let Err(e) = services.expire_pile_starts().await {
                 tracing::warn!(error = %e, "closing pile starts without an answer failed");
+            }
+            if let Err(e) = services.end_offline_sessions().await {
+                tracing::warn!(error = %e, "ending sessions of offline piles failed");
             }
             if let Err(e) = services.expire_reservations().await {
                 tracing::warn!(error = %e, "expiring flow-A reservations past their hold failed");

@@ -17,6 +17,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 use services::clock::Clock;
 use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink, Session};
+use ocpp::enums::ChargePointErrorCode;
 use sim::piles::{FleetConfig, PileFleet};
 
 struct World {
@@ -68,10 +69,15 @@ async fn join_platform(app: &TestApp, admin: &str, credit_code: &str, reservatio
 }
 
 async fn world_with(backend: Backend, reservations: bool) -> World {
+    world_configured(backend, reservations, |_| {}).await
+}
+
+async fn world_configured(backend: Backend, reservations: bool, adjust: impl FnOnce(&mut server::config::Config)) -> World {
     let app = TestApp::start_with(backend, |c| {
         c.workers.session_status = Duration::from_millis(300);
         c.workers.outbox_poll = Duration::from_millis(50);
         c.workers.unknown_outcomes = Duration::from_millis(200);
+        adjust(c);
     })
     .await;
     let admin = app.admin_token().await;
@@ -126,7 +132,9 @@ on_both_backends!(
     reservation_taken_by_a_start,
     reservation_cancelled_or_expired,
     reservations_need_the_extension,
-    reconciled_with_the_partners_statement
+    reconciled_with_the_partners_statement,
+    pile_fault_ends_the_session,
+    pile_offline_mid_session
 );
 
 async fn the_whole_flowchart(backend: Backend) {
@@ -546,6 +554,137 @@ async fn reconciled_with_the_partners_statement(backend: Backend) {
     assert_eq!(status, 200);
     let (status, frozen) = put_csv(&w, mine, &w.portal, &period, format!("order_seq,energy_kwh,amount\n{seq},{energy},{amount}\n")).await;
     assert_eq!((status, frozen["error"]["code"].as_str()), (409, Some("statement_confirmed")), "{frozen}");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// The order's transitions as admins read them (`GET /api/admin/v1/orders/{id}`): (event, to
+/// state, detail), oldest first, and the order itself.
+async fn admin_order(w: &World, seq: &str) -> (Vec<(String, String, String)>, serde_json::Value) {
+    let (status, found) = w.app.get(&format!("/api/admin/v1/orders?seq={seq}"), Some(&w.admin)).await;
+    assert_eq!(status, 200, "{found}");
+    let id = found["items"][0]["id"].as_str().expect("the order is listed").to_owned();
+    let (status, detail) = w.app.get(&format!("/api/admin/v1/orders/{id}"), Some(&w.admin)).await;
+    assert_eq!(status, 200, "{detail}");
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let steps = detail["transitions"].as_array().unwrap().iter().map(|t| (text(&t["event"]), text(&t["to_state"]), text(&t["detail"]))).collect();
+    (steps, detail)
+}
+
+fn charge_records(w: &World, seq: &str) -> usize {
+    w.emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").count()
+}
+
+/// Our flat test tariff at the partner's (default) price: 0.80 + 0.60 per kWh.
+fn assert_priced(order: &cec::messages::ChargeOrderInfo) {
+    let energy = order.total_power.value();
+    assert_eq!(order.total_elec_money.value(), (energy * Decimal::new(80, 2)).round_dp(2), "{order:?}");
+    assert_eq!(order.total_sevice_money.value(), (energy * Decimal::new(60, 2)).round_dp(2), "{order:?}");
+    assert_eq!(order.total_money.value(), order.total_elec_money.value() + order.total_sevice_money.value());
+}
+
+/// 充电中设备故障: the pile faults mid-charge (StatusNotification Faulted, then StopTransaction
+/// with reason Other). The partner sees the fault in its status pushes and gets the charge-end
+/// record once, with StopReason 3 (设备故障) and all energy metered until the fault, at its
+/// price; the order's history shows the interruption before the bill.
+async fn pile_fault_ends_the_session(backend: Backend) {
+    let w = world(backend).await;
+    let connector = free_connector(&w).await;
+    let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
+    session(&w, &seq, "energy", |s| s.energy > Decimal::ZERO).await;
+    // Nobody unlocks the connector under a running session from the back office.
+    let (status, body) = w.app.post("/api/admin/v1/piles/CBP00001/unlock", Some(&w.admin), &json!({"connector_id": 1})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("session_running")), "{body}");
+    assert!(body["error"]["message_zh"].as_str().unwrap().contains("正在充电"), "{body}");
+    assert!(w.fleet.pile(0).snapshot().connectors[0].transaction_id.is_some(), "still charging");
+
+    w.fleet.pile(0).fault(1, ChargePointErrorCode::GroundFailure).await;
+    pushed_status(&w, &connector, ConnectorStatusCode::Fault).await;
+    let ended = session(&w, &seq, "charge-end record after the fault", |s| s.billed.is_some()).await;
+    let record = ended.order.unwrap();
+    assert_eq!(record.stop_reason.code(), 3, "StopReason 3 (设备故障), not an operator-defined one: {record:?}");
+    let metered = w.fleet.pile(0).snapshot().connectors[0].meter_wh;
+    assert!(metered > 0);
+    assert_eq!(record.total_power.value(), Decimal::new(metered, 3), "all energy metered until the fault (the meter started at 0)");
+    assert_priced(&record);
+    assert_eq!(ended.billed, Some(record.total_money.value()));
+
+    let (steps, order) = admin_order(&w, &seq).await;
+    assert_eq!(order["state"], "billed", "{order}");
+    let at = |event: &str| steps.iter().position(|(e, _, _)| e == event).unwrap_or_else(|| panic!("no {event} in {steps:?}"));
+    let (_, to, detail) = &steps[at("abnormal_stop")];
+    assert_eq!(to, "interrupted");
+    assert!(detail.contains("Faulted (GroundFailure)"), "{detail}");
+    assert!(at("abnormal_stop") < at("charge_ended") && at("charge_ended") < at("billed"), "{steps:?}");
+    assert_eq!(steps[at("charge_ended")].1, "finished");
+
+    // The fault clears and the connector is free again; the record came once.
+    w.fleet.pile(0).clear_fault(1).await;
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+    assert_eq!(charge_records(&w, &seq), 1, "the charge-end record exactly once");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// 充电中桩离线: the pile drops off mid-charge and stays away. Once `ocpp.offline_session_timeout`
+/// has passed on our clock, the session ends with StopReason 3 and is billed on the last meter
+/// reading we have; the partner gets that record once. When the pile comes back still charging,
+/// it is asked to stop; its StopTransaction with more energy is kept on the order's
+/// transitions and not billed again.
+async fn pile_offline_mid_session(backend: Backend) {
+    // Short enough that our clock stays within the partners' T/CEC 102 timestamp window.
+    let w = world_configured(backend, false, |c| c.ocpp.offline_session_timeout_seconds = 120).await;
+    let connector = free_connector(&w).await;
+    let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
+    session(&w, &seq, "energy", |s| s.energy > Decimal::ZERO).await;
+
+    let pile = w.fleet.pile(0).clone();
+    pile.drop_connection(Duration::from_secs(3600)).await;
+    // We noticed (the partner is told the connector is offline) and the pile charges on, queueing.
+    pushed_status(&w, &connector, ConnectorStatusCode::Offline).await;
+    assert!(pile.wait_for(WAIT, |s| !s.online && s.queued >= 2).await.is_some(), "{:?}", pile.snapshot());
+
+    // Not before its time (the worker's step, called here so the answer is certain).
+    w.app.advance(chrono::Duration::seconds(100));
+    assert_eq!(w.app.services.end_offline_sessions().await.unwrap(), 0);
+    assert_eq!(order_state(&w, &seq).await, "charging");
+    w.app.advance(chrono::Duration::seconds(30));
+    let ended = session(&w, &seq, "charge-end record while the pile is offline", |s| s.billed.is_some()).await;
+    let record = ended.order.unwrap();
+    assert_eq!(record.stop_reason.code(), 3, "{record:?}");
+    assert_priced(&record);
+    assert_eq!(order_state(&w, &seq).await, "billed");
+    let readings = {
+        let mut conn = w.app.services.db.acquire().await.unwrap();
+        let order = store::orders::by_seq(&mut conn, &seq).await.unwrap().unwrap().order;
+        store::pile_sessions::by_order(&mut conn, order.id).await.unwrap().unwrap().readings
+    };
+    let billed_register = readings.last().unwrap().kwh.value();
+    assert_eq!(record.total_power.value(), billed_register - readings[0].kwh.value(), "billed on the last reading");
+    assert!(record.total_power.value() > Decimal::ZERO);
+    let (steps, _) = admin_order(&w, &seq).await;
+    let interrupted = steps.iter().find(|(e, _, _)| e == "abnormal_stop").unwrap_or_else(|| panic!("{steps:?}"));
+    assert!(interrupted.2.contains("offline") && interrupted.2.contains("last meter reading"), "{interrupted:?}");
+
+    // The pile comes back still charging and delivers its queue: it is asked to stop that
+    // transaction (energy now would be billed to nobody), and its StopTransaction comes late.
+    assert!(pile.snapshot().connectors[0].transaction_id.is_some(), "still charging");
+    pile.drop_connection(Duration::ZERO).await;
+    let stopped = pile.wait_for(WAIT, |s| s.online && s.queued == 0 && s.connectors[0].transaction_id.is_none()).await;
+    let stopped = stopped.unwrap_or_else(|| panic!("stopped and delivered: {:?}", pile.snapshot()));
+    let final_register = Decimal::new(stopped.connectors[0].meter_wh, 3);
+    assert!(final_register > billed_register, "the pile metered more while offline");
+    pushed_status(&w, &connector, ConnectorStatusCode::Idle).await;
+
+    let (steps, order) = admin_order(&w, &seq).await;
+    let late: Vec<_> = steps.iter().filter(|(e, _, _)| e == "late_stop_reading").collect();
+    assert_eq!(late.len(), 1, "{steps:?}");
+    let unbilled = final_register - billed_register;
+    assert!(late[0].2.contains(&format!("meter {final_register} kWh")) && late[0].2.contains(&format!("{unbilled} kWh more")), "{late:?}");
+    assert!(late[0].2.contains("StopTransaction (Remote)"), "stopped on our request: {late:?}");
+    let billed: Option<Decimal> = order["billed_amount"].as_str().and_then(|a| a.parse().ok());
+    assert_eq!((order["state"].as_str(), billed), (Some("billed"), Some(record.total_money.value())), "the bill is not reopened: {order}");
+    assert_eq!(charge_records(&w, &seq), 1, "no second charge-end record");
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// A partner or device we depend on did not answer or refused; try again later.
     #[error("{message}")]
     Unavailable { message: String, message_zh: String },
+    /// One of our devices did not answer in time: what it did is unknown.
+    #[error("{message}")]
+    NoAnswer { code: &'static str, message: String, message_zh: String },
     #[error("storage error: {0}")]
     Store(#[from] store::Error),
     #[error("internal error: {0}")]
@@ -104,6 +107,7 @@ impl Error {
             Self::TooLarge { .. } => "payload_too_large",
             Self::UnsupportedType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "partner_unavailable",
+            Self::NoAnswer { code, .. } => code,
             Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
@@ -113,7 +117,9 @@ impl Error {
             Self::Invalid(errors) => errors.iter().map(|e| format!("{}：{}", e.field, e.message_zh)).collect::<Vec<_>>().join("；"),
             Self::Malformed(_) => "请求无法解析：请检查 JSON 格式与 Content-Type".into(),
             Self::NotFound { what } => format!("未找到{what}"),
-            Self::Conflict { message_zh, .. } | Self::Forbidden { message_zh, .. } | Self::Unavailable { message_zh, .. } => message_zh.clone(),
+            Self::Conflict { message_zh, .. } | Self::Forbidden { message_zh, .. } | Self::Unavailable { message_zh, .. } | Self::NoAnswer { message_zh, .. } => {
+                message_zh.clone()
+            }
             Self::Review(e) => e.message_zh(),
             Self::Unauthorized(f) => f.message_zh(),
             Self::TooLarge { limit_bytes } => format!("文件超过大小上限 {limit_bytes} 字节"),

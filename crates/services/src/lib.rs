@@ -19,9 +19,12 @@ pub mod delivery;
 pub mod documents;
 pub mod geo_index;
 pub mod network;
+pub mod offline_sessions;
 pub mod open_network;
 pub mod partner_sessions;
 pub mod partner_statements;
+pub mod pile_commands;
+pub mod pile_faults;
 pub mod pile_reservations;
 pub mod oauth;
 pub mod onboarding;
@@ -64,6 +67,9 @@ pub struct Settings {
     pub status_freshness: Duration,
     /// How long a partner has to report the outcome of a start before we ask it.
     pub start_result_deadline: Duration,
+    /// A flow-B session whose pile has been offline (and silent about it) this long is ended
+    /// and billed on its last meter reading (see `offline_sessions`).
+    pub offline_session_timeout: Duration,
     /// How long a gateway payment may stay unpaid before we ask the gateway and close it.
     pub payment_timeout: Duration,
     /// Pull an operator partner's catalog in the background when it registers its endpoint.
@@ -83,6 +89,7 @@ impl Default for Settings {
             our_operator_id: "MA01CB001".into(),
             status_freshness: Duration::minutes(15),
             start_result_deadline: Duration::seconds(90),
+            offline_session_timeout: Duration::minutes(30),
             payment_timeout: Duration::minutes(15),
             sync_on_peer_registration: true,
         }
@@ -114,12 +121,33 @@ pub struct Services {
     /// Our piles by OCPP identity, read through on first use: every OCPP connection and
     /// StatusNotification needs them, and piles do not change once created.
     pub(crate) piles: network::PileCache,
+    /// When our piles lost their connection (see `offline_sessions`).
+    pub(crate) pile_links: Arc<offline_sessions::PileLinks>,
+    /// When this instance started, by its clock.
+    pub(crate) started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
-        Self { db, key, clock, settings: Arc::new(settings), hub, catalog: Arc::default(), operator_gateway: None, pile_control: None, partner_ledger: None, subscribers: Arc::default(), waker: Default::default(), payment_gateway: None, piles: Default::default() }
+        let started_at = clock.now();
+        Self {
+            db,
+            key,
+            clock,
+            settings: Arc::new(settings),
+            hub,
+            catalog: Arc::default(),
+            operator_gateway: None,
+            pile_control: None,
+            partner_ledger: None,
+            subscribers: Arc::default(),
+            waker: Default::default(),
+            payment_gateway: None,
+            piles: Default::default(),
+            pile_links: Arc::default(),
+            started_at,
+        }
     }
 
     pub fn with_operator_gateway(mut self, gateway: Arc<dyn ports::OperatorGateway>) -> Self {

@@ -22,6 +22,22 @@ pub struct CachedPile {
     connectors: Vec<ConnectorRow>,
 }
 
+impl CachedPile {
+    /// Whether the pile has connector `connector_no` (OCPP numbering, from 1).
+    pub(crate) fn has_connector(&self, connector_no: i64) -> bool {
+        self.connector_id(connector_no).is_some()
+    }
+
+    pub(crate) fn connector_count(&self) -> usize {
+        self.connectors.len()
+    }
+
+    /// Our connector id of OCPP connector `connector_no`.
+    pub(crate) fn connector_id(&self, connector_no: i64) -> Option<uuid::Uuid> {
+        self.connectors.iter().find(|c| c.ocpp_connector == Some(connector_no)).map(|c| c.id)
+    }
+}
+
 pub type PileCache = Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<CachedPile>>>>;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -173,7 +189,7 @@ impl Services {
 
     /// One of our piles by OCPP identity, from memory after the first read. Unknown identities
     /// are not remembered, so a pile created later (here or on another instance) is found.
-    async fn pile(&self, ocpp_id: &str) -> Result<Option<Arc<CachedPile>>> {
+    pub(crate) async fn pile(&self, ocpp_id: &str) -> Result<Option<Arc<CachedPile>>> {
         if let Some(pile) = self.piles.read().expect("pile cache lock").get(ocpp_id) {
             return Ok(Some(pile.clone()));
         }

@@ -87,7 +87,7 @@ pub(crate) fn id_tag(order_id: Uuid) -> String {
     format!("CB{}", &order_id.simple().to_string()[14..])
 }
 
-fn wh_to_kwh(wh: i64) -> Energy {
+pub(crate) fn wh_to_kwh(wh: i64) -> Energy {
     Energy::kwh(Decimal::new(wh.max(0), 3)).expect("non-negative energy")
 }
 
@@ -254,7 +254,7 @@ impl Services {
     }
 
     /// Moves a flow-B order and writes the notice its new state calls for, in one transaction.
-    async fn advance_session(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
+    pub(crate) async fn advance_session(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
@@ -380,6 +380,23 @@ impl Services {
     pub async fn pile_meter_values(&self, ocpp_id: &str, transaction: i64, samples: &[(DateTime<Utc>, i64)], soc_percent: Option<u8>) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(()) };
+        let StoredOrder { order, .. } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
+        if order.record.is_some() {
+            // The bill is closed (the pile was offline past the timeout and delivers its queue
+            // now): its StopTransaction carries the final meter, recorded as a late reading. If
+            // it is still charging, it is asked to stop.
+            tracing::debug!(order = %order.id, pile = ocpp_id, transaction, "meter values for a closed session ignored");
+            if self.pile_links.ask_stop_once(order.id)
+                && let Some(control) = self.pile_control.clone()
+            {
+                let (ocpp_id, order_id) = (ocpp_id.to_owned(), order.id);
+                tokio::spawn(async move {
+                    let reply = control.remote_stop(&ocpp_id, transaction).await;
+                    tracing::warn!(order = %order_id, pile = %ocpp_id, transaction, ?reply, "asked a pile to stop a transaction whose order was closed while it was offline");
+                });
+            }
+            return Ok(());
+        }
         let last = session.readings.last().copied();
         for &(at, wh) in samples {
             let reading = MeterReading { at, kwh: wh_to_kwh(wh) };
@@ -392,7 +409,6 @@ impl Services {
             return Ok(());
         }
         pile_sessions::update(&mut tx, &session).await?;
-        let StoredOrder { order, .. } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
         let fee = self.session_fee(&mut tx, &order, &session.readings).await?;
         tx.commit().await.map_err(store::Error::from)?;
         let energy = session.readings.last().map(|l| Energy::kwh(l.kwh.value() - session.readings[0].kwh.value()).unwrap_or(Energy::ZERO));
@@ -409,8 +425,11 @@ impl Services {
             let mut tx = self.db.begin().await?;
             let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(false) };
             let StoredOrder { mut order, version } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
-            if order.state.charge_has_ended() {
-                // The pile repeated StopTransaction after a reconnect: already billed.
+            if order.record.is_some() {
+                // A repeat after a reconnect (already billed), or the pile's own end of a
+                // session we closed while it was offline.
+                self.late_stop_reading(&mut tx, &order, &session, meter_wh, at, reason, now).await?;
+                tx.commit().await.map_err(store::Error::from)?;
                 return Ok(true);
             }
             let end = MeterReading { at: at.max(session.readings.last().map_or(at, |l| l.at)), kwh: wh_to_kwh(meter_wh) };
@@ -419,49 +438,73 @@ impl Services {
                 _ => session.readings.push(end),
             }
             let asked = order.state == OrderState::Stopping;
-            let stop_reason = stop_reason(asked, reason);
+            // A session the pile already reported as interrupted (Faulted) keeps that reason:
+            // firmware often says only `Other` in the StopTransaction that follows a fault.
+            let stop_reason = order.abnormal_stop.unwrap_or_else(|| stop_reason(asked, reason));
             let mut transitions = Vec::new();
             if asked {
                 transitions.push(order.apply(OrderEvent::StopConfirmed, now).map_err(state_conflict)?);
             }
-            let fee = self.session_fee(&mut tx, &order, &session.readings).await?.ok_or_else(|| Error::Internal("no price for this session".into()))?;
-            let record = ChargeRecord {
-                start: session.readings[0].at,
-                end: end.at,
-                energy: fee.total_energy,
-                elec_money: fee.total_elec,
-                service_money: fee.total_service,
-                total_money: fee.total,
-                stop_reason,
-            };
-            transitions.push(order.apply(OrderEvent::ChargeEnded { record }, now).map_err(state_conflict)?);
-            transitions.push(order.apply(OrderEvent::Billed { amount: fee.total }, now).map_err(state_conflict)?);
-            if !orders::update(&mut tx, &order, version).await? {
-                continue;
-            }
-            for t in &transitions {
-                orders::record_transition(&mut tx, t, reason).await?;
-            }
-            pile_sessions::update(&mut tx, &session).await?;
-            let partner_id = order.ownership.partner_id().ok_or_else(|| Error::Internal("flow-B order without a partner".into()))?;
-            let terms = self.partner_terms(partner_id).await?;
-            let amounts = SessionAmounts::new(fee.total_energy, fee.total_elec, fee.total_service).map_err(|e| Error::Internal(e.to_string()))?;
-            let line = SettlementLine::flow_b(order.id, &amounts, &terms.revenue_share, now);
-            store::settlement::insert_line(&mut tx, partner_id, &line).await?;
-            if asked {
-                self.enqueue_notice(&mut tx, &order, Some(&session), STOP_RESULT, true, now).await?;
-            }
-            let mut notice = self.notice(&mut tx, &order, Some(&session), false).await?;
-            notice.lines = fee.lines;
-            notice.at = now;
-            let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
-            store::outbox::enqueue(&mut tx, partner_id, CHARGE_RECORD, order.seq.as_str(), &payload, now).await?;
+            let Some(fee) = self.bill_session(&mut tx, &mut order, version, &session, stop_reason, asked, transitions, reason, now).await? else { continue };
             tx.commit().await.map_err(store::Error::from)?;
             self.waker.wake();
             tracing::info!(order = %order.id, energy = %fee.total_energy.value(), amount = %fee.total, ?stop_reason, "pile session ended and billed");
             return Ok(true);
         }
         Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// Ends a flow-B order on its final meter curve: prices it at the partner's price, moves it
+    /// through `transitions` (already applied), charge end and billing, books the settlement
+    /// line and queues the stop result (when the partner asked: `stop_result`) and the
+    /// charge-end record.
+    /// `None` when the order changed under us (reload and retry); nothing is written then.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn bill_session(
+        &self,
+        tx: &mut Conn,
+        order: &mut Order,
+        version: i64,
+        session: &PileSession,
+        stop_reason: StopReason,
+        stop_result: bool,
+        mut transitions: Vec<domain::order::Transition>,
+        detail: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeeBreakdown>> {
+        let fee = self.session_fee(tx, order, &session.readings).await?.ok_or_else(|| Error::Internal("no price for this session".into()))?;
+        let record = ChargeRecord {
+            start: session.readings[0].at,
+            end: session.readings[session.readings.len() - 1].at,
+            energy: fee.total_energy,
+            elec_money: fee.total_elec,
+            service_money: fee.total_service,
+            total_money: fee.total,
+            stop_reason,
+        };
+        transitions.push(order.apply(OrderEvent::ChargeEnded { record }, now).map_err(state_conflict)?);
+        transitions.push(order.apply(OrderEvent::Billed { amount: fee.total }, now).map_err(state_conflict)?);
+        if !orders::update(tx, order, version).await? {
+            return Ok(None);
+        }
+        for t in &transitions {
+            orders::record_transition(tx, t, detail).await?;
+        }
+        pile_sessions::update(tx, session).await?;
+        let partner_id = order.ownership.partner_id().ok_or_else(|| Error::Internal("flow-B order without a partner".into()))?;
+        let terms = self.partner_terms(partner_id).await?;
+        let amounts = SessionAmounts::new(fee.total_energy, fee.total_elec, fee.total_service).map_err(|e| Error::Internal(e.to_string()))?;
+        let line = SettlementLine::flow_b(order.id, &amounts, &terms.revenue_share, now);
+        store::settlement::insert_line(tx, partner_id, &line).await?;
+        if stop_result {
+            self.enqueue_notice(tx, order, Some(session), STOP_RESULT, true, now).await?;
+        }
+        let mut notice = self.notice(tx, order, Some(session), false).await?;
+        notice.lines = fee.lines.clone();
+        notice.at = now;
+        let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
+        store::outbox::enqueue(tx, partner_id, CHARGE_RECORD, order.seq.as_str(), &payload, now).await?;
+        Ok(Some(fee))
     }
 
     /// Queues a charge-status notice for every flow-B session that is charging (the partner's

@@ -144,6 +144,63 @@ pub enum ReservationReply {
     Rejected,
 }
 
+/// A message an operator may ask a pile to send now (OCPP 1.6 `MessageTrigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub enum TriggeredMessage {
+    BootNotification,
+    DiagnosticsStatusNotification,
+    FirmwareStatusNotification,
+    Heartbeat,
+    MeterValues,
+    StatusNotification,
+}
+
+impl TriggeredMessage {
+    pub const ALL: [TriggeredMessage; 6] = [
+        Self::BootNotification,
+        Self::DiagnosticsStatusNotification,
+        Self::FirmwareStatusNotification,
+        Self::Heartbeat,
+        Self::MeterValues,
+        Self::StatusNotification,
+    ];
+
+    /// The OCPP spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BootNotification => "BootNotification",
+            Self::DiagnosticsStatusNotification => "DiagnosticsStatusNotification",
+            Self::FirmwareStatusNotification => "FirmwareStatusNotification",
+            Self::Heartbeat => "Heartbeat",
+            Self::MeterValues => "MeterValues",
+            Self::StatusNotification => "StatusNotification",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+/// A pile's answer to TriggerMessage (OCPP 1.6 `TriggerMessageStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerReply {
+    /// It will send the message.
+    Accepted,
+    Rejected,
+    /// Its firmware does not send this message on request.
+    NotImplemented,
+}
+
+/// A pile's answer to UnlockConnector (OCPP 1.6 `UnlockStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlockReply {
+    Unlocked,
+    UnlockFailed,
+    /// The connector has no lock (or the pile does not know the connector).
+    NotSupported,
+}
+
 /// Our own piles (flow B), reached over OCPP by the central system.
 #[async_trait]
 pub trait PileControl: Send + Sync + 'static {
@@ -154,6 +211,10 @@ pub trait PileControl: Send + Sync + 'static {
     async fn reserve(&self, ocpp_id: &str, connector_no: i64, reservation_id: i64, id_tag: &str, expiry: DateTime<Utc>) -> Result<ReservationReply, PileCommandError>;
     /// Releases a hold (OCPP CancelReservation); `Rejected` when the pile has no such hold.
     async fn cancel_reservation(&self, ocpp_id: &str, reservation_id: i64) -> Result<PileReply, PileCommandError>;
+    /// Asks the pile to send `message` now, for one connector or (`None`) all that apply.
+    async fn trigger_message(&self, ocpp_id: &str, message: TriggeredMessage, connector_no: Option<i64>) -> Result<TriggerReply, PileCommandError>;
+    /// Releases the cable lock of a connector (OCPP UnlockConnector).
+    async fn unlock_connector(&self, ocpp_id: &str, connector_no: i64) -> Result<UnlockReply, PileCommandError>;
 }
 
 /// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer).

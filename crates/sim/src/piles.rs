@@ -115,6 +115,8 @@ pub struct PileSnapshot {
     pub boots: u32,
     /// ReserveNow requests received (for checking a central system does not repeat them).
     pub reserve_requests: u32,
+    /// Messages sent because TriggerMessage asked for them (and answered by the central system).
+    pub triggered: u32,
 }
 
 /// Fault injection and control of one pile.
@@ -163,7 +165,8 @@ impl PileHandle {
         self.send(Control::Silent(silent)).await;
     }
 
-    /// Fault a connector (a running transaction stops with reason `Other`).
+    /// Fault a connector: StatusNotification `Faulted`, then a running transaction stops with
+    /// reason `Other`.
     pub async fn fault(&self, connector: u32, code: ChargePointErrorCode) {
         self.send(Control::Fault(connector, code)).await;
     }
@@ -277,6 +280,7 @@ fn initial_snapshot(config: &FleetConfig) -> PileSnapshot {
         connects: 0,
         boots: 0,
         reserve_requests: 0,
+        triggered: 0,
     }
 }
 
@@ -337,7 +341,10 @@ enum FollowUp {
     None,
     RemoteStart { connector: u32, id_tag: IdToken },
     Stop { connector: u32, reason: Reason },
+    /// Report the current state (after a command changed it).
     Trigger(MessageTrigger, Option<u32>),
+    /// Send what the central system asked for with TriggerMessage.
+    Requested(MessageTrigger, Option<u32>),
     Reset(Reason),
 }
 
@@ -368,6 +375,7 @@ struct Pile {
     connects: u32,
     boots: u32,
     reserve_requests: u32,
+    triggered: u32,
 }
 
 impl Pile {
@@ -410,6 +418,7 @@ impl Pile {
             connects: 0,
             boots: 0,
             reserve_requests: 0,
+            triggered: 0,
             config,
         }
     }
@@ -565,18 +574,19 @@ impl Pile {
 
     // ---- statuses -------------------------------------------------------------------------
 
-    async fn send_all_statuses(&mut self) {
-        self.send_status(0, ChargePointStatus::Available, ChargePointErrorCode::NoError).await;
+    async fn send_all_statuses(&mut self) -> bool {
+        let mut sent = self.send_status(0, ChargePointStatus::Available, ChargePointErrorCode::NoError).await;
         for n in 1..=self.connectors.len() as u32 {
             let c = &self.connectors[n as usize - 1];
             let (status, error) = (c.status, c.error);
-            self.send_status(n, status, error).await;
+            sent &= self.send_status(n, status, error).await;
         }
+        sent
     }
 
-    async fn send_status(&mut self, connector: u32, status: ChargePointStatus, error_code: ChargePointErrorCode) {
+    async fn send_status(&mut self, connector: u32, status: ChargePointStatus, error_code: ChargePointErrorCode) -> bool {
         if !self.online() {
-            return; // Statuses are not queued: the current one is sent after reconnecting.
+            return false; // Statuses are not queued: the current one is sent after reconnecting.
         }
         let request = StatusNotificationRequest {
             connector_id: connector,
@@ -587,7 +597,7 @@ impl Pile {
             vendor_id: None,
             vendor_error_code: None,
         };
-        let _ = self.call(request).await;
+        self.call(request).await.is_ok()
     }
 
     /// Changes a connector's status and reports it when it actually changed.
@@ -599,7 +609,7 @@ impl Pile {
         c.status = status;
         c.error = error;
         self.publish();
-        self.send_status(connector, status, error).await;
+        let _ = self.send_status(connector, status, error).await;
     }
 
     async fn expire_reservations(&mut self) {
@@ -768,7 +778,15 @@ impl Pile {
             FollowUp::None => {}
             FollowUp::RemoteStart { connector, id_tag } => self.remote_start(connector, id_tag).await,
             FollowUp::Stop { connector, reason } => self.stop_transaction(connector, reason).await,
-            FollowUp::Trigger(what, connector) => self.triggered(what, connector).await,
+            FollowUp::Trigger(what, connector) => {
+                self.triggered(what, connector).await;
+            }
+            FollowUp::Requested(what, connector) => {
+                if self.triggered(what, connector).await {
+                    self.triggered += 1;
+                    self.publish();
+                }
+            }
             FollowUp::Reset(reason) => {
                 for n in 1..=self.connectors.len() as u32 {
                     self.stop_transaction(n, reason).await;
@@ -865,7 +883,7 @@ impl Pile {
                     (
                         what @ (MessageTrigger::StatusNotification | MessageTrigger::Heartbeat | MessageTrigger::MeterValues | MessageTrigger::BootNotification),
                         c,
-                    ) => (status(TriggerMessageStatus::Accepted), FollowUp::Trigger(what, c)),
+                    ) => (status(TriggerMessageStatus::Accepted), FollowUp::Requested(what, c)),
                     _ => (status(TriggerMessageStatus::NotImplemented), FollowUp::None),
                 }
             }
@@ -965,21 +983,24 @@ impl Pile {
         self.start_transaction(connector, id_tag).await;
     }
 
-    async fn triggered(&mut self, what: MessageTrigger, connector: Option<u32>) {
+    /// Sends what a trigger asks for; whether the central system answered all of it.
+    async fn triggered(&mut self, what: MessageTrigger, connector: Option<u32>) -> bool {
         match what {
             MessageTrigger::StatusNotification => match connector {
                 Some(n) => {
                     let c = &self.connectors[n as usize - 1];
                     let (status, error) = (c.status, c.error);
-                    self.send_status(n, status, error).await;
+                    self.send_status(n, status, error).await
                 }
                 None => self.send_all_statuses().await,
             },
-            MessageTrigger::Heartbeat => {
-                let _ = self.call(HeartbeatRequest {}).await;
+            MessageTrigger::Heartbeat => self.call(HeartbeatRequest {}).await.is_ok(),
+            MessageTrigger::BootNotification => {
+                self.boot().await;
+                self.accepted
             }
-            MessageTrigger::BootNotification => self.boot().await,
             MessageTrigger::MeterValues => {
+                let mut sent = true;
                 for n in 1..=self.connectors.len() as u32 {
                     if connector.is_some_and(|c| c != n) {
                         continue;
@@ -993,10 +1014,11 @@ impl Pile {
                         transaction_id,
                         meter_value: vec![MeterValue { timestamp: Utc::now(), sampled_value: vec![sample] }],
                     };
-                    let _ = self.call(request).await;
+                    sent &= self.call(request).await.is_ok();
                 }
+                sent
             }
-            _ => {}
+            _ => false,
         }
     }
 
@@ -1013,9 +1035,11 @@ impl Pile {
                 }
             }
             Control::Fault(c, code) if (1..=n).contains(&c) => {
-                self.stop_transaction(c, Reason::Other).await;
+                // As firmware does: the fault is reported first, then the transaction it ended
+                // (reason `Other`; the connector stays Faulted, no Finishing).
                 self.connectors[c as usize - 1].reservation = None;
                 self.set_status(c, ChargePointStatus::Faulted, code).await;
+                self.stop_transaction(c, Reason::Other).await;
             }
             Control::ClearFault(c) if (1..=n).contains(&c) => {
                 if self.connectors[c as usize - 1].status == ChargePointStatus::Faulted {
@@ -1053,6 +1077,7 @@ impl Pile {
             connects: self.connects,
             boots: self.boots,
             reserve_requests: self.reserve_requests,
+            triggered: self.triggered,
         };
         self.state.send_if_modified(|current| {
             let changed = *current != snapshot;
@@ -1297,6 +1322,38 @@ mod tests {
         let cancel = |id| CancelReservationRequest { reservation_id: id };
         assert_eq!(h.cs.send("SIM00001", cancel(9)).await.unwrap().status, CancelReservationStatus::Accepted);
         assert_eq!(h.cs.send("SIM00001", cancel(9)).await.unwrap().status, CancelReservationStatus::Rejected);
+    }
+
+    #[tokio::test]
+    async fn trigger_and_unlock_are_answered_like_firmware() {
+        let mut h = Harness::start(1, |_| {}).await;
+        let pile = h.fleet.pile(0).clone();
+        let trigger = |what, connector| TriggerMessageRequest { requested_message: what, connector_id: connector };
+        let conf = h.cs.send("SIM00001", trigger(MessageTrigger::StatusNotification, Some(2))).await.unwrap();
+        assert_eq!(conf.status, TriggerMessageStatus::Accepted);
+        h.expect("SIM00001", |s| matches!(s, Seen::Status(2, ChargePointStatus::Available, _))).await;
+        let conf = h.cs.send("SIM00001", trigger(MessageTrigger::MeterValues, Some(1))).await.unwrap();
+        assert_eq!(conf.status, TriggerMessageStatus::Accepted);
+        let Seen::Meter(mv) = h.expect("SIM00001", |s| matches!(s, Seen::Meter(_))).await else { unreachable!() };
+        assert_eq!((mv.connector_id, mv.transaction_id, mv.meter_value[0].sampled_value[0].context), (1, None, Some(ReadingContext::Trigger)));
+        assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::Heartbeat, None)).await.unwrap().status, TriggerMessageStatus::Accepted);
+        assert!(pile.wait_for(Duration::from_secs(5), |s| s.triggered == 3).await.is_some(), "{:?}", pile.snapshot());
+        assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::BootNotification, None)).await.unwrap().status, TriggerMessageStatus::Accepted);
+        h.expect("SIM00001", |s| matches!(s, Seen::Boot)).await;
+        assert!(pile.wait_for(Duration::from_secs(5), |s| s.triggered == 4 && s.boots == 2).await.is_some());
+        assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::DiagnosticsStatusNotification, None)).await.unwrap().status, TriggerMessageStatus::NotImplemented);
+        assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::Heartbeat, Some(3))).await.unwrap().status, TriggerMessageStatus::Rejected);
+
+        // Unlocking an idle connector stops nothing; under a transaction it ends it first.
+        let unlock = |connector| UnlockConnectorRequest { connector_id: connector };
+        assert_eq!(h.cs.send("SIM00001", unlock(1)).await.unwrap().status, UnlockStatus::Unlocked);
+        assert_eq!(h.cs.send("SIM00001", unlock(3)).await.unwrap().status, UnlockStatus::NotSupported);
+        h.cs.send("SIM00001", remote_start(1)).await.unwrap();
+        h.expect("SIM00001", |s| matches!(s, Seen::Start(_))).await;
+        assert_eq!(h.cs.send("SIM00001", unlock(1)).await.unwrap().status, UnlockStatus::Unlocked);
+        let Seen::Stop(stop) = h.expect("SIM00001", |s| matches!(s, Seen::Stop(_))).await else { unreachable!() };
+        assert_eq!(stop.reason(), Reason::UnlockCommand);
+        assert!(pile.snapshot().connectors.iter().all(|c| c.transaction_id.is_none()));
     }
 
     #[tokio::test]

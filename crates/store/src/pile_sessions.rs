@@ -84,3 +84,26 @@ pub async fn by_id_tag(conn: &mut Conn, id_tag: &str) -> Result<Option<PileSessi
 pub async fn by_transaction(conn: &mut Conn, ocpp_id: &str, transaction_id: i64) -> Result<Option<PileSession>> {
     one(conn, "ocpp_id = $1 AND transaction_id = $2", ocpp_id.to_owned(), Some(transaction_id)).await
 }
+
+/// Sessions on a pile (one connector, or all of them for connector 0) whose order still holds
+/// the connector or waits for its record, with the order's state; oldest first.
+pub async fn open_on(conn: &mut Conn, ocpp_id: &str, connector_no: i64) -> Result<Vec<(PileSession, String)>> {
+    let columns = COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {columns}, o.state FROM pile_sessions s JOIN orders o ON o.id = s.order_id \
+         WHERE s.ocpp_id = $1 AND ($2 = 0 OR s.connector_no = $2) \
+         AND o.state IN ('starting', 'charging', 'stopping', 'unknown_outcome', 'interrupted') ORDER BY s.created_at"
+    ));
+    let rows = sqlx::query(sql).bind(ocpp_id).bind(connector_no).fetch_all(conn).await?;
+    rows.iter().map(|row| Ok((parse(row)?, row.try_get("state")?))).collect()
+}
+
+/// Flow-B sessions whose order is in `state`, oldest first (for the offline-session worker).
+pub async fn in_order_state(conn: &mut Conn, state: &str, limit: i64) -> Result<Vec<PileSession>> {
+    let columns = COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {columns} FROM pile_sessions s JOIN orders o ON o.id = s.order_id WHERE o.state = $1 ORDER BY s.created_at LIMIT $2"
+    ));
+    let rows = sqlx::query(sql).bind(state).bind(limit).fetch_all(conn).await?;
+    rows.iter().map(parse).collect()
+}

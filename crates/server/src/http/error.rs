@@ -52,6 +52,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::NoAnswer { .. } => StatusCode::GATEWAY_TIMEOUT,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -60,7 +61,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.0;
         let status = status_of(&e);
-        let message = if status.is_server_error() {
+        // A device that did not answer is no internal failure: say which and what that means.
+        let message = if status.is_server_error() && !matches!(e, Error::NoAnswer { .. }) {
             tracing::error!(error = %e, "request failed");
             "internal error; it has been logged".to_owned()
         } else {

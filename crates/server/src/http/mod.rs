@@ -11,6 +11,7 @@ mod statements;
 mod error;
 mod extract;
 mod network_api;
+mod pile_commands;
 mod oauth;
 mod ops;
 mod partner_api;
@@ -89,7 +90,17 @@ impl Modify for SecuritySchemes {
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()))
-        .nest("/api/admin/v1", admin::router().merge(deliveries::router()).merge(network_api::router()).merge(statements::router()).merge(daily_checks::router()).merge(admin_orders::router()).merge(partner_statements::admin_router()))
+        .nest(
+            "/api/admin/v1",
+            admin::router()
+                .merge(deliveries::router())
+                .merge(network_api::router())
+                .merge(pile_commands::router())
+                .merge(statements::router())
+                .merge(partner_statements::admin_router())
+                .merge(daily_checks::router())
+                .merge(admin_orders::router()),
+        )
         .nest("/api/payments/v1", payments_api::router())
         .merge(peers)
         .nest("/api/partner/v1", partner_api::router())
