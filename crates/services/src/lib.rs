@@ -27,6 +27,7 @@ pub mod onboarding;
 pub mod payment_gateway;
 pub mod payments;
 pub mod ports;
+pub mod search_facts;
 pub mod secrets;
 pub mod statements;
 pub mod status_hub;
