@@ -96,6 +96,18 @@ impl CatalogCache {
         connectors
     }
 
+    /// A partner's stations.
+    pub fn stations_of(&self, partner_id: Uuid) -> impl Iterator<Item = &StationSummary> {
+        self.stations.values().filter(move |s| s.partner_id == Some(partner_id))
+    }
+
+    /// Replaces a station's prices (the price refresh; nothing search filters by changes).
+    pub(crate) fn set_tariff(&mut self, station_id: Uuid, tariff: Tariff) {
+        if let Some(station) = self.stations.get_mut(&station_id) {
+            station.tariff = Some(tariff);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.stations.len()
     }
@@ -239,10 +251,7 @@ impl Services {
     /// them as that partner's, then repairs their live status.
     pub async fn sync_catalog(&self, partner_id: Uuid) -> Result<SyncReport> {
         let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
-        let partner = self.partner(partner_id).await?;
-        if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
-            return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
-        }
+        let partner = self.approved_operator(partner_id).await?;
         let since = {
             let mut conn = self.db.acquire().await?;
             store::settlement::last_sync(&mut conn, partner_id).await?
@@ -371,6 +380,16 @@ impl Services {
         Ok((report, summaries))
     }
 
+    /// The partner, if it is an approved charge-point operator: the only partners whose catalog
+    /// and prices we pull.
+    pub(crate) async fn approved_operator(&self, partner_id: Uuid) -> Result<store::partners::PartnerRecord> {
+        let partner = self.partner(partner_id).await?;
+        if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
+            return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
+        }
+        Ok(partner)
+    }
+
     /// Asks the partner for the status of `station_ids` (50 per call, the standard's limit) and
     /// applies it: repairs what missed pushes left behind.
     pub async fn repair_status(&self, partner_id: Uuid, station_ids: &[String]) -> Result<usize> {
@@ -408,7 +427,7 @@ impl Services {
     /// The partner's station ids (its own identifiers), for periodic status repair.
     pub fn partner_station_ids(&self, partner_id: Uuid) -> Vec<String> {
         let cache = self.catalog.read().expect("catalog lock");
-        cache.stations.values().filter(|s| s.partner_id == Some(partner_id)).map(|s| s.external_id.clone()).collect()
+        cache.stations_of(partner_id).map(|s| s.external_id.clone()).collect()
     }
 
     pub fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<(Uuid, Uuid)> {

@@ -10,6 +10,7 @@ pub mod admin_auth;
 pub mod admin_orders;
 pub mod catalog;
 pub mod prices;
+pub mod price_refresh;
 pub mod reservations;
 pub mod charging;
 pub mod clock;
