@@ -6,11 +6,17 @@
 //! partner, stores the prices that changed and shows them at once. A station whose prices cannot
 //! be had keeps the last known.
 
+use std::collections::HashMap;
+
+use domain::tariff::Tariff;
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::prices::PriceAsk;
 use crate::{Error, Result, Services};
+
+/// A station as the refresh finds it: our id and the prices we show now.
+type Known = (Uuid, Option<Tariff>);
 
 /// What one refresh found.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -31,7 +37,7 @@ impl Services {
         let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
         let partner = self.approved_operator(partner_id).await?;
         // (StationID, ConnectorID) to ask by, and what we know now, by StationID.
-        let (asks, known): (Vec<PriceAsk>, std::collections::HashMap<String, (Uuid, Option<domain::tariff::Tariff>)>) = {
+        let (asks, known): (Vec<PriceAsk>, HashMap<String, Known>) = {
             let cache = self.catalog.read().expect("catalog lock");
             let stations: Vec<_> = cache.stations_of(partner_id).filter(|s| !s.connectors.is_empty()).collect();
             (
@@ -40,7 +46,7 @@ impl Services {
             )
         };
         let fetched = self.fetch_prices(gateway.as_ref(), &partner, asks).await;
-        let changed: Vec<(Uuid, domain::tariff::Tariff)> = fetched
+        let changed: Vec<(Uuid, Tariff)> = fetched
             .by_station
             .into_iter()
             .filter_map(|(external, tariff)| {
