@@ -1,8 +1,9 @@
-//! Background work of one instance: status write-behind, catalog sync and status repair for
-//! flow-A partners, resolving orders whose outcome is unknown, ending reservations (both flows),
-//! flow-B starts past their deadline and flow-B sessions of piles offline past their timeout,
-//! closing stale payments and the daily check of flow-A orders. Each loop logs and carries on
-//! after an error; none of them holds a lock across an await on the network.
+//! Background work of one instance: status write-behind, catalog sync, status repair and the
+//! full price refresh for flow-A partners, resolving orders whose outcome is unknown, ending
+//! reservations (both flows), flow-B starts past their deadline and flow-B sessions of piles
+//! offline past their timeout, closing stale payments and the daily check of flow-A orders.
+//! Each loop logs and carries on after an error; none of them holds a lock across an await on
+//! the network.
 
 use std::time::Duration;
 
@@ -22,6 +23,11 @@ pub struct WorkerConfig {
     pub payment_sweep: Duration,
     /// The daily flow-A check of yesterday's orders (run again each time; results replaced).
     pub daily_check: Duration,
+    /// Asking every operator partner for all its stations' prices again: a partner that changes
+    /// prices without touching its stations is noticed only this way. The first run comes one
+    /// catalog-sync interval after start (not a day later: instances restart more often than
+    /// daily), clear of the sync at start.
+    pub price_refresh: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -35,6 +41,7 @@ impl Default for WorkerConfig {
             session_status: Duration::from_secs(50),
             payment_sweep: Duration::from_secs(60),
             daily_check: Duration::from_secs(3600),
+            price_refresh: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -70,6 +77,15 @@ pub fn spawn(services: Services, config: WorkerConfig) {
         loop {
             tick.tick().await;
             sync_all(&s).await;
+        }
+    });
+    let s = services.clone();
+    tokio::spawn(async move {
+        let first = tokio::time::Instant::now() + config.catalog_sync.min(config.price_refresh);
+        let mut tick = tokio::time::interval_at(first, config.price_refresh);
+        loop {
+            tick.tick().await;
+            refresh_all_prices(&s).await;
         }
     });
     let s = services.clone();
@@ -159,5 +175,20 @@ pub async fn sync_all(services: &Services) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "listing partners for catalog sync failed"),
+    }
+}
+
+/// Refreshes the prices of every reachable operator partner's stations (each partner's counts
+/// are logged by the refresh).
+pub async fn refresh_all_prices(services: &Services) {
+    match services.reachable_operators().await {
+        Ok(partners) => {
+            for partner in partners {
+                if let Err(e) = services.refresh_prices(partner).await {
+                    tracing::warn!(%partner, error = %e, "price refresh failed; will retry on schedule");
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "listing partners for the price refresh failed"),
     }
 }

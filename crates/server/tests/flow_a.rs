@@ -35,7 +35,7 @@ async fn synced_free_connector(w: &World) -> (String, String) {
     (connector, external)
 }
 
-on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps, catalog_pulled_when_the_partner_registers);
+on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps, catalog_pulled_when_the_partner_registers, prices_refreshed_without_a_station_change, daily_price_refresh_runs_by_itself);
 
 /// The first moment we can reach a new operator is when it registers its endpoint: its catalog
 /// is pulled then, without waiting for the periodic sync or an admin.
@@ -236,6 +236,97 @@ async fn prices_shown_and_searched(backend: Backend) {
     let (_, none) = nearby(&format!("&max_price={}", elec + service)).await;
     assert_eq!(none["total"], 0, "{none}");
     world.app.cleanup().await;
+}
+
+/// A partner with one price for all its stations, both synced: (the world, our ids of ST000001
+/// and ST000002).
+async fn two_priced_stations(backend: Backend, adjust_app: impl FnOnce(&mut server::config::Config)) -> (World, String, String) {
+    use sim::cec_cpo::data::TariffPeriod;
+    let w = common::billed::onboarded(backend, adjust_app, |c| {
+        c.stations = 2;
+        c.tariff = vec![TariffPeriod::new(0, 0, dec("0.50"), dec("0.40"))];
+    })
+    .await;
+    let (status, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
+    assert_eq!((status, report["priced"].as_u64()), (200, Some(2)), "{report}");
+    let (_, nearby) = w.app.get("/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=50000", None).await;
+    let id_of = |external: &str| {
+        let station = nearby["items"].as_array().unwrap().iter().find(|s| s["external_id"] == external);
+        station.unwrap_or_else(|| panic!("{external} in {nearby}"))["id"].as_str().unwrap().to_owned()
+    };
+    let (first, second) = (id_of("ST000001"), id_of("ST000002"));
+    (w, first, second)
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+/// (electricity, service) price per kWh a driver is shown at a station now.
+async fn shown_price(w: &World, station: &str) -> (Decimal, Decimal) {
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{station}"), None).await;
+    let price = |field: &str| dec(detail["price"][field].as_str().unwrap_or_else(|| panic!("{field} in {detail}")));
+    (price("elec_price"), price("service_price"))
+}
+
+/// 价格变更: the partner changes a station's prices without touching the station. An incremental
+/// sync does not notice; the full price refresh (here an admin's "refresh now") does, drivers see
+/// the new prices at once, and the next bill there is the partner's own record at those prices.
+async fn prices_refreshed_without_a_station_change(backend: Backend) {
+    use sim::cec_cpo::data::TariffPeriod;
+    let (w, changed, kept) = two_priced_stations(backend, |_| {}).await;
+    assert_eq!(shown_price(&w, &changed).await, (dec("0.50"), dec("0.40")));
+    assert!(w.cpo.set_station_tariff("ST000001", vec![TariffPeriod::new(0, 0, dec("0.70"), dec("0.55"))]));
+
+    // The station itself did not change: an incremental sync brings nothing; the old price stays.
+    let (_, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
+    assert_eq!((report["incremental"].as_bool(), report["stations"].as_u64()), (Some(true), Some(0)), "{report}");
+    assert_eq!(shown_price(&w, &changed).await, (dec("0.50"), dec("0.40")));
+
+    let refresh = format!("/api/admin/v1/partners/{}/prices/refresh", w.partner_id);
+    let (status, report) = w.app.post(&refresh, Some(&w.admin), &json!({})).await;
+    assert_eq!((status, report), (200, json!({"stations": 2, "priced": 2, "changed": 1, "failed": 0})));
+    assert_eq!(shown_price(&w, &changed).await, (dec("0.70"), dec("0.55")));
+    assert_eq!(shown_price(&w, &kept).await, (dec("0.50"), dec("0.40")));
+    let (_, again) = w.app.post(&refresh, Some(&w.admin), &json!({})).await;
+    assert_eq!(again["changed"], 0, "nothing new the second time: {again}");
+    // Stored, not only shown: the catalog rebuilt from the store at start has the new prices.
+    w.app.services.load_catalog().await.unwrap();
+    assert_eq!(shown_price(&w, &changed).await, (dec("0.70"), dec("0.55")));
+
+    let (status, body) = w.app.post(&format!("/api/admin/v1/partners/{}/prices/refresh", uuid::Uuid::now_v7()), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(!body["error"]["message"].as_str().unwrap().is_empty() && !body["error"]["message_zh"].as_str().unwrap().is_empty(), "{body}");
+    let (status, _) = w.app.post(&refresh, None, &json!({})).await;
+    assert_eq!(status, 401);
+
+    // The bill comes from the partner's record, priced by the partner with its new prices.
+    let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{changed}"), None).await;
+    let live = detail["connectors_live"].as_array().unwrap();
+    let connector = live.iter().find(|c| c["status"] == "available").unwrap_or_else(|| panic!("a free connector in {detail}"))["id"].as_str().unwrap().to_owned();
+    let (_, billed) = w.charge_and_bill(&connector).await;
+    let record = w.cpo.orders().into_iter().find(|o| o.start_charge_seq.as_str() == billed["seq"].as_str().unwrap()).expect("the partner's record");
+    assert_eq!(dec(billed["amount"].as_str().unwrap()), record.total_money.value(), "{billed}");
+    assert!(!record.charge_details.is_empty());
+    assert!(record.charge_details.iter().all(|d| (d.elec_price.value(), d.sevice_price.value()) == (dec("0.70"), dec("0.55"))), "{record:?}");
+    w.app.cleanup().await;
+}
+
+/// Nobody asks: the scheduled refresh (here every 200 ms instead of daily) notices the change.
+async fn daily_price_refresh_runs_by_itself(backend: Backend) {
+    use sim::cec_cpo::data::TariffPeriod;
+    let (w, changed, _) = two_priced_stations(backend, |c| c.workers.price_refresh = Duration::from_millis(200)).await;
+    assert!(w.cpo.set_station_tariff("ST000001", vec![TariffPeriod::new(0, 0, dec("0.70"), dec("0.55"))]));
+    let mut shown = shown_price(&w, &changed).await;
+    for _ in 0..100 {
+        if shown == (dec("0.70"), dec("0.55")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        shown = shown_price(&w, &changed).await;
+    }
+    assert_eq!(shown, (dec("0.70"), dec("0.55")), "the refresh worker stored the new prices");
+    w.app.cleanup().await;
 }
 
 /// The periodic worker and an admin's "sync now" may run at once; neither may fail or duplicate.

@@ -21,6 +21,8 @@ use uuid::Uuid;
 use crate::geo_index::GeoIndex;
 use crate::ports::{GatewayError, RemoteStation};
 use crate::prices::PriceNow;
+use crate::search_facts::StationFacts;
+use crate::status_hub::ConnectorSlot;
 use crate::{Error, Result, Services};
 
 /// What search and the app show about a station.
@@ -56,7 +58,8 @@ pub struct ConnectorSummary {
 
 #[derive(Default)]
 pub struct CatalogCache {
-    geo: GeoIndex,
+    /// Each station's position with the facts search filters by.
+    geo: GeoIndex<StationFacts>,
     stations: HashMap<Uuid, StationSummary>,
     /// (partner, partner's ConnectorID) → (connector, station).
     by_external: HashMap<(Option<Uuid>, String), (Uuid, Uuid)>,
@@ -66,13 +69,43 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
-    fn put(&mut self, summary: StationSummary) {
-        self.geo.upsert(summary.id, summary.lat, summary.lng);
+    /// `slots`: the status hub's slots of the summary's connectors, in order.
+    fn put(&mut self, summary: StationSummary, slots: &[ConnectorSlot]) {
+        self.geo.upsert(summary.id, summary.lat, summary.lng, StationFacts::new(&summary, slots));
         for c in &summary.connectors {
             self.by_external.insert((summary.partner_id, c.external_id.clone()), (c.id, summary.id));
             self.connector_station.insert(c.id, summary.id);
         }
         self.stations.insert(summary.id, summary);
+    }
+
+    /// Takes a station out of search; returns the connectors that pointed at it (including
+    /// ones an earlier sync dropped), for the status hub to forget.
+    fn remove(&mut self, station_id: Uuid) -> Vec<Uuid> {
+        self.geo.remove(station_id);
+        self.stations.remove(&station_id);
+        self.by_external.retain(|_, (_, s)| *s != station_id);
+        let mut connectors = Vec::new();
+        self.connector_station.retain(|c, s| {
+            let keep = *s != station_id;
+            if !keep {
+                connectors.push(*c);
+            }
+            keep
+        });
+        connectors
+    }
+
+    /// A partner's stations.
+    pub fn stations_of(&self, partner_id: Uuid) -> impl Iterator<Item = &StationSummary> {
+        self.stations.values().filter(move |s| s.partner_id == Some(partner_id))
+    }
+
+    /// Replaces a station's prices (the price refresh; nothing search filters by changes).
+    pub(crate) fn set_tariff(&mut self, station_id: Uuid, tariff: Tariff) {
+        if let Some(station) = self.stations.get_mut(&station_id) {
+            station.tariff = Some(tariff);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -187,28 +220,38 @@ impl Services {
         let mut cache = self.catalog.write().expect("catalog lock");
         cache.user_pricing = pricing;
         for s in &stations {
-            cache.put(summary(s, by_station.get(&s.id).map_or(&[][..], Vec::as_slice)));
+            let connectors = by_station.get(&s.id).map_or(&[][..], Vec::as_slice);
+            // Registered above with their readings; this gives back the same slots.
+            let slots: Vec<ConnectorSlot> = connectors.iter().map(|c| self.hub.register(c.id, s.id, None)).collect();
+            cache.put(summary(s, connectors), &slots);
         }
         Ok(stations.len())
     }
 
     /// Puts a stored station into the in-memory catalog and registers its connectors.
     pub fn index_station(&self, station: &StationRow, connectors: &[ConnectorRow]) {
+        // Catalog lock first, then the hub's (inside `register`): the order `nearby` takes them.
         let mut cache = self.catalog.write().expect("catalog lock");
-        for c in connectors {
-            self.hub.register(c.id, station.id, None);
+        let slots: Vec<ConnectorSlot> = connectors.iter().map(|c| self.hub.register(c.id, station.id, None)).collect();
+        cache.put(summary(station, connectors), &slots);
+    }
+
+    /// Takes a station out of the in-memory catalog and its connectors out of the status hub
+    /// (the stored rows stay). Returns whether it was indexed.
+    pub fn unindex_station(&self, station_id: Uuid) -> bool {
+        let mut cache = self.catalog.write().expect("catalog lock");
+        let known = cache.stations.contains_key(&station_id);
+        for connector in cache.remove(station_id) {
+            self.hub.forget(connector);
         }
-        cache.put(summary(station, connectors));
+        known
     }
 
     /// Pulls a partner's stations (incrementally after the first time), validates and stores
     /// them as that partner's, then repairs their live status.
     pub async fn sync_catalog(&self, partner_id: Uuid) -> Result<SyncReport> {
         let gateway = self.operator_gateway.clone().ok_or_else(|| Error::Internal("no operator gateway configured".into()))?;
-        let partner = self.partner(partner_id).await?;
-        if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
-            return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
-        }
+        let partner = self.approved_operator(partner_id).await?;
         let since = {
             let mut conn = self.db.acquire().await?;
             store::settlement::last_sync(&mut conn, partner_id).await?
@@ -337,6 +380,16 @@ impl Services {
         Ok((report, summaries))
     }
 
+    /// The partner, if it is an approved charge-point operator: the only partners whose catalog
+    /// and prices we pull.
+    pub(crate) async fn approved_operator(&self, partner_id: Uuid) -> Result<store::partners::PartnerRecord> {
+        let partner = self.partner(partner_id).await?;
+        if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
+            return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
+        }
+        Ok(partner)
+    }
+
     /// Asks the partner for the status of `station_ids` (50 per call, the standard's limit) and
     /// applies it: repairs what missed pushes left behind.
     pub async fn repair_status(&self, partner_id: Uuid, station_ids: &[String]) -> Result<usize> {
@@ -374,7 +427,7 @@ impl Services {
     /// The partner's station ids (its own identifiers), for periodic status repair.
     pub fn partner_station_ids(&self, partner_id: Uuid) -> Vec<String> {
         let cache = self.catalog.read().expect("catalog lock");
-        cache.stations.values().filter(|s| s.partner_id == Some(partner_id)).map(|s| s.external_id.clone()).collect()
+        cache.stations_of(partner_id).map(|s| s.external_id.clone()).collect()
     }
 
     pub fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<(Uuid, Uuid)> {
@@ -387,20 +440,23 @@ impl Services {
 
     /// Stations within `radius_m` of a WGS-84 point that pass `filter`, nearest first, paged.
     ///
-    /// Live status is looked up under one lock for the whole query, and only for the stations
-    /// that need it: all candidates when filtering by "free now", else just the returned page.
+    /// Live status is read under one lock for the whole query, and only for the stations that
+    /// need it: all candidates when filtering by "free now" (by slot, from the facts beside each
+    /// station in its geo cell), else just the returned page.
     pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> (usize, Vec<NearbyStation>) {
         let now = self.now();
         let cache = self.catalog.read().expect("catalog lock");
         let price = |station: &StationSummary| crate::prices::user_price(&cache, station, now);
-        let fits = |c: &&ConnectorSummary| (!filter.dc_only || c.dc) && filter.min_power_kw.is_none_or(|min| c.power_kw >= min);
-        self.hub.with_effective(now, |status| {
+        let fits = |power_kw: Decimal, dc: bool| (!filter.dc_only || dc) && filter.min_power_kw.is_none_or(|min| power_kw >= min);
+        self.hub.with_view(now, |view| {
             let mut candidates: Vec<(Uuid, f64)> = Vec::new();
-            cache.geo.within(lat, lng, radius_m, |id, distance| {
-                let Some(station) = cache.stations.get(&id) else { return };
-                let mut wanted = station.connectors.iter().filter(fits).peekable();
-                let passes = if filter.free_now { wanted.any(|c| status(c.id).is_free()) } else { wanted.peek().is_some() };
-                if passes && filter.max_price.is_none_or(|max| price(station).is_some_and(|p| p.total_price() <= max)) {
+            cache.geo.within(lat, lng, radius_m, |id, distance, facts| {
+                let passes = if filter.free_now {
+                    facts.statuses(view, |c| fits(c.power_kw, c.dc)).any(ConnectorStatus::is_free)
+                } else {
+                    facts.connectors.iter().any(|c| fits(c.power_kw, c.dc))
+                };
+                if passes && filter.max_price.is_none_or(|max| cache.stations.get(&id).and_then(price).is_some_and(|p| p.total_price() <= max)) {
                     candidates.push((id, distance));
                 }
             });
@@ -416,7 +472,7 @@ impl Services {
                 .iter()
                 .filter_map(|(id, distance_m)| {
                     let station = cache.stations.get(id)?;
-                    let statuses: Vec<ConnectorStatus> = station.connectors.iter().filter(fits).map(|c| status(c.id)).collect();
+                    let statuses: Vec<ConnectorStatus> = station.connectors.iter().filter(|c| fits(c.power_kw, c.dc)).map(|c| view.status_of(c.id)).collect();
                     let free_connectors = statuses.iter().filter(|s| s.is_free()).count();
                     Some(NearbyStation { station: station.clone(), distance_m: *distance_m, free_connectors, statuses, price: price(station) })
                 })
@@ -535,7 +591,7 @@ mod tests {
             }
         }
         let (lat, lng) = (22.52, 114.03);
-        let expected = services.catalog.read().unwrap().geo.nearby(lat, lng, 50_000.0, |_| true);
+        let expected = services.catalog.read().unwrap().geo.nearby(lat, lng, 50_000.0, |_, _| true);
         assert_eq!(expected.len(), 300);
         for per_page in [1, 7, 20, 300, 1_000] {
             let mut seen = Vec::new();
@@ -560,4 +616,93 @@ mod tests {
         let fast_ac = NearbyFilter { free_now: true, min_power_kw: Some(Decimal::from(121)), ..Default::default() };
         assert_eq!(services.nearby(lat, lng, 50_000.0, &fast_ac, 0, 10).0, 0);
     }
+
+    /// Each connector's status as search reads it (by the slot kept beside its station), next to
+    /// its id; read under the view, compared outside it.
+    fn statuses_by_slot(services: &Services, now: DateTime<Utc>) -> Vec<(Uuid, ConnectorStatus)> {
+        let cache = services.catalog.read().unwrap();
+        services.hub.with_view(now, |view| {
+            let mut out = Vec::new();
+            for (id, facts) in cache.geo.entries() {
+                let station = cache.summary(id).expect("every indexed station has a summary");
+                assert_eq!(facts.connectors.len(), station.connectors.len());
+                out.extend(station.connectors.iter().zip(facts.connectors.iter()).map(|(c, f)| (c.id, view.status(f.slot))));
+            }
+            out
+        })
+    }
+
+    fn assert_agrees_with_hub(services: &Services, now: DateTime<Utc>, connectors: usize) {
+        let read = statuses_by_slot(services, now);
+        assert_eq!(read.len(), connectors);
+        for (connector, status) in read {
+            assert_eq!(status, services.hub.effective(connector, now), "connector {connector}");
+        }
+        // Search itself runs at the services' clock.
+        let free_stations = {
+            let cache = services.catalog.read().unwrap();
+            let at = services.now();
+            cache.stations.values().filter(|s| s.connectors.iter().any(|c| services.hub.effective(c.id, at).is_free())).count()
+        };
+        let free = NearbyFilter { free_now: true, ..Default::default() };
+        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &free, 0, 10).0, free_stations);
+    }
+
+    /// Search reads statuses by slot, not from the hub's id map; both must say the same after
+    /// pushes, after a re-sync that changes a station's connectors, after a station leaves (its
+    /// slots go to newcomers without its readings) and once readings go stale.
+    #[tokio::test]
+    async fn search_reads_the_hubs_statuses() {
+        let db = store::Db::connect("sqlite::memory:").await.unwrap();
+        let services = Services::new(db, MasterKey::from_bytes(&MasterKey::generate()), Arc::new(SystemClock), Settings::default());
+        let now = services.now();
+        let mut stations = Vec::new();
+        for i in 0..30 {
+            let (row, connectors) = synthetic_station(&format!("S{i}"), 22.50 + (i / 6) as f64 * 0.003, 114.00 + (i % 6) as f64 * 0.003, now);
+            services.index_station(&row, &connectors);
+            stations.push((row, connectors));
+        }
+        // Free, charging, never heard of, and free but too long ago.
+        for (i, (_, connectors)) in stations.iter().enumerate() {
+            match i % 4 {
+                0 => services.hub.apply(connectors[0].id, ConnectorStatus::Available, now),
+                1 => services.hub.apply(connectors[1].id, ConnectorStatus::Charging, now),
+                2 => false,
+                _ => services.hub.apply(connectors[0].id, ConnectorStatus::Available, now - services.hub.freshness - chrono::Duration::seconds(1)),
+            };
+        }
+        assert_agrees_with_hub(&services, now, 60);
+        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &NearbyFilter { free_now: true, ..Default::default() }, 0, 10).0, 8);
+
+        // A connector goes charging, another comes free.
+        services.hub.apply(stations[0].1[0].id, ConnectorStatus::Charging, now);
+        services.hub.apply(stations[2].1[1].id, ConnectorStatus::Available, now);
+        assert_agrees_with_hub(&services, now, 60);
+
+        // Re-synced: station 4 keeps its DC connector, loses the AC one and gains a new free one.
+        let (row, connectors) = &stations[4];
+        let (_, mut fresh) = synthetic_station("S4X", row.lat, row.lng, now);
+        fresh.truncate(1);
+        fresh[0].station_id = row.id;
+        let resynced = vec![connectors[0].clone(), fresh[0].clone()];
+        services.index_station(row, &resynced);
+        services.hub.apply(fresh[0].id, ConnectorStatus::Available, now);
+        assert_agrees_with_hub(&services, now, 60);
+
+        // Station 8 (free) leaves; a newcomer takes its slots and is not free for it.
+        assert!(services.unindex_station(stations[8].0.id));
+        assert!(!services.unindex_station(stations[8].0.id), "already gone");
+        assert_eq!(services.hub.effective(stations[8].1[0].id, now), ConnectorStatus::Unknown);
+        let (row, connectors) = synthetic_station("NEW", 22.51, 114.01, now);
+        services.index_station(&row, &connectors);
+        assert_agrees_with_hub(&services, now, 60);
+        let newcomer: Vec<ConnectorStatus> = statuses_by_slot(&services, now).into_iter().filter(|(c, _)| connectors.iter().any(|n| n.id == *c)).map(|(_, s)| s).collect();
+        assert_eq!(newcomer, [ConnectorStatus::Unknown, ConnectorStatus::Unknown]);
+
+        // Everything goes stale: nothing is free any more.
+        let later = now + services.hub.freshness + chrono::Duration::seconds(1);
+        assert_agrees_with_hub(&services, later, 60);
+        assert!(statuses_by_slot(&services, later).iter().all(|(_, s)| *s == ConnectorStatus::Unknown));
+    }
+
 }

@@ -4,6 +4,9 @@
 //! cells that intersect the search radius, then measures exact great-circle distances. With
 //! 100,000 stations a 5 km query touches a few dozen cells and a few hundred stations, far
 //! cheaper than a database round trip, and the index is rebuilt from the store at start.
+//!
+//! Each entry carries a payload beside its position (the catalog keeps its search facts there),
+//! so a query reads what it filters by from the cell it is already scanning.
 
 use std::collections::HashMap;
 
@@ -32,16 +35,22 @@ fn cell_of(lat: f64, lng: f64) -> (i32, i32) {
     ((lat / CELL_DEGREES).floor() as i32, (lng / CELL_DEGREES).floor() as i32)
 }
 
-/// Stations in one grid cell: id, latitude, longitude.
-type Cell = Vec<(Uuid, f64, f64)>;
+/// Stations in one grid cell: id, latitude, longitude, payload.
+type Cell<T> = Vec<(Uuid, f64, f64, T)>;
 
-#[derive(Debug, Default)]
-pub struct GeoIndex {
-    cells: HashMap<(i32, i32), Cell>,
+#[derive(Debug)]
+pub struct GeoIndex<T = ()> {
+    cells: HashMap<(i32, i32), Cell<T>>,
     positions: HashMap<Uuid, (f64, f64)>,
 }
 
-impl GeoIndex {
+impl<T> Default for GeoIndex<T> {
+    fn default() -> Self {
+        Self { cells: HashMap::new(), positions: HashMap::new() }
+    }
+}
+
+impl<T> GeoIndex<T> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -54,25 +63,30 @@ impl GeoIndex {
         self.positions.is_empty()
     }
 
-    /// Adds or moves a station.
-    pub fn upsert(&mut self, id: Uuid, lat: f64, lng: f64) {
+    /// Adds or moves a station, replacing its payload.
+    pub fn upsert(&mut self, id: Uuid, lat: f64, lng: f64, payload: T) {
         self.remove(id);
-        self.cells.entry(cell_of(lat, lng)).or_default().push((id, lat, lng));
+        self.cells.entry(cell_of(lat, lng)).or_default().push((id, lat, lng, payload));
         self.positions.insert(id, (lat, lng));
     }
 
     pub fn remove(&mut self, id: Uuid) {
         if let Some((lat, lng)) = self.positions.remove(&id)
             && let Some(cell) = self.cells.get_mut(&cell_of(lat, lng)) {
-                cell.retain(|(other, _, _)| *other != id);
+                cell.retain(|(other, ..)| *other != id);
             }
     }
 
+    /// Every entry with its payload, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (Uuid, &T)> {
+        self.cells.values().flatten().map(|(id, _, _, payload)| (*id, payload))
+    }
+
     /// Stations within `radius_m` that `keep` accepts, nearest first, distance in metres.
-    pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, mut keep: impl FnMut(Uuid) -> bool) -> Vec<(Uuid, f64)> {
+    pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, mut keep: impl FnMut(Uuid, &T) -> bool) -> Vec<(Uuid, f64)> {
         let mut found = Vec::new();
-        self.within(lat, lng, radius_m, |id, d| {
-            if keep(id) {
+        self.within(lat, lng, radius_m, |id, d, payload| {
+            if keep(id, payload) {
                 found.push((id, d));
             }
         });
@@ -80,9 +94,10 @@ impl GeoIndex {
         found
     }
 
-    /// Calls `visit` with every station within `radius_m` and its distance in metres, in no
-    /// particular order (callers that need only the nearest few select them themselves).
-    pub fn within(&self, lat: f64, lng: f64, radius_m: f64, mut visit: impl FnMut(Uuid, f64)) {
+    /// Calls `visit` with every station within `radius_m`, its distance in metres and its
+    /// payload, in no particular order (callers that need only the nearest few select them
+    /// themselves).
+    pub fn within(&self, lat: f64, lng: f64, radius_m: f64, mut visit: impl FnMut(Uuid, f64, &T)) {
         let dlat = radius_m / 111_000.0;
         // Longitude degrees shrink with latitude; clamp near the poles.
         let cos_lat = lat.to_radians().cos().max(0.01);
@@ -95,14 +110,15 @@ impl GeoIndex {
         for cy in lat0..=lat1 {
             for cx in lng0..=lng1 {
                 let Some(cell) = self.cells.get(&(cy, cx)) else { continue };
-                for &(id, slat, slng) in cell {
+                for (id, slat, slng, payload) in cell {
+                    let (id, slat, slng) = (*id, *slat, *slng);
                     let (dy, dx) = (slat - lat, (slng - lng) * cos_lat);
                     if dy * dy + dx * dx > limit {
                         continue;
                     }
                     let d = distance_m(lat, lng, slat, slng);
                     if d <= radius_m {
-                        visit(id, d);
+                        visit(id, d, payload);
                     }
                 }
             }
@@ -128,10 +144,10 @@ mod tests {
         let ids: Vec<Uuid> = (0..400).map(|_| Uuid::now_v7()).collect();
         for (i, id) in ids.iter().enumerate() {
             // A 20 x 20 grid around Shenzhen, ~1.1 km apart.
-            index.upsert(*id, 22.50 + (i / 20) as f64 * 0.01, 113.90 + (i % 20) as f64 * 0.01);
+            index.upsert(*id, 22.50 + (i / 20) as f64 * 0.01, 113.90 + (i % 20) as f64 * 0.01, ());
         }
         let (lat, lng) = (22.555, 113.955);
-        let got = index.nearby(lat, lng, 3_000.0, |_| true);
+        let got = index.nearby(lat, lng, 3_000.0, |_, _| true);
         let mut expected: Vec<(Uuid, f64)> = ids
             .iter()
             .enumerate()
@@ -141,7 +157,7 @@ mod tests {
         expected.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
         assert_eq!(got, expected, "same set as brute force, nearest first");
         assert!(!got.is_empty());
-        let filtered = index.nearby(lat, lng, 3_000.0, |id| id != got[0].0);
+        let filtered = index.nearby(lat, lng, 3_000.0, |id, _| id != got[0].0);
         assert_eq!(filtered.len(), got.len() - 1);
     }
 
@@ -149,12 +165,12 @@ mod tests {
     fn moving_and_removing() {
         let mut index = GeoIndex::new();
         let id = Uuid::now_v7();
-        index.upsert(id, 30.0, 120.0);
-        index.upsert(id, 31.0, 121.0);
-        assert!(index.nearby(30.0, 120.0, 1_000.0, |_| true).is_empty());
-        assert_eq!(index.nearby(31.0, 121.0, 1_000.0, |_| true).len(), 1);
+        index.upsert(id, 30.0, 120.0, ());
+        index.upsert(id, 31.0, 121.0, ());
+        assert!(index.nearby(30.0, 120.0, 1_000.0, |_, _| true).is_empty());
+        assert_eq!(index.nearby(31.0, 121.0, 1_000.0, |_, _| true).len(), 1);
         index.remove(id);
         assert!(index.is_empty());
-        assert!(index.nearby(31.0, 121.0, 1_000.0, |_| true).is_empty());
+        assert!(index.nearby(31.0, 121.0, 1_000.0, |_, _| true).is_empty());
     }
 }

@@ -53,6 +53,9 @@ impl PriceNow {
     }
 }
 
+/// A price query: the partner's StationID and the ConnectorID its prices are asked by.
+pub(crate) type PriceAsk = (String, String);
+
 /// The prices a sync pulled, by the partner's StationID.
 #[derive(Debug, Default)]
 pub struct FetchedTariffs {
@@ -99,10 +102,16 @@ impl Services {
     pub(crate) async fn fetch_tariffs(&self, gateway: &dyn OperatorGateway, partner: &PartnerRecord, remote: &[RemoteStation]) -> FetchedTariffs {
         // Collected first: a stream over a borrowing iterator would not be `Send` for the
         // workers' spawned tasks.
-        let asks: Vec<(String, String)> = remote
+        let asks: Vec<PriceAsk> = remote
             .iter()
             .filter_map(|s| Some((s.external_id.clone(), s.equipment.iter().flat_map(|e| &e.connectors).next()?.external_id.clone())))
             .collect();
+        self.fetch_prices(gateway, partner, asks).await
+    }
+
+    /// Asks for the prices of each (station, connector) pair, [`PRICE_QUERIES_IN_FLIGHT`] at a
+    /// time; shared by the catalog sync and the daily price refresh.
+    pub(crate) async fn fetch_prices(&self, gateway: &dyn OperatorGateway, partner: &PartnerRecord, asks: Vec<PriceAsk>) -> FetchedTariffs {
         let answers: Vec<_> = futures::stream::iter(asks)
             .map(|(station, connector)| async move {
                 let answer = gateway.tariff(partner, &connector).await;

@@ -163,6 +163,13 @@ pub async fn upsert_station(conn: &mut Conn, s: &StationRow) -> Result<Uuid> {
     Ok(id)
 }
 
+/// Replaces a station's prices alone (the price refresh: the station itself did not change, so
+/// its `updated_at` stays).
+pub async fn set_station_tariff(conn: &mut Conn, station_id: Uuid, tariff: &serde_json::Value) -> Result<()> {
+    sqlx::query("UPDATE stations SET tariff = $2 WHERE id = $1").bind(station_id.to_string()).bind(tariff.to_string()).execute(conn).await?;
+    Ok(())
+}
+
 pub async fn upsert_equipment(conn: &mut Conn, e: &EquipmentRow) -> Result<Uuid> {
     let existing: Option<String> = sqlx::query_scalar("SELECT id FROM equipment WHERE station_id = $1 AND external_id = $2")
         .bind(e.station_id.to_string())

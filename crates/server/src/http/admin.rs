@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reinstate))
         .routes(routes!(download_document))
         .routes(routes!(sync_catalog))
+        .routes(routes!(refresh_prices))
         .routes(routes!(terms, set_terms))
 }
 
@@ -157,6 +158,16 @@ async fn download_document(State(state): State<AppState>, _admin: Admin, Path((i
     responses((status = 200, body = services::catalog::SyncReport), (status = 503, body = ErrorBody, description = "partner unreachable")))]
 async fn sync_catalog(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<services::catalog::SyncReport>> {
     Ok(Json(state.services.sync_catalog(id).await?))
+}
+
+/// Ask the partner for the prices of all its stations now (what the daily price refresh does):
+/// prices changed without a change to the station are noticed this way. A station whose prices
+/// cannot be had keeps the last known.
+#[utoipa::path(post, path = "/partners/{id}/prices/refresh", tag = "admin", security(("admin_session" = [])),
+    responses((status = 200, body = services::price_refresh::PriceRefreshReport), (status = 403, body = ErrorBody, description = "not an approved operator"),
+        (status = 404, body = ErrorBody)))]
+async fn refresh_prices(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<services::price_refresh::PriceRefreshReport>> {
+    Ok(Json(state.services.refresh_prices(id).await?))
 }
 
 /// The commercial terms with a partner: our commission (flow A), its revenue share and the

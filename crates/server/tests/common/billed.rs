@@ -102,7 +102,12 @@ impl FlowA {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let connector = connector.expect("a free connector");
+        let (id, billed) = self.charge_and_bill(&connector.expect("a free connector")).await;
+        (id, billed["amount"].as_str().unwrap().parse().unwrap())
+    }
+
+    /// Charges at `connector`, stops, and waits for the bill: (order id, the billed order).
+    pub async fn charge_and_bill(&self, connector: &str) -> (String, Value) {
         let (status, order) = self.app.post("/api/app/v1/charging/start", Some(&self.driver), &json!({"connector_id": connector})).await;
         assert_eq!(status, 201, "{order}");
         let id = order["id"].as_str().unwrap().to_owned();
@@ -112,7 +117,7 @@ impl FlowA {
         let billed = self.wait_order(&id, |o| o["state"] == "billed").await;
         let amount: Decimal = billed["amount"].as_str().unwrap().parse().unwrap();
         assert!(amount > Decimal::ZERO, "{billed}");
-        (id, amount)
+        (id, billed)
     }
 
     pub async fn wallet_balance(&self) -> Decimal {

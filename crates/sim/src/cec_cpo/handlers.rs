@@ -140,8 +140,11 @@ impl OperatorHandler for Handler {
     }
 
     async fn query_equip_business_policy(&self, _caller: &Caller, req: QueryEquipBusinessPolicy) -> Result<QueryEquipBusinessPolicyResponse, HandlerError> {
-        let known = self.inner.lock().connectors.contains_key(&req.connector_id);
-        let policies = if known { policy_infos(&self.inner.config.tariff) } else { Vec::new() };
+        let (known, policies) = {
+            let state = self.inner.lock();
+            let known = state.connectors.contains_key(&req.connector_id);
+            (known, if known { policy_infos(state.tariff_at(&self.inner.config, &req.connector_id)) } else { Vec::new() })
+        };
         Ok(QueryEquipBusinessPolicyResponse {
             equip_biz_seq: req.equip_biz_seq,
             connector_id: req.connector_id,

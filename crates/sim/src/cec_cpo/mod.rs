@@ -249,6 +249,17 @@ pub(crate) struct State {
     pub rng: SimRng,
     pub pushes: Vec<PushRecord>,
     pub counter: u32,
+    /// Prices the operator set for single stations after start, by StationID.
+    pub station_tariffs: HashMap<String, Vec<TariffPeriod>>,
+}
+
+impl State {
+    /// The prices in force at a connector: its station's own if the operator changed them, else
+    /// the catalog's.
+    pub(crate) fn tariff_at<'a>(&'a self, config: &'a CpoConfig, connector_id: &str) -> &'a [TariffPeriod] {
+        let station = self.connectors.get(connector_id).map(|c| &c.spec.station_id);
+        station.and_then(|s| self.station_tariffs.get(s)).map_or(&config.tariff, Vec::as_slice)
+    }
 }
 
 pub(crate) struct Inner {
@@ -334,6 +345,7 @@ impl CpoSimulator {
             rng: SimRng::new(config.seed ^ 0x5EED_CAFE_F00D_BEEF),
             pushes: Vec::new(),
             counter: 0,
+            station_tariffs: HashMap::new(),
         };
         let clock = SimClock { origin: config.clock_origin.unwrap_or(now), started: std::time::Instant::now(), scale: config.time_scale };
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
@@ -419,6 +431,19 @@ impl CpoSimulator {
         };
         change(&mut entry.info);
         entry.updated_at = Utc::now();
+        true
+    }
+
+    /// Changes a station's prices the way operators often do: without touching the station, so
+    /// an incremental `query_stations_info` does not return it. `query_equip_business_policy`
+    /// and the bills of sessions that end from now on use the new prices. False for an unknown
+    /// station.
+    pub fn set_station_tariff(&self, station_id: &str, periods: Vec<TariffPeriod>) -> bool {
+        let mut state = self.inner.lock();
+        if !state.stations.iter().any(|s| s.info.station_id == station_id) {
+            return false;
+        }
+        state.station_tariffs.insert(station_id.to_owned(), periods);
         true
     }
 

@@ -85,7 +85,7 @@ pub(crate) fn charge_status(inner: &Inner, state: &State, seq: &str, now: DateTi
     let session = state.sessions.get(seq)?;
     let connector = state.connectors.get(&session.connector_id)?;
     let details = match session.start_time {
-        Some(start) => data::bill(&inner.config.tariff, session.power_kw, start, session.end_time.unwrap_or(now)),
+        Some(start) => data::bill(state.tariff_at(&inner.config, &session.connector_id), session.power_kw, start, session.end_time.unwrap_or(now)),
         None => Vec::new(),
     };
     let (energy, elec, service, total) = data::totals(&details);
@@ -194,6 +194,8 @@ async fn finish(inner: Arc<Inner>, seq: String, reason: StopReason, stop_result:
     let order = {
         let mut state = inner.lock();
         let now = inner.clock.now();
+        let Some(connector) = state.sessions.get(&seq).map(|s| s.connector_id.clone()) else { return };
+        let tariff = state.tariff_at(&inner.config, &connector).to_vec();
         let Some(session) = state.sessions.get_mut(&seq) else { return };
         if session.stat != StartChargeSeqStat::Stopping {
             return;
@@ -202,7 +204,7 @@ async fn finish(inner: Arc<Inner>, seq: String, reason: StopReason, stop_result:
         session.end_time = Some(now);
         session.stop_reason = Some(reason);
         let start = session.start_time.unwrap_or(now);
-        let details = data::bill(&inner.config.tariff, session.power_kw, start, now);
+        let details = data::bill(&tariff, session.power_kw, start, now);
         let (energy, elec, service, total) = data::totals(&details);
         let order = ChargeOrderInfo {
             start_charge_seq: session.start_charge_seq.clone(),
