@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use cec::Secrets;
@@ -18,7 +17,7 @@ use serde_json::json;
 use services::clock::Clock;
 use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink, Session};
 use ocpp::enums::ChargePointErrorCode;
-use sim::piles::{FleetConfig, PileFleet};
+use sim::piles::PileFleet;
 
 struct World {
     app: TestApp,
@@ -81,25 +80,14 @@ async fn world_configured(backend: Backend, reservations: bool, adjust: impl FnO
     })
     .await;
     let admin = app.admin_token().await;
-    let station = json!({
-        "external_id": "CB0001", "name": "深圳湾自营充电站", "address": "深圳市南山区滨海大道1号", "area_code": "440305",
-        "lat": 22.5152, "lng": 113.9510, "service_tel": "4008000000",
-        "tariff": [{"start": "000000", "elec_price": "0.8000", "service_price": "0.6000"}],
-        "piles": [{"ocpp_id": "CBP00001", "power_kw": "120", "connectors": 2, "dc": true}]
-    });
-    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
-    assert_eq!(status, 201, "{created}");
-    let passwords = common::pile_passwords(&created);
+    let created = common::station_with_one_pile(&app, &admin).await;
 
     // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
     let (partner_id, portal, emsp) = join_platform(&app, &admin, CODE_B, reservations).await;
 
-    let mut config = FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), 1);
-    config.id_prefix = "CBP".into();
-    config.connectors_per_pile = 2;
+    let mut config = common::fleet_config(&app, &created);
     config.meter_interval = Duration::from_millis(100);
     config.wh_per_interval = 250;
-    config.password_for = Arc::new(move |id| passwords.get(id).cloned());
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
     World { app, emsp, fleet, admin, partner_id, portal }

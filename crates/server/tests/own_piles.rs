@@ -91,21 +91,10 @@ async fn admin_commands_reach_the_pile(backend: Backend) {
     // A short command timeout, for the pile that stops answering at the end.
     let app = TestApp::start_with(backend, |c| c.ocpp.call_timeout_ms = 1500).await;
     let admin = app.admin_token().await;
-    let station = json!({
-        "external_id": "CB0001", "name": "深圳湾自营充电站", "address": "深圳市南山区滨海大道1号", "area_code": "440305",
-        "lat": 22.5152, "lng": 113.9510, "service_tel": "4008000000",
-        "tariff": [{"start": "000000", "elec_price": "0.8000", "service_price": "0.6000"}],
-        "piles": [{"ocpp_id": "CBP00001", "power_kw": "120", "connectors": 2, "dc": true}]
-    });
-    let (status, created) = app.post("/api/admin/v1/stations", Some(&admin), &station).await;
-    assert_eq!(status, 201, "{created}");
-    let passwords = common::pile_passwords(&created);
+    let created = common::station_with_one_pile(&app, &admin).await;
     let second: uuid::Uuid = created["piles"][0]["connector_ids"][1].as_str().unwrap().parse().unwrap();
-    let mut config = FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), 1);
-    config.id_prefix = "CBP".into();
-    config.connectors_per_pile = 2;
+    let mut config = common::fleet_config(&app, &created);
     config.tick = Duration::from_millis(100);
-    config.password_for = Arc::new(move |id| passwords.get(id).cloned());
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(Duration::from_secs(20)).await);
     let pile = fleet.pile(0).clone();

@@ -165,6 +165,32 @@ macro_rules! on_both_backends {
 }
 
 
+/// Our station CB0001 with one two-connector DC pile CBP00001 at a flat 0.80 + 0.60 per kWh,
+/// created by `admin`: the API's answer (connector ids, the pile's password).
+pub async fn station_with_one_pile(app: &TestApp, admin: &str) -> Value {
+    let station = json!({
+        "external_id": "CB0001", "name": "深圳湾自营充电站", "address": "深圳市南山区滨海大道1号", "area_code": "440305",
+        "lat": 22.5152, "lng": 113.9510, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.8000", "service_price": "0.6000"}],
+        "piles": [{"ocpp_id": "CBP00001", "power_kw": "120", "connectors": 2, "dc": true}]
+    });
+    let (status, created) = app.post("/api/admin/v1/stations", Some(admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+    created
+}
+
+/// A simulated fleet for the piles of `created` (an answer of `POST /api/admin/v1/stations`)
+/// connecting to `app` with their issued passwords: ids `CBP…`, two connectors each.
+pub fn fleet_config(app: &TestApp, created: &Value) -> sim::piles::FleetConfig {
+    let passwords = pile_passwords(created);
+    let count = created["piles"].as_array().map_or(0, Vec::len);
+    let mut config = sim::piles::FleetConfig::new(format!("{}/ocpp", app.base.replace("http://", "ws://")), count);
+    config.id_prefix = "CBP".into();
+    config.connectors_per_pile = 2;
+    config.password_for = Arc::new(move |id| passwords.get(id).cloned());
+    config
+}
+
 /// The OCPP passwords issued when a station was created (`POST /api/admin/v1/stations`), by pile.
 pub fn pile_passwords(created: &Value) -> std::collections::HashMap<String, Vec<u8>> {
     created["piles"]
