@@ -122,7 +122,8 @@ on_both_backends!(
     reservations_need_the_extension,
     reconciled_with_the_partners_statement,
     pile_fault_ends_the_session,
-    pile_offline_mid_session
+    pile_offline_mid_session,
+    faulted_then_offline
 );
 
 async fn the_whole_flowchart(backend: Backend) {
@@ -673,6 +674,29 @@ async fn pile_offline_mid_session(backend: Backend) {
     let billed: Option<Decimal> = order["billed_amount"].as_str().and_then(|a| a.parse().ok());
     assert_eq!((order["state"].as_str(), billed), (Some("billed"), Some(record.total_money.value())), "the bill is not reopened: {order}");
     assert_eq!(charge_records(&w, &seq), 1, "no second charge-end record");
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// A pile that reported a fault and went away before ending the transaction: the session
+/// waits as interrupted, and is ended and billed all the same once the pile stays away.
+async fn faulted_then_offline(backend: Backend) {
+    let w = world_configured(backend, false, |c| c.ocpp.offline_session_timeout_seconds = 120).await;
+    let connector = free_connector(&w).await;
+    let (seq, _) = w.emsp.start_charging(&connector).await.unwrap();
+    session(&w, &seq, "energy", |s| s.energy > Decimal::ZERO).await;
+    w.fleet.pile(0).drop_connection(Duration::from_secs(3600)).await;
+    pushed_status(&w, &connector, ConnectorStatusCode::Offline).await;
+    // Its Faulted report, as it arrived just before the link dropped.
+    assert_eq!(w.app.services.pile_connector_faulted("CBP00001", 1, "GroundFailure").await.unwrap(), 1);
+    assert_eq!(order_state(&w, &seq).await, "interrupted");
+
+    w.app.advance(chrono::Duration::seconds(130));
+    let ended = session(&w, &seq, "charge-end record of the interrupted session", |s| s.billed.is_some()).await;
+    assert_eq!(ended.order.unwrap().stop_reason.code(), 3);
+    assert_eq!(order_state(&w, &seq).await, "billed");
+    let records = w.emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").count();
+    assert_eq!(records, 1);
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

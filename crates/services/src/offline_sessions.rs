@@ -62,8 +62,9 @@ impl PileLinks {
     }
 }
 
-/// Orders in these states may still have energy flowing on a pile.
-const RUNNING: [OrderState; 3] = [OrderState::Charging, OrderState::Stopping, OrderState::UnknownOutcome];
+/// Orders in these states may still have energy flowing on a pile, or wait for the pile's
+/// StopTransaction (interrupted: it reported a fault, then went away before ending the session).
+const RUNNING: [OrderState; 4] = [OrderState::Charging, OrderState::Stopping, OrderState::UnknownOutcome, OrderState::Interrupted];
 
 impl Services {
     /// One of our piles connected (OCPP WebSocket open).
@@ -125,8 +126,11 @@ impl Services {
                 last.kwh.value(),
                 last.at.to_rfc3339(),
             );
-            let interrupted = order.apply(OrderEvent::AbnormalStop { reason: StopReason::ChargerFault }, now).map_err(state_conflict)?;
-            let billed = self.bill_session(&mut tx, &mut order, version, &session, StopReason::ChargerFault, asked, vec![interrupted], Some(&detail), now).await?;
+            let mut transitions = Vec::new();
+            if order.state != OrderState::Interrupted {
+                transitions.push(order.apply(OrderEvent::AbnormalStop { reason: StopReason::ChargerFault }, now).map_err(state_conflict)?);
+            }
+            let billed = self.bill_session(&mut tx, &mut order, version, &session, StopReason::ChargerFault, asked, transitions, Some(&detail), now).await?;
             let Some(fee) = billed else { continue };
             tx.commit().await.map_err(store::Error::from)?;
             self.waker.wake();
