@@ -123,7 +123,8 @@ on_both_backends!(
     reconciled_with_the_partners_statement,
     pile_fault_ends_the_session,
     pile_offline_mid_session,
-    faulted_then_offline
+    faulted_then_offline,
+    a_dropped_hold_the_pile_will_not_take_again
 );
 
 async fn the_whole_flowchart(backend: Backend) {
@@ -697,6 +698,33 @@ async fn faulted_then_offline(backend: Backend) {
     assert_eq!(order_state(&w, &seq).await, "billed");
     let records = w.emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").count();
     assert_eq!(records, 1);
+    w.fleet.shutdown().await;
+    w.app.cleanup().await;
+}
+
+/// A pile that dropped a hold and does not answer when asked to hold it again: the reservation
+/// ends as cancelled (ReserveSeqStat 2) and the partner is told, once.
+async fn a_dropped_hold_the_pile_will_not_take_again(backend: Backend) {
+    let w = world_configured(backend, true, |c| c.ocpp.call_timeout_ms = 1500).await;
+    let connector = free_connector(&w).await;
+    let (seq, answer) = w.emsp.reserve(&connector, 10).await.unwrap();
+    assert_eq!(answer.reserve_seq_stat, ReserveSeqStat::Reserved, "{answer:?}");
+    pushed_status(&w, &connector, ConnectorStatusCode::Reserved).await;
+    let pile = w.fleet.pile(0);
+    pile.fault(1, ocpp::enums::ChargePointErrorCode::GroundFailure).await;
+    pushed_status(&w, &connector, ConnectorStatusCode::Fault).await;
+    pile.set_silent(true).await;
+    pile.clear_fault(1).await;
+    for _ in 0..200 {
+        if !reserve_results(&w, &seq).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(reserve_results(&w, &seq), vec!["2".to_owned()], "{:?}", w.emsp.received());
+    assert_eq!(order_state(&w, &seq).await, "cancelled");
+    assert_eq!(w.emsp.reservation(&seq), Some(ReserveSeqStat::Cancelled));
+    pile.set_silent(false).await;
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }
