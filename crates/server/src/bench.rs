@@ -83,24 +83,8 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
     let mut tx = services.db.begin().await?;
     let mut ids = Vec::with_capacity(connectors);
     for chunk in 0..connectors.div_ceil(10) {
-        let station = StationRow {
-            id: Uuid::now_v7(),
-            partner_id: Some(partner),
-            external_id: format!("S{chunk:06}"),
-            name: format!("基准站 {chunk}"),
-            address: String::new(),
-            area_code: "440300".into(),
-            lat: 22.5,
-            lng: 114.0,
-            station_type: 1,
-            station_status: 50,
-            service_tel: String::new(),
-            business_hours: None,
-            tariff: serde_json::Value::Null,
-            public: true,
-            detail: serde_json::Value::Null,
-            updated_at: now,
-        };
+        let (mut station, _) = services::catalog::synthetic_station(&format!("S{chunk:06}"), 22.5, 114.0, now);
+        station.partner_id = Some(partner);
         let station_id = store::catalog::upsert_station(&mut tx, &station).await?;
         let equipment_id = store::catalog::upsert_equipment(
             &mut tx,
