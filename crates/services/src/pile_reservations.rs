@@ -307,11 +307,11 @@ impl Services {
     /// is told, instead of being kept on our books while the connector is free for anyone.
     pub async fn pile_connector_released(&self, ocpp_id: &str, connector_no: i64) -> Result<()> {
         let now = self.now();
+        // Every Available report of every pile comes here: the pile from the cache, one query.
+        let Some(connector_id) = self.pile(ocpp_id).await?.and_then(|p| p.connector_id(connector_no)) else { return Ok(()) };
         let live = {
             let mut conn = self.db.acquire().await?;
-            let Some((_, _, connectors)) = store::catalog::pile(&mut conn, ocpp_id).await? else { return Ok(()) };
-            let Some(connector) = connectors.iter().find(|c| c.ocpp_connector == Some(connector_no)) else { return Ok(()) };
-            repo::live_on_connector(&mut conn, connector.id).await?
+            repo::live_on_connector(&mut conn, connector_id).await?
         };
         let Some(r) = live else { return Ok(()) };
         // Pile clocks drift: a release just before our deadline is the hold running out.
