@@ -24,7 +24,12 @@ pub struct CodecBenchReport {
 pub fn codec(iterations: u64) -> CodecBenchReport {
     let keys = Keys::new(&Secrets::new("OpSecret12345678", "Gq3Vn8Rz2Lp6Xw1T", "Hk9Ts4Bm7Qc2Yd5J", "Sg7Kp2Wn5Xr8Vb3M")).expect("16-byte keys");
     let message = NotificationStationStatus {
-        connector_status_info: ConnectorStatusInfo { connector_id: "33010600010001".into(), status: ConnectorStatusCode::Charging, park_status: Some(50), lock_status: None },
+        connector_status_info: ConnectorStatusInfo {
+            connector_id: "33010600010001".into(),
+            status: ConnectorStatusCode::Charging,
+            park_status: Some(50),
+            lock_status: None,
+        },
     };
     let now = Utc::now();
     let started = Instant::now();

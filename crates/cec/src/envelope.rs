@@ -95,8 +95,7 @@ impl ResponseEnvelope {
     /// `null`; that form is accepted too.
     pub fn verify(&self, keys: &Keys) -> bool {
         let ret = self.ret.to_string();
-        keys.verify(&[&ret, &self.msg, &self.data], &self.sig)
-            || (self.data.is_empty() && keys.verify(&[&ret, &self.msg, "null"], &self.sig))
+        keys.verify(&[&ret, &self.msg, &self.data], &self.sig) || (self.data.is_empty() && keys.verify(&[&ret, &self.msg, "null"], &self.sig))
     }
 
     /// Reads a response tolerantly: `Ret` as a number or a string; `Msg`, `Data`, `Sig` may be

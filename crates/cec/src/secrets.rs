@@ -13,12 +13,7 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn new(operator_secret: &str, data_secret: &str, data_secret_iv: &str, sig_secret: &str) -> Self {
-        Self {
-            operator_secret: operator_secret.into(),
-            data_secret: data_secret.into(),
-            data_secret_iv: data_secret_iv.into(),
-            sig_secret: sig_secret.into(),
-        }
+        Self { operator_secret: operator_secret.into(), data_secret: data_secret.into(), data_secret_iv: data_secret_iv.into(), sig_secret: sig_secret.into() }
     }
 }
 

@@ -83,9 +83,9 @@ pub mod datetime {
             match Option::<String>::deserialize(d)? {
                 None => Ok(None),
                 Some(text) if text.trim().is_empty() => Ok(None),
-                Some(text) => crate::time::parse_datetime(&text)
-                    .map(Some)
-                    .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not yyyy-MM-dd HH:mm:ss"))),
+                Some(text) => {
+                    crate::time::parse_datetime(&text).map(Some).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not yyyy-MM-dd HH:mm:ss")))
+                }
             }
         }
     }

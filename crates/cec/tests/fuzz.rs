@@ -20,8 +20,18 @@ fn json_value() -> impl Strategy<Value = Value> {
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         let keys = prop::sample::select(vec![
-            "StartChargeSeq", "ConnectorID", "connectorid", "TotalPower", "ServiceMoney", "SeviceMoney", "ChargeDetails",
-            "StationIDs", "Status", "ConnectorStatusInfo", "PageNo", "x",
+            "StartChargeSeq",
+            "ConnectorID",
+            "connectorid",
+            "TotalPower",
+            "ServiceMoney",
+            "SeviceMoney",
+            "ChargeDetails",
+            "StationIDs",
+            "Status",
+            "ConnectorStatusInfo",
+            "PageNo",
+            "x",
         ]);
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),

@@ -47,13 +47,23 @@ async fn every_interface_round_trips() {
     // The other direction: notifications to the platform side.
     let ack = client
         .call(&NotificationStationStatus {
-            connector_status_info: ConnectorStatusInfo { connector_id: "33010600010001".into(), status: ConnectorStatusCode::Charging, park_status: Some(50), lock_status: None },
+            connector_status_info: ConnectorStatusInfo {
+                connector_id: "33010600010001".into(),
+                status: ConnectorStatusCode::Charging,
+                park_status: Some(50),
+                lock_status: None,
+            },
         })
         .await
         .unwrap();
     assert_eq!(ack.status, 0);
     let ack = client
-        .call(&NotificationStartChargeResult { start_charge_seq: seq(3), start_charge_seq_stat: StartChargeSeqStat::Charging, connector_id: "33010600010001".into(), start_time: t(4, 0) })
+        .call(&NotificationStartChargeResult {
+            start_charge_seq: seq(3),
+            start_charge_seq_stat: StartChargeSeqStat::Charging,
+            connector_id: "33010600010001".into(),
+            start_time: t(4, 0),
+        })
         .await
         .unwrap();
     assert_eq!(ack.succ_stat, SuccStat::Success);
@@ -105,7 +115,12 @@ async fn every_interface_round_trips() {
     let disputes = client.call(&check).await.unwrap();
     assert!(disputes.dispute_orders.is_empty());
     let ack = client
-        .call(&NotificationReserveResult { reserve_seq: seq(4), connector_id: "33010600010001".into(), reserve_seq_stat: ReserveSeqStat::Expired, end_time: t(4, 15) })
+        .call(&NotificationReserveResult {
+            reserve_seq: seq(4),
+            connector_id: "33010600010001".into(),
+            reserve_seq_stat: ReserveSeqStat::Expired,
+            end_time: t(4, 15),
+        })
         .await
         .unwrap();
     assert_eq!(ack.succ_stat, SuccStat::Success);

@@ -28,13 +28,8 @@ async fn the_server_reads_deviant_keys_and_string_numbers() {
     let mut env = RequestEnvelope::seal(&keys, PARTNER, b"{}", Utc::now(), 1);
     env.data = wrapped;
     env.sig = keys.sign(&[&env.operator_id, &env.data, &env.timestamp, &env.seq]).to_lowercase();
-    let response = reqwest::Client::new()
-        .post(format!("{}/evcs/v1.0/notification_charge_order_info", running.base))
-        .bearer_auth(&token)
-        .json(&env)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        reqwest::Client::new().post(format!("{}/evcs/v1.0/notification_charge_order_info", running.base)).bearer_auth(&token).json(&env).send().await.unwrap();
     let reply = ResponseEnvelope::parse(&response.bytes().await.unwrap()).unwrap();
     assert_eq!(reply.ret, 0, "{}", reply.msg);
     let calls = running.recorder.calls.lock().unwrap();

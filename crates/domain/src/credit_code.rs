@@ -38,10 +38,7 @@ impl CreditCode {
         }
         let mut sum = 0u32;
         for (position, character) in code.chars().enumerate() {
-            let value = ALPHABET
-                .iter()
-                .position(|&c| c as char == character)
-                .ok_or(CreditCodeError::Character { position: position + 1, character })?;
+            let value = ALPHABET.iter().position(|&c| c as char == character).ok_or(CreditCodeError::Character { position: position + 1, character })?;
             if position < 17 {
                 sum += value as u32 * WEIGHTS[position];
             }
@@ -104,19 +101,13 @@ mod tests {
 
     #[test]
     fn rejects_wrong_check_digit() {
-        assert_eq!(
-            CreditCode::parse("91310000MA1FL4TF2X"),
-            Err(CreditCodeError::CheckDigit { expected: 'W', found: 'X' })
-        );
+        assert_eq!(CreditCode::parse("91310000MA1FL4TF2X"), Err(CreditCodeError::CheckDigit { expected: 'W', found: 'X' }));
     }
 
     #[test]
     fn rejects_wrong_length_and_characters() {
         assert_eq!(CreditCode::parse("9135010"), Err(CreditCodeError::Length(7)));
-        assert_eq!(
-            CreditCode::parse("91350100M000100I43"),
-            Err(CreditCodeError::Character { position: 16, character: 'I' })
-        );
+        assert_eq!(CreditCode::parse("91350100M000100I43"), Err(CreditCodeError::Character { position: 16, character: 'I' }));
     }
 
     #[test]

@@ -76,9 +76,7 @@ pub fn check(orders: &[OrderFacts], now: DateTime<Utc>, grace: Duration) -> Vec<
     for o in orders {
         let order = o.seq.clone();
         match o.state {
-            OrderState::Starting | OrderState::Charging | OrderState::Stopping | OrderState::Interrupted | OrderState::UnknownOutcome
-                if settled_down(o) =>
-            {
+            OrderState::Starting | OrderState::Charging | OrderState::Stopping | OrderState::Interrupted | OrderState::UnknownOutcome if settled_down(o) => {
                 findings.push(Finding::NoPartnerRecord { order, state: o.state, since: o.updated_at });
             }
             OrderState::Finished if o.disputed => findings.push(Finding::DisputedRecord { order }),

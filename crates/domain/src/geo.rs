@@ -136,11 +136,7 @@ impl Coordinate {
             (-180.0, 180.0)
         } else {
             let dlng = (radius_m / (EARTH_RADIUS_M * cos)).to_degrees();
-            if self.lng - dlng < -180.0 || self.lng + dlng > 180.0 || dlng >= 180.0 {
-                (-180.0, 180.0)
-            } else {
-                (self.lng - dlng, self.lng + dlng)
-            }
+            if self.lng - dlng < -180.0 || self.lng + dlng > 180.0 || dlng >= 180.0 { (-180.0, 180.0) } else { (self.lng - dlng, self.lng + dlng) }
         };
         Ok(BoundingBox { min_lat, max_lat, min_lng, max_lng })
     }

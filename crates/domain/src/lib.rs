@@ -4,11 +4,11 @@
 //! tested without a database, a network or a clock (time is always passed in).
 
 pub mod credit_code;
-pub mod partner;
-pub mod money;
+pub mod daily_check;
 pub mod geo;
+pub mod money;
+pub mod order;
+pub mod partner;
+pub mod settlement;
 pub mod station;
 pub mod tariff;
-pub mod order;
-pub mod settlement;
-pub mod daily_check;

@@ -113,16 +113,7 @@ impl StartChargeSeq {
     /// created in the same second (the caller keeps the counter, as it keeps the clock).
     pub fn generate(operator_id: &str, at: DateTime<Utc>, counter: u16) -> Result<Self, SeqError> {
         let t = at.with_timezone(&beijing());
-        let unique = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}{:04}",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            counter % 10_000
-        );
+        let unique = format!("{:04}{:02}{:02}{:02}{:02}{:02}{:04}", t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second(), counter % 10_000);
         Self::new(operator_id, &unique)
     }
 
@@ -286,10 +277,7 @@ impl OrderState {
     /// The connector is (or may be) held by this order. `UnknownOutcome` counts: we must not
     /// hand the connector to someone else while we do not know.
     pub fn holds_connector(self) -> bool {
-        matches!(
-            self,
-            Self::Reserving | Self::Reserved | Self::Starting | Self::Charging | Self::Stopping | Self::UnknownOutcome
-        )
+        matches!(self, Self::Reserving | Self::Reserved | Self::Starting | Self::Charging | Self::Stopping | Self::UnknownOutcome)
     }
 
     pub fn label_zh(self) -> &'static str {
@@ -672,11 +660,7 @@ impl OrderEvent {
 
     /// The other side says energy is flowing for this order.
     fn says_charging(&self) -> bool {
-        matches!(
-            self,
-            Self::StartResultNotified { success: true, .. }
-                | Self::ChargeStatusReported { remote: RemoteState::Charging, .. }
-        )
+        matches!(self, Self::StartResultNotified { success: true, .. } | Self::ChargeStatusReported { remote: RemoteState::Charging, .. })
     }
 }
 
@@ -791,9 +775,7 @@ impl Order {
         match (&self.state, &self.failure) {
             (OrderState::Failed, Some(reason)) => reason.message_zh(),
             (OrderState::UnknownOutcome, _) => "运营商暂未确认结果，我们正在查询，请勿重复启动；确认前不会扣费".into(),
-            (OrderState::Interrupted, _) => {
-                self.abnormal_stop.map(StopReason::message_zh).unwrap_or_else(|| "充电异常中断".into())
-            }
+            (OrderState::Interrupted, _) => self.abnormal_stop.map(StopReason::message_zh).unwrap_or_else(|| "充电异常中断".into()),
             (state, _) => state.label_zh().into(),
         }
     }
@@ -804,9 +786,7 @@ impl Order {
             (OrderState::UnknownOutcome, _) => {
                 "the operator has not confirmed the outcome yet; we are checking — please do not start again; nothing is charged until it is confirmed".into()
             }
-            (OrderState::Interrupted, _) => {
-                self.abnormal_stop.map(StopReason::message_en).unwrap_or_else(|| "charging was interrupted".into())
-            }
+            (OrderState::Interrupted, _) => self.abnormal_stop.map(StopReason::message_en).unwrap_or_else(|| "charging was interrupted".into()),
             (state, _) => state.label_en().into(),
         }
     }
@@ -844,8 +824,7 @@ impl Order {
                 self.pending = Some(PendingCommand::Reserve);
                 S::Reserving
             }
-            (S::Reserving, E::ReservationConfirmed { until })
-            | (S::UnknownOutcome, E::ReservationConfirmed { until })
+            (S::Reserving, E::ReservationConfirmed { until }) | (S::UnknownOutcome, E::ReservationConfirmed { until })
                 if from == S::Reserving || self.pending == Some(PendingCommand::Reserve) =>
             {
                 if *until <= at {
@@ -886,11 +865,7 @@ impl Order {
             (S::Starting, E::StartRefused { reason }) => self.fail(reason.clone()),
             (S::Starting, E::StartTimedOut) => S::UnknownOutcome,
             (S::Starting | S::Charging, E::StartResultNotified { success: true, .. }) => self.charging(at),
-            (S::UnknownOutcome, E::StartResultNotified { success: true, .. })
-                if self.pending != Some(PendingCommand::Reserve) =>
-            {
-                self.charging(at)
-            }
+            (S::UnknownOutcome, E::StartResultNotified { success: true, .. }) if self.pending != Some(PendingCommand::Reserve) => self.charging(at),
             (S::Starting, E::StartResultNotified { success: false, fail_reason })
             | (S::UnknownOutcome, E::StartResultNotified { success: false, fail_reason })
                 if from == S::Starting || self.pending == Some(PendingCommand::Start) =>
@@ -899,10 +874,9 @@ impl Order {
             }
 
             // Status reports and query answers.
-            (
-                S::Starting | S::Charging | S::Stopping | S::UnknownOutcome,
-                E::ChargeStatusReported { remote, energy, money, soc_percent },
-            ) if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome => {
+            (S::Starting | S::Charging | S::Stopping | S::UnknownOutcome, E::ChargeStatusReported { remote, energy, money, soc_percent })
+                if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome =>
+            {
                 self.progress = Some(Progress { energy: *energy, money: *money, soc_percent: *soc_percent, at });
                 match (from, remote) {
                     // The remote side does not know either: nothing learned.
@@ -945,9 +919,7 @@ impl Order {
                 S::Charging
             }
             (S::Stopping, E::StopTimedOut) => S::UnknownOutcome,
-            (S::Charging | S::Stopping | S::UnknownOutcome, E::StopConfirmed)
-                if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome =>
-            {
+            (S::Charging | S::Stopping | S::UnknownOutcome, E::StopConfirmed) if self.pending != Some(PendingCommand::Reserve) || from != S::UnknownOutcome => {
                 self.pending = None;
                 S::Stopping
             }
@@ -1132,10 +1104,7 @@ mod tests {
             ],
         );
         use OrderState::*;
-        assert_eq!(
-            states,
-            vec![Starting, Starting, Charging, Charging, Stopping, Stopping, Stopping, Finished, Billed, Paid]
-        );
+        assert_eq!(states, vec![Starting, Starting, Charging, Charging, Stopping, Stopping, Stopping, Finished, Billed, Paid]);
         assert!(o.state.is_terminal());
         assert_eq!(o.started_at, Some(t0() + Duration::seconds(3)));
         assert_eq!(o.payment_id.as_deref(), Some("pay-1"));
@@ -1145,16 +1114,7 @@ mod tests {
     fn transitions_are_recorded() {
         let mut o = order();
         let tr = o.apply(OrderEvent::StartRequested, t0()).unwrap();
-        assert_eq!(
-            tr,
-            Transition {
-                order_id: o.id,
-                from: OrderState::Created,
-                to: OrderState::Starting,
-                event: "start_requested",
-                at: t0()
-            }
-        );
+        assert_eq!(tr, Transition { order_id: o.id, from: OrderState::Created, to: OrderState::Starting, event: "start_requested", at: t0() });
     }
 
     #[test]
@@ -1214,33 +1174,20 @@ mod tests {
     #[test]
     fn stop_timeout_and_refusal() {
         let mut o = order();
-        run(
-            &mut o,
-            vec![
-                OrderEvent::StartRequested,
-                OrderEvent::StartResultNotified { success: true, fail_reason: None },
-                OrderEvent::StopRequested,
-            ],
-        );
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartResultNotified { success: true, fail_reason: None }, OrderEvent::StopRequested]);
         assert_eq!(o.apply(OrderEvent::StopRefused { already_stopped: false }, t0()).unwrap().to, OrderState::Charging);
         o.apply(OrderEvent::StopRequested, t0()).unwrap();
         assert_eq!(o.apply(OrderEvent::StopRefused { already_stopped: true }, t0()).unwrap().to, OrderState::Stopping);
         assert_eq!(o.apply(OrderEvent::StopTimedOut, t0()).unwrap().to, OrderState::UnknownOutcome);
         // A lookup miss cannot declare a started session gone.
         assert_eq!(o.apply(OrderEvent::QueryFoundNoSession, t0()).unwrap().to, OrderState::UnknownOutcome);
-        assert_eq!(
-            o.apply(OrderEvent::ChargeEnded { record: record(StopReason::Platform) }, t0()).unwrap().to,
-            OrderState::Finished
-        );
+        assert_eq!(o.apply(OrderEvent::ChargeEnded { record: record(StopReason::Platform) }, t0()).unwrap().to, OrderState::Finished);
     }
 
     #[test]
     fn abnormal_stop_then_record() {
         let mut o = order();
-        run(
-            &mut o,
-            vec![OrderEvent::StartRequested, OrderEvent::StartResultNotified { success: true, fail_reason: None }],
-        );
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartResultNotified { success: true, fail_reason: None }]);
         o.apply(OrderEvent::AbnormalStop { reason: StopReason::ChargerFault }, t0()).unwrap();
         assert_eq!(o.state, OrderState::Interrupted);
         assert!(o.message_zh().contains("故障"));
@@ -1275,10 +1222,7 @@ mod tests {
     #[test]
     fn charging_after_failure_must_be_stopped() {
         let mut o = order();
-        run(
-            &mut o,
-            vec![OrderEvent::StartRequested, OrderEvent::StartRefused { reason: FailureReason::ConnectorOccupied }],
-        );
+        run(&mut o, vec![OrderEvent::StartRequested, OrderEvent::StartRefused { reason: FailureReason::ConnectorOccupied }]);
         let err = o.apply(OrderEvent::StartResultNotified { success: true, fail_reason: None }, t0()).unwrap_err();
         assert_eq!(err, OrderError::ChargingAfterClose { from: OrderState::Failed });
         assert!(!err.is_harmless());
@@ -1295,17 +1239,11 @@ mod tests {
         assert!(o.apply(OrderEvent::StartRequested, until).is_err());
 
         let mut o = order();
-        run(
-            &mut o,
-            vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::StartRequested],
-        );
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::StartRequested]);
         assert_eq!(o.state, OrderState::Starting, "a reservation converts into a start");
 
         let mut o = order();
-        run(
-            &mut o,
-            vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::CancelRequested],
-        );
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReservationConfirmed { until }, OrderEvent::CancelRequested]);
         assert_eq!(o.state, OrderState::Cancelled);
 
         // Flow B: a start with its own sequence consumes the hold; the reservation order ends.
@@ -1319,13 +1257,7 @@ mod tests {
         assert_eq!(OrderState::parse("reservation_used"), Some(OrderState::ReservationUsed));
 
         let mut o = order();
-        run(
-            &mut o,
-            vec![
-                OrderEvent::ReserveRequested,
-                OrderEvent::ReservationRefused { reason: FailureReason::ConnectorOccupied },
-            ],
-        );
+        run(&mut o, vec![OrderEvent::ReserveRequested, OrderEvent::ReservationRefused { reason: FailureReason::ConnectorOccupied }]);
         assert_eq!(o.state, OrderState::Failed);
 
         let mut o = order();
@@ -1348,8 +1280,7 @@ mod tests {
                 OrderEvent::Billed { amount: Money::new(dec!(29.52)) },
             ],
         );
-        let err =
-            o.apply(OrderEvent::Paid { payment_id: "p".into(), amount: Money::new(dec!(29.50)) }, t0()).unwrap_err();
+        let err = o.apply(OrderEvent::Paid { payment_id: "p".into(), amount: Money::new(dec!(29.50)) }, t0()).unwrap_err();
         assert!(matches!(err, OrderError::PaymentMismatch { .. }));
         let over = OrderEvent::Paid { payment_id: "p".into(), amount: Money::new(dec!(29.53)) };
         assert!(matches!(o.apply(over, t0()), Err(OrderError::PaymentMismatch { .. })));
@@ -1442,7 +1373,9 @@ mod tests {
                 OrderEvent::Billed { amount: Money::ZERO },
             ]
         };
-        for terminal in [OrderState::Paid, OrderState::Refunded, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired, OrderState::ReservationUsed] {
+        for terminal in
+            [OrderState::Paid, OrderState::Refunded, OrderState::Failed, OrderState::Cancelled, OrderState::ReservationExpired, OrderState::ReservationUsed]
+        {
             for e in events() {
                 let mut o = order();
                 o.state = terminal;

@@ -165,11 +165,7 @@ impl Application {
         if let Some(name) = &company_name {
             let len = name.chars().count();
             if !(2..=100).contains(&len) {
-                errors.push(FieldError::new(
-                    "company_name",
-                    "must be 2 to 100 characters",
-                    "长度须为 2 至 100 个字符",
-                ));
+                errors.push(FieldError::new("company_name", "must be 2 to 100 characters", "长度须为 2 至 100 个字符"));
             }
         }
         let credit_code = credit_code.and_then(|c| match CreditCode::parse(&c) {
@@ -183,45 +179,34 @@ impl Application {
             let digits = phone.chars().filter(char::is_ascii_digit).count();
             let allowed = phone.chars().all(|c| c.is_ascii_digit() || "+- ()".contains(c));
             if !allowed || !(7..=15).contains(&digits) {
-                errors.push(FieldError::new(
-                    "contact_phone",
-                    "must be a phone number of 7 to 15 digits",
-                    "须为 7 至 15 位数字的电话号码",
-                ));
+                errors.push(FieldError::new("contact_phone", "must be a phone number of 7 to 15 digits", "须为 7 至 15 位数字的电话号码"));
             }
         }
         if let Some(email) = &contact_email {
-            let valid = email.split_once('@').is_some_and(|(local, host)| {
-                !local.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.')
-            }) && !email.contains(char::is_whitespace);
+            let valid =
+                email.split_once('@').is_some_and(|(local, host)| !local.is_empty() && host.contains('.') && !host.starts_with('.') && !host.ends_with('.'))
+                    && !email.contains(char::is_whitespace);
             if !valid {
                 errors.push(FieldError::new("contact_email", "is not an email address", "邮箱格式不正确"));
             }
         }
         let roles = roles.and_then(|r| {
             PartnerRoles::parse(&r).or_else(|| {
-                errors.push(FieldError::new(
-                    "roles",
-                    "must be one of operator, platform, both",
-                    "须为 operator（运营商）、platform（平台）或 both（两者）",
-                ));
+                errors.push(FieldError::new("roles", "must be one of operator, platform, both", "须为 operator（运营商）、platform（平台）或 both（两者）"));
                 None
             })
         });
         let protocol = protocol.and_then(|p| {
             Protocol::parse(&p).or_else(|| {
-                errors.push(FieldError::new(
-                    "protocol",
-                    "must be one of cec102, ocpi221, rest_api",
-                    "须为 cec102、ocpi221 或 rest_api",
-                ));
+                errors.push(FieldError::new("protocol", "must be one of cec102, ocpi221, rest_api", "须为 cec102、ocpi221 或 rest_api"));
                 None
             })
         });
         if let Some(url) = &callback
-            && let Err(message) = validate_base_url(url) {
-                errors.push(FieldError::new("callback_base_url", message, "须为 http(s):// 开头的完整地址"));
-            }
+            && let Err(message) = validate_base_url(url)
+        {
+            errors.push(FieldError::new("callback_base_url", message, "须为 http(s):// 开头的完整地址"));
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -229,11 +214,7 @@ impl Application {
         Ok(Self {
             company_name: company_name.unwrap_or_default(),
             credit_code: credit_code.expect("validated"),
-            contact: Contact {
-                name: contact_name.unwrap_or_default(),
-                phone: contact_phone.unwrap_or_default(),
-                email: contact_email.unwrap_or_default(),
-            },
+            contact: Contact { name: contact_name.unwrap_or_default(), phone: contact_phone.unwrap_or_default(), email: contact_email.unwrap_or_default() },
             roles: roles.expect("validated"),
             protocol: protocol.expect("validated"),
             callback_base_url: callback.unwrap_or_default().trim_end_matches('/').to_owned(),
@@ -256,10 +237,7 @@ fn credit_code_error(e: CreditCodeError) -> FieldError {
 }
 
 fn validate_base_url(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or("must start with http:// or https://")?;
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or("must start with http:// or https://")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || url.contains(char::is_whitespace) || url.len() > 500 {
         return Err("must be an absolute URL with a host".into());

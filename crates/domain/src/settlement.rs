@@ -139,38 +139,16 @@ pub struct SettlementLine {
 
 impl SettlementLine {
     /// Flow A: the partner billed `partner`; our user paid `paid` (see [`user_fee`]).
-    pub fn flow_a(
-        order_id: Uuid,
-        partner: &SessionAmounts,
-        paid: &SessionAmounts,
-        commission: &ShareRule,
-        at: DateTime<Utc>,
-    ) -> Self {
+    pub fn flow_a(order_id: Uuid, partner: &SessionAmounts, paid: &SessionAmounts, commission: &ShareRule, at: DateTime<Utc>) -> Self {
         let cut = commission.cut(partner);
         let partner_amount = partner.total - cut;
-        Self {
-            order_id,
-            flow: Flow::A,
-            energy: partner.energy,
-            gross: paid.total,
-            partner_amount,
-            our_amount: paid.total - partner_amount,
-            at,
-        }
+        Self { order_id, flow: Flow::A, energy: partner.energy, gross: paid.total, partner_amount, our_amount: paid.total - partner_amount, at }
     }
 
     /// Flow B: we billed `ours` (our tariff under the partner's price policy).
     pub fn flow_b(order_id: Uuid, ours: &SessionAmounts, revenue_share: &ShareRule, at: DateTime<Utc>) -> Self {
         let cut = revenue_share.cut(ours);
-        Self {
-            order_id,
-            flow: Flow::B,
-            energy: ours.energy,
-            gross: ours.total,
-            partner_amount: cut,
-            our_amount: ours.total - cut,
-            at,
-        }
+        Self { order_id, flow: Flow::B, energy: ours.energy, gross: ours.total, partner_amount: cut, our_amount: ours.total - cut, at }
     }
 
     /// Flow A: our commission.
@@ -344,12 +322,7 @@ impl Difference {
 /// the same report. Duplicates are reported and their values summed. `payments` is `None` when
 /// the comparison has no payment ledger (a flow-B partner pays per statement, not per order):
 /// then no payment difference is reported.
-pub fn reconcile(
-    ours: &[LedgerEntry],
-    theirs: &[LedgerEntry],
-    payments: Option<&[PaymentEntry]>,
-    tolerance: Tolerance,
-) -> Vec<Difference> {
+pub fn reconcile(ours: &[LedgerEntry], theirs: &[LedgerEntry], payments: Option<&[PaymentEntry]>, tolerance: Tolerance) -> Vec<Difference> {
     let mut out = Vec::new();
     let index = |entries: &[LedgerEntry], ledger: Ledger, out: &mut Vec<Difference>| {
         let mut map: BTreeMap<String, (Energy, Money)> = BTreeMap::new();
@@ -441,8 +414,7 @@ mod tests {
         let partner = amounts(dec!(24.60), dec!(19.68), dec!(9.84));
         let paid = user_fee(&partner, &UserPricing::default());
         assert_eq!(paid, partner);
-        let line =
-            SettlementLine::flow_a(Uuid::nil(), &partner, &paid, &ShareRule::ServicePercent(pct(dec!(15))), at(1));
+        let line = SettlementLine::flow_a(Uuid::nil(), &partner, &paid, &ShareRule::ServicePercent(pct(dec!(15))), at(1));
         // 15 % of 9.84 = 1.476 → commission 1.47, the remaining 0.006 stays with the operator.
         assert_eq!(line.commission().yuan(), dec!(1.47));
         assert_eq!(line.partner_amount.yuan(), dec!(28.05));
@@ -464,17 +436,12 @@ mod tests {
         let partner = amounts(dec!(10), dec!(8), dec!(4));
         let marked = user_fee(&partner, &UserPricing { service_adjust_percent: dec!(10) });
         assert_eq!(marked.total.yuan(), dec!(12.40));
-        let line =
-            SettlementLine::flow_a(Uuid::nil(), &partner, &marked, &ShareRule::ServicePercent(pct(dec!(10))), at(1));
+        let line = SettlementLine::flow_a(Uuid::nil(), &partner, &marked, &ShareRule::ServicePercent(pct(dec!(10))), at(1));
         assert_eq!((line.partner_amount.yuan(), line.our_amount.yuan()), (dec!(11.60), dec!(0.80)));
         // A 50 % service discount we fund: our side goes negative, the partner is still paid.
         let discounted = user_fee(&partner, &UserPricing { service_adjust_percent: dec!(-50) });
-        let line =
-            SettlementLine::flow_a(Uuid::nil(), &partner, &discounted, &ShareRule::ServicePercent(pct(dec!(0))), at(1));
-        assert_eq!(
-            (line.gross.yuan(), line.partner_amount.yuan(), line.our_amount.yuan()),
-            (dec!(10), dec!(12), dec!(-2))
-        );
+        let line = SettlementLine::flow_a(Uuid::nil(), &partner, &discounted, &ShareRule::ServicePercent(pct(dec!(0))), at(1));
+        assert_eq!((line.gross.yuan(), line.partner_amount.yuan(), line.our_amount.yuan()), (dec!(10), dec!(12), dec!(-2)));
         assert_eq!(user_fee(&partner, &UserPricing { service_adjust_percent: dec!(-150) }).service, Money::ZERO);
     }
 
@@ -537,27 +504,14 @@ mod tests {
             entry("E", dec!(1), dec!(1)),
             entry("F", dec!(0), dec!(0)),
         ];
-        let payments =
-            vec![pay("A", dec!(20)), pay("A", dec!(9.52)), pay("B", dec!(11)), pay("C", dec!(6)), pay("G", dec!(3))];
+        let payments = vec![pay("A", dec!(20)), pay("A", dec!(9.52)), pay("B", dec!(11)), pay("C", dec!(6)), pay("G", dec!(3))];
         let diffs = reconcile(&ours, &theirs, Some(&payments), Tolerance::default());
         assert_eq!(
             diffs,
             vec![
-                Difference::AmountMismatch {
-                    order: "A".into(),
-                    ours: Money::new(dec!(29.52)),
-                    theirs: Money::new(dec!(29.50))
-                },
-                Difference::EnergyMismatch {
-                    order: "B".into(),
-                    ours: Energy::kwh(dec!(10)).unwrap(),
-                    theirs: Energy::kwh(dec!(10.5)).unwrap()
-                },
-                Difference::PaymentMismatch {
-                    order: "B".into(),
-                    ours: Money::new(dec!(12)),
-                    paid: Money::new(dec!(11))
-                },
+                Difference::AmountMismatch { order: "A".into(), ours: Money::new(dec!(29.52)), theirs: Money::new(dec!(29.50)) },
+                Difference::EnergyMismatch { order: "B".into(), ours: Energy::kwh(dec!(10)).unwrap(), theirs: Energy::kwh(dec!(10.5)).unwrap() },
+                Difference::PaymentMismatch { order: "B".into(), ours: Money::new(dec!(12)), paid: Money::new(dec!(11)) },
                 Difference::MissingTheirs { order: "D".into() },
                 Difference::MissingPayment { order: "D".into() },
                 Difference::MissingOurs { order: "E".into() },

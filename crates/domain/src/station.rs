@@ -529,11 +529,7 @@ impl Station {
                 issues.push(CatalogIssue::new(format!("{at}.power_kw"), "power must be positive", "功率须大于 0"));
             }
             if equipment.connectors.is_empty() {
-                issues.push(CatalogIssue::new(
-                    format!("{at}.connectors"),
-                    "pile has no connectors",
-                    "充电桩没有充电接口",
-                ));
+                issues.push(CatalogIssue::new(format!("{at}.connectors"), "pile has no connectors", "充电桩没有充电接口"));
             }
             for (j, connector) in equipment.connectors.iter().enumerate() {
                 let at = format!("{at}.connectors[{j}]");
@@ -548,11 +544,7 @@ impl Station {
                     issues.push(CatalogIssue::new(format!("{at}.power_kw"), "power must be positive", "功率须大于 0"));
                 }
                 if connector.voltage_lower_v > connector.voltage_upper_v {
-                    issues.push(CatalogIssue::new(
-                        format!("{at}.voltage_lower_v"),
-                        "lower voltage limit exceeds upper limit",
-                        "电压下限高于上限",
-                    ));
+                    issues.push(CatalogIssue::new(format!("{at}.voltage_lower_v"), "lower voltage limit exceeds upper limit", "电压下限高于上限"));
                 }
             }
         }
@@ -707,12 +699,7 @@ mod tests {
         let paths: Vec<_> = s.validate().into_iter().map(|i| i.path).collect();
         assert_eq!(
             paths,
-            vec![
-                "area_code",
-                "equipment[0].connectors[1].external_id",
-                "equipment[0].connectors[1].power_kw",
-                "equipment[0].connectors[1].voltage_lower_v",
-            ]
+            vec!["area_code", "equipment[0].connectors[1].external_id", "equipment[0].connectors[1].power_kw", "equipment[0].connectors[1].voltage_lower_v",]
         );
     }
 

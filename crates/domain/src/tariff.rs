@@ -144,14 +144,8 @@ pub struct TariffPeriod {
 impl TariffPeriod {
     /// From the raw values of a CEC `PolicyInfo`; `index` names the period in errors.
     pub fn parse(index: usize, start: &str, elec: Decimal, service: Decimal) -> Result<Self, TariffError> {
-        let price = |what, value: Decimal| {
-            UnitPrice::per_kwh(value).map_err(|_| TariffError::NegativePrice { index, what, value })
-        };
-        Ok(Self {
-            start: PeriodStart::parse(start)?,
-            elec_price: price("electricity", elec)?,
-            service_price: price("service", service)?,
-        })
+        let price = |what, value: Decimal| UnitPrice::per_kwh(value).map_err(|_| TariffError::NegativePrice { index, what, value });
+        Ok(Self { start: PeriodStart::parse(start)?, elec_price: price("electricity", elec)?, service_price: price("service", service)? })
     }
 
     pub fn total_price(&self) -> UnitPrice {
@@ -190,11 +184,7 @@ impl Tariff {
         }
         for (index, pair) in periods.windows(2).enumerate() {
             if pair[1].start <= pair[0].start {
-                return Err(TariffError::NotIncreasing {
-                    index: index + 1,
-                    start: pair[1].start,
-                    previous: pair[0].start,
-                });
+                return Err(TariffError::NotIncreasing { index: index + 1, start: pair[1].start, previous: pair[0].start });
             }
         }
         Ok(Self { periods })
@@ -319,12 +309,7 @@ impl Tariff {
     }
 
     /// Fee of a session known only by start, end and total energy (constant power assumed).
-    pub fn fee_for_session(
-        &self,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        energy: Energy,
-    ) -> Result<FeeBreakdown, TariffError> {
+    pub fn fee_for_session(&self, start: DateTime<Utc>, end: DateTime<Utc>, energy: Energy) -> Result<FeeBreakdown, TariffError> {
         if end < start {
             return Err(TariffError::EndBeforeStart);
         }
@@ -615,11 +600,7 @@ impl PricePolicy {
         let periods = base
             .periods
             .iter()
-            .map(|p| TariffPeriod {
-                start: p.start,
-                elec_price: self.electricity.apply(p.elec_price),
-                service_price: self.service.apply(p.service_price),
-            })
+            .map(|p| TariffPeriod { start: p.start, elec_price: self.electricity.apply(p.elec_price), service_price: self.service.apply(p.service_price) })
             .collect();
         Tariff { periods }
     }
@@ -669,22 +650,11 @@ mod tests {
         let p = |s: &str| TariffPeriod::parse(0, s, dec!(1), dec!(1)).unwrap();
         assert_eq!(Tariff::new(vec![]), Err(TariffError::Empty));
         assert!(matches!(Tariff::new(vec![p("010000")]), Err(TariffError::FirstNotMidnight(_))));
-        assert!(matches!(
-            Tariff::new(vec![p("000000"), p("080000"), p("080000")]),
-            Err(TariffError::NotIncreasing { index: 2, .. })
-        ));
-        assert!(matches!(
-            Tariff::new(vec![p("000000"), p("120000"), p("080000")]),
-            Err(TariffError::NotIncreasing { .. })
-        ));
-        assert!(matches!(
-            TariffPeriod::parse(3, "000000", dec!(1), dec!(-0.1)),
-            Err(TariffError::NegativePrice { index: 3, what: "service", .. })
-        ));
+        assert!(matches!(Tariff::new(vec![p("000000"), p("080000"), p("080000")]), Err(TariffError::NotIncreasing { index: 2, .. })));
+        assert!(matches!(Tariff::new(vec![p("000000"), p("120000"), p("080000")]), Err(TariffError::NotIncreasing { .. })));
+        assert!(matches!(TariffPeriod::parse(3, "000000", dec!(1), dec!(-0.1)), Err(TariffError::NegativePrice { index: 3, what: "service", .. })));
         assert!(Tariff::new(vec![p("000000"); 33]).is_err());
-        assert!(
-            serde_json::from_str::<Tariff>(r#"[{"start":"010000","elec_price":"1","service_price":"1"}]"#).is_err()
-        );
+        assert!(serde_json::from_str::<Tariff>(r#"[{"start":"010000","elec_price":"1","service_price":"1"}]"#).is_err());
         let t = tou();
         let json = serde_json::to_string(&t).unwrap();
         assert!(json.contains(r#""start":"080000""#), "{json}");
@@ -756,9 +726,7 @@ mod tests {
         // Three lines of 0.125 yuan each: rounded per line to 0.13 → 0.39, not round(0.375)=0.38.
         let t = Tariff::flat(price(dec!(0.125)), UnitPrice::ZERO);
         let at = |h| bj(2024, 1, 1, h, 0, 0);
-        let intervals: Vec<_> = (1..4)
-            .map(|h| EnergyInterval { start: at(h), end: at(h + 1) - Duration::seconds(1), energy: kwh(dec!(1)) })
-            .collect();
+        let intervals: Vec<_> = (1..4).map(|h| EnergyInterval { start: at(h), end: at(h + 1) - Duration::seconds(1), energy: kwh(dec!(1)) }).collect();
         let fee = t.fee_for_intervals(&intervals).unwrap();
         assert_eq!(fee.total_elec.yuan(), dec!(0.39));
         assert_eq!(fee.total.yuan(), dec!(0.39));

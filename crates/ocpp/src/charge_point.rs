@@ -126,9 +126,7 @@ impl Transport for Socket {
 impl ChargePoint {
     /// Opens the WebSocket and starts the connection task.
     pub async fn connect(config: &ChargePointConfig, handler: Arc<dyn ChargePointHandler>) -> Result<Self, ConnectError> {
-        let socket = tokio::time::timeout(config.connect_timeout, open(config))
-            .await
-            .map_err(|_| ConnectError::Timeout)??;
+        let socket = tokio::time::timeout(config.connect_timeout, open(config)).await.map_err(|_| ConnectError::Timeout)??;
         let (commands_tx, commands_rx) = mpsc::channel(8);
         let control = SessionControl::new(Duration::ZERO);
         let (ended_tx, ended_rx) = watch::channel(None);
@@ -186,26 +184,18 @@ async fn open(config: &ChargePointConfig) -> Result<Socket, ConnectError> {
         let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(userpass));
         headers.insert("Authorization", HeaderValue::from_str(&value).map_err(|e| ConnectError::Failed(e.to_string()))?);
     }
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(config.io_buffer_size)
-        .write_buffer_size(config.io_buffer_size)
-        .max_message_size(Some(64 * 1024));
+    let ws_config =
+        WebSocketConfig::default().read_buffer_size(config.io_buffer_size).write_buffer_size(config.io_buffer_size).max_message_size(Some(64 * 1024));
     match tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true).await {
         Ok((socket, response)) => {
-            let agreed = response
-                .headers()
-                .get("Sec-WebSocket-Protocol")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim() == SUBPROTOCOL);
+            let agreed = response.headers().get("Sec-WebSocket-Protocol").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() == SUBPROTOCOL);
             if !config.subprotocols.is_empty() && !agreed {
                 return Err(ConnectError::Subprotocol);
             }
             Ok(socket)
         }
         Err(tungstenite::Error::Http(response)) => Err(ConnectError::Refused(response.status().as_u16())),
-        Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_))) => {
-            Err(ConnectError::Subprotocol)
-        }
+        Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(_))) => Err(ConnectError::Subprotocol),
         Err(e) => Err(ConnectError::Failed(e.to_string())),
     }
 }

@@ -88,10 +88,7 @@ impl CallError {
             CallErrorCode::OccurenceConstraintViolation
         } else if msg.starts_with("invalid type") {
             CallErrorCode::TypeConstraintViolation
-        } else if msg.starts_with("unknown variant")
-            || msg.starts_with("invalid value")
-            || msg.starts_with("invalid length")
-        {
+        } else if msg.starts_with("unknown variant") || msg.starts_with("invalid value") || msg.starts_with("invalid length") {
             CallErrorCode::PropertyConstraintViolation
         } else {
             CallErrorCode::FormationViolation

@@ -35,8 +35,7 @@ pub enum FrameError {
 impl Frame {
     /// Parses one text frame.
     pub fn parse(text: &str) -> Result<Frame, FrameError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| bad_call("-1", CallErrorCode::FormationViolation, format!("not JSON: {e}")))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| bad_call("-1", CallErrorCode::FormationViolation, format!("not JSON: {e}")))?;
         let Value::Array(items) = value else {
             return Err(bad_call("-1", CallErrorCode::FormationViolation, "frame is not a JSON array"));
         };
@@ -65,13 +64,7 @@ impl Frame {
             Frame::CallResult { id, payload } => Value::Array(vec![3.into(), id.as_str().into(), payload.clone()]),
             Frame::CallError { id, error } => {
                 let details = if error.details.is_object() { error.details.clone() } else { Value::Object(Map::new()) };
-                Value::Array(vec![
-                    4.into(),
-                    id.as_str().into(),
-                    error.code.as_str().into(),
-                    error.description.as_str().into(),
-                    details,
-                ])
+                Value::Array(vec![4.into(), id.as_str().into(), error.code.as_str().into(), error.description.as_str().into(), details])
             }
         };
         value.to_string()

@@ -176,12 +176,7 @@ where
 }
 
 /// Handles one text frame; returns a frame to send back, if any.
-fn on_text(
-    text: &str,
-    pending: &mut Option<Pending>,
-    queue: &mut VecDeque<(String, String, Value)>,
-    max_inbound_queue: usize,
-) -> Option<Frame> {
+fn on_text(text: &str, pending: &mut Option<Pending>, queue: &mut VecDeque<(String, String, Value)>, max_inbound_queue: usize) -> Option<Frame> {
     match Frame::parse(text) {
         Ok(Frame::Call { id, action, payload }) => {
             if queue.len() >= max_inbound_queue {
@@ -239,12 +234,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Queues a CALL on a session and waits for its answer, bounded by `timeout` from now.
-pub(crate) async fn call(
-    commands: &mpsc::Sender<OutboundCall>,
-    action: &'static str,
-    payload: Value,
-    timeout: Duration,
-) -> Result<Value, CommandError> {
+pub(crate) async fn call(commands: &mpsc::Sender<OutboundCall>, action: &'static str, payload: Value, timeout: Duration) -> Result<Value, CommandError> {
     let deadline = Instant::now() + timeout;
     let (reply, answer) = oneshot::channel();
     commands.try_send(OutboundCall { action, payload, deadline, reply }).map_err(|e| match e {

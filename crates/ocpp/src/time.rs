@@ -21,9 +21,7 @@ pub fn parse(text: &str) -> Option<DateTime<Utc>> {
         }
         let _ = pos;
     }
-    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|n| n.and_utc())
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
 }
 
 /// Formats as `YYYY-MM-DDTHH:MM:SS.sssZ`.
@@ -56,9 +54,7 @@ pub mod option {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         match Option::<String>::deserialize(d)? {
             None => Ok(None),
-            Some(text) => parse(&text)
-                .map(Some)
-                .ok_or_else(|| serde::de::Error::custom(format!("invalid value: dateTime {text:?}"))),
+            Some(text) => parse(&text).map(Some).ok_or_else(|| serde::de::Error::custom(format!("invalid value: dateTime {text:?}"))),
         }
     }
 }

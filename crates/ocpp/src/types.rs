@@ -97,9 +97,7 @@ impl ChargePointId {
     /// Accepts 1..=48 printable ASCII characters (spaces included: the specification's own
     /// example is `RDAM%20123`).
     pub fn parse(value: &str) -> Option<Self> {
-        let ok = !value.is_empty()
-            && value.len() <= Self::MAX_LEN
-            && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+        let ok = !value.is_empty() && value.len() <= Self::MAX_LEN && value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
         ok.then(|| Self(value.to_owned()))
     }
 

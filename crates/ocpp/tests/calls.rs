@@ -89,7 +89,13 @@ async fn remote_start_to_stop_full_flow() {
     assert_eq!(payload, json!({"connectorId": 1, "idTag": "TAG-1"}));
 
     let started = cp
-        .call(StartTransactionRequest { connector_id: 1, id_tag: "TAG-1".try_into().unwrap(), meter_start: 1000, reservation_id: None, timestamp: chrono::Utc::now() })
+        .call(StartTransactionRequest {
+            connector_id: 1,
+            id_tag: "TAG-1".try_into().unwrap(),
+            meter_start: 1000,
+            reservation_id: None,
+            timestamp: chrono::Utc::now(),
+        })
         .await
         .unwrap();
     assert_eq!(started.id_tag_info.status, AuthorizationStatus::Accepted);
@@ -114,9 +120,16 @@ async fn remote_start_to_stop_full_flow() {
     assert_eq!(conf.status, RemoteStartStopStatus::Accepted);
     assert_eq!(commands.recv().await.unwrap().1, json!({"transactionId": tx_id}));
 
-    cp.call(StopTransactionRequest { id_tag: None, meter_stop: 2500, timestamp: chrono::Utc::now(), transaction_id: tx_id, reason: Some(Reason::Remote), transaction_data: None })
-        .await
-        .unwrap();
+    cp.call(StopTransactionRequest {
+        id_tag: None,
+        meter_stop: 2500,
+        timestamp: chrono::Utc::now(),
+        transaction_id: tx_id,
+        reason: Some(Reason::Remote),
+        transaction_data: None,
+    })
+    .await
+    .unwrap();
     match server.next_event().await {
         Event::Stop(_, req) => {
             assert_eq!((req.transaction_id, req.meter_stop, req.reason()), (tx_id, 2500, Reason::Remote));

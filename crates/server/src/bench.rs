@@ -20,7 +20,8 @@ pub async fn nearby(stations: usize, queries: usize) -> anyhow::Result<()> {
     let now = Utc::now();
     let started = Instant::now();
     for i in 0..stations {
-        let (station, connectors) = services::catalog::synthetic_station(&format!("B{i:07}"), rng.random_range(22.40..22.80), rng.random_range(113.75..114.35), now);
+        let (station, connectors) =
+            services::catalog::synthetic_station(&format!("B{i:07}"), rng.random_range(22.40..22.80), rng.random_range(113.75..114.35), now);
         services.index_station(&station, &connectors);
         for c in &connectors {
             let status = if rng.random_bool(0.4) { ConnectorStatus::Available } else { ConnectorStatus::Charging };
@@ -74,7 +75,8 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let partner = registered.partner.id;
     services.review(partner, ReviewAction::Approve, &services::onboarding::Actor::Cli("bench".into())).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (_, sets) = services.cec_issued_for_operator("MA5FCTXX0").await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no credentials"))?;
+    let (_, sets) =
+        services.cec_issued_for_operator("MA5FCTXX0").await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no credentials"))?;
     let set = &sets[0].secrets;
     let secrets = cec::Secrets::new(&set.operator_secret, &set.data_secret, &set.data_secret_iv, &set.sig_secret);
 
@@ -88,7 +90,15 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
         let station_id = store::catalog::upsert_station(&mut tx, &station).await?;
         let equipment_id = store::catalog::upsert_equipment(
             &mut tx,
-            &store::catalog::EquipmentRow { id: Uuid::now_v7(), station_id, external_id: format!("E{chunk:06}"), equipment_type: 1, power_kw: "60".into(), detail: serde_json::Value::Null, ocpp_id: None },
+            &store::catalog::EquipmentRow {
+                id: Uuid::now_v7(),
+                station_id,
+                external_id: format!("E{chunk:06}"),
+                equipment_type: 1,
+                power_kw: "60".into(),
+                detail: serde_json::Value::Null,
+                ocpp_id: None,
+            },
         )
         .await?;
         let mut rows = Vec::new();
@@ -125,7 +135,12 @@ pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize)
             for i in 0..per_task {
                 let status = if (i + t) % 2 == 0 { ConnectorStatusCode::Charging } else { ConnectorStatusCode::Idle };
                 let push = NotificationStationStatus {
-                    connector_status_info: ConnectorStatusInfo { connector_id: ids[(i * 7919 + t) % ids.len()].clone(), status, park_status: None, lock_status: None },
+                    connector_status_info: ConnectorStatusInfo {
+                        connector_id: ids[(i * 7919 + t) % ids.len()].clone(),
+                        status,
+                        park_status: None,
+                        lock_status: None,
+                    },
                 };
                 if client.call(&push).await.map(|r| r.status != 0).unwrap_or(true) {
                     failures += 1;

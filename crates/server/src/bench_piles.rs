@@ -99,7 +99,10 @@ pub async fn piles(count: usize, hold_secs: u64, connect_rate: u32, flap_every: 
     let _ = simulator.wait().await;
 
     let per_pile = online.rss_kib.saturating_sub(registered.rss_kib) * 1024 / count as u64;
-    println!("piles: {still}/{count} piles connected to one instance after holding {held:.0} s; all connected {:.1} s after the simulator started", connect_time.as_secs_f64());
+    println!(
+        "piles: {still}/{count} piles connected to one instance after holding {held:.0} s; all connected {:.1} s after the simulator started",
+        connect_time.as_secs_f64()
+    );
     println!(
         "piles: server RSS: started {} → {count} piles registered {} → all connected {} → after holding {}; peak (VmHWM) {}",
         empty.rss(),
@@ -165,9 +168,8 @@ struct Memory {
 impl Memory {
     fn now() -> Self {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let field = |name: &str| {
-            status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
-        };
+        let field =
+            |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0);
         Self { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") }
     }
 

@@ -167,7 +167,13 @@ impl Default for AuthConfig {
 
 impl Default for CecConfig {
     fn default() -> Self {
-        Self { operator_id: "MA01CB001".into(), version_segment: "v1.0".into(), token_ttl_seconds: 86_400, timestamp_window_seconds: 300, sync_on_register: true }
+        Self {
+            operator_id: "MA01CB001".into(),
+            version_segment: "v1.0".into(),
+            token_ttl_seconds: 86_400,
+            timestamp_window_seconds: 300,
+            sync_on_register: true,
+        }
     }
 }
 

@@ -165,20 +165,19 @@ async fn onboarding(client: &Client, services: &services::Services, say: &Narrat
     let (status, who) = client.call(Method::GET, "/api/partner/v1/me", Some(access), None).await?;
     ensure!(status == 200, "authenticated call failed: {who}");
     say.say(&format!("OAuth2 token obtained (scopes: {}); authenticated call answered for {}", token["scope"], who["company_name"]), "平台间认证成功");
-    Ok(DemoPartner {
-        id,
-        operator_id: credit_code[8..17].to_owned(),
-        portal,
-        admin,
-        issued: creds["cec_issued"][0].clone(),
-    })
+    Ok(DemoPartner { id, operator_id: credit_code[8..17].to_owned(), portal, admin, issued: creds["cec_issued"][0].clone() })
 }
 
 /// Flow A: the partner's 1,000 stations synced, live status, a driver charges and pays.
 async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyhow::Result<CpoSimulator> {
     use reqwest::Method;
     let s = |k: &str| partner.issued[k].as_str().unwrap_or_default().to_owned();
-    let ours = cec::Secrets::new(&services::secrets::random_alphanumeric(16), &services::secrets::random_alphanumeric(16), &services::secrets::random_alphanumeric(16), &services::secrets::random_alphanumeric(16));
+    let ours = cec::Secrets::new(
+        &services::secrets::random_alphanumeric(16),
+        &services::secrets::random_alphanumeric(16),
+        &services::secrets::random_alphanumeric(16),
+        &services::secrets::random_alphanumeric(16),
+    );
     let mut config = CpoConfig::new(&partner.operator_id, ours.clone());
     config.stations = 1_000;
     config.piles_per_station = 2;
@@ -201,9 +200,13 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
 
     let (status, report) = client.call(Method::POST, &format!("/api/admin/v1/partners/{}/sync", partner.id), Some(&partner.admin), None).await?;
     ensure!(status == 200, "catalog sync failed: {report}");
-    say.say(&format!("catalog synced: {} stations, {} connectors (query_stations_info, paged)", report["stations"], report["connectors"]), "充电站、充电桩信息已同步");
+    say.say(
+        &format!("catalog synced: {} stations, {} connectors (query_stations_info, paged)", report["stations"], report["connectors"]),
+        "充电站、充电桩信息已同步",
+    );
 
-    let (_, nearby) = client.call(Method::GET, "/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=20000&free_now=true&per_page=100", None, None).await?;
+    let (_, nearby) =
+        client.call(Method::GET, "/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=20000&free_now=true&per_page=100", None, None).await?;
     say.say(&format!("live status flowing: {} stations with a free connector within 20 km of Futian", nearby["total"]), "实时桩状态已同步，用户 App 可见");
 
     let phone = format!("139{:08}", std::process::id() % 100_000_000);
@@ -220,7 +223,10 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
     let (status, order) = client.call(Method::POST, "/api/app/v1/charging/start", Some(&driver), Some(json!({"connector_id": connector}))).await?;
     ensure!(status == 201, "start failed: {order}");
     let id = order["id"].as_str().context("order id")?.to_owned();
-    say.say(&format!("a driver starts charging at {} (order {})", station["name"].as_str().unwrap_or("-"), order["seq"].as_str().unwrap_or("-")), "用户在我方 App 发起充电");
+    say.say(
+        &format!("a driver starts charging at {} (order {})", station["name"].as_str().unwrap_or("-"), order["seq"].as_str().unwrap_or("-")),
+        "用户在我方 App 发起充电",
+    );
     let charging = wait_for(client, &driver, &id, "charging").await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (_, live) = client.call(Method::GET, &format!("/api/app/v1/orders/{id}"), Some(&driver), None).await?;
@@ -228,10 +234,16 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
     say.say(&format!("charging: {} kWh, ¥{} so far ({})", text(&live["energy_kwh"]), text(&live["amount"]), text(&charging["message_en"])), "充电中");
     client.call(Method::POST, &format!("/api/app/v1/orders/{id}/stop"), Some(&driver), None).await?;
     let billed = wait_for(client, &driver, &id, "billed").await?;
-    say.say(&format!("stopped; the partner's charge-end record arrived and was checked: bill ¥{} for {} kWh", text(&billed["amount"]), text(&billed["energy_kwh"])), "充电结束，计算订单费用");
+    say.say(
+        &format!("stopped; the partner's charge-end record arrived and was checked: bill ¥{} for {} kWh", text(&billed["amount"]), text(&billed["energy_kwh"])),
+        "充电结束，计算订单费用",
+    );
     let (_, paid) = client.call(Method::POST, &format!("/api/app/v1/orders/{id}/pay"), Some(&driver), None).await?;
     ensure!(paid["state"] == "paid", "payment failed: {paid}");
-    say.say("paid from the wallet; settlement line recorded (partner share + our commission) and the partner notified through the outbox", "用户支付完成，记录并通知第三方结算");
+    say.say(
+        "paid from the wallet; settlement line recorded (partner share + our commission) and the partner notified through the outbox",
+        "用户支付完成，记录并通知第三方结算",
+    );
     Ok(cpo)
 }
 

@@ -49,7 +49,10 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
     fleet.password_for = Arc::new(move |id| passwords.get(id).cloned());
     let fleet = PileFleet::start(fleet);
     ensure!(fleet.wait_all_online(Duration::from_secs(20)).await, "the simulated pile did not connect");
-    say.say(&format!("flow B: our station {station_id} created; its OCPP 1.6J pile connected with its issued password"), "流程二：自营站点已建立，充电桩经 OCPP 1.6J 接入");
+    say.say(
+        &format!("flow B: our station {station_id} created; its OCPP 1.6J pile connected with its issued password"),
+        "流程二：自营站点已建立，充电桩经 OCPP 1.6J 接入",
+    );
 
     // The partner platform: registered, approved, credentials, and where we reach it.
     let credit_code = demo_credit_code(services).await?;
@@ -84,7 +87,10 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
                       "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
     let (status, body) = client.call(Method::PUT, "/api/portal/v1/partners/me/cec-peer", Some(&portal), Some(peer)).await?;
     ensure!(status == 200, "registering the partner's endpoint failed: {body}");
-    say.say(&format!("partner platform {} approved, credentials issued, its endpoint registered", s("operator_id")), "第三方平台审核通过，获得凭证并配置对接服务");
+    say.say(
+        &format!("partner platform {} approved, credentials issued, its endpoint registered", s("operator_id")),
+        "第三方平台审核通过，获得凭证并配置对接服务",
+    );
 
     let pulled = emsp.sync_stations().await.context("pulling our stations")?;
     let connector = emsp
@@ -95,7 +101,13 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
         .context("our station in the partner's pull")?;
     say.say(&format!("the partner pulled our stations (query_stations_info): {pulled}"), "第三方平台拉取我方充电站列表");
     emsp.refresh_status(std::slice::from_ref(&station_id)).await.context("query_station_status")?;
-    say.say(&format!("the partner reads live status (query_station_status): {connector} is {:?}; changes are pushed from now on", emsp.connector_status(&connector)), "第三方平台拉取我方桩实时状态，此后状态变化实时推送");
+    say.say(
+        &format!(
+            "the partner reads live status (query_station_status): {connector} is {:?}; changes are pushed from now on",
+            emsp.connector_status(&connector)
+        ),
+        "第三方平台拉取我方桩实时状态，此后状态变化实时推送",
+    );
 
     let (seq, answer) = emsp.start_charging(&connector).await.context("query_start_charge")?;
     ensure!(answer.succ_stat == cec::messages::SuccStat::Success, "start refused: {answer:?}");
@@ -128,7 +140,11 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
     ensure!(status == 201, "drawing up the statement failed: {statement}");
     let differences = statement["differences"].as_array().map_or(0, Vec::len);
     say.say(
-        &format!("reconciled with the partner ({}): {} order(s), {differences} difference(s)", statement["reconciled_with"].as_str().unwrap_or("?"), statement["body"]["order_count"]),
+        &format!(
+            "reconciled with the partner ({}): {} order(s), {differences} difference(s)",
+            statement["reconciled_with"].as_str().unwrap_or("?"),
+            statement["body"]["order_count"]
+        ),
         "与第三方平台对账（check_charge_orders）",
     );
     let body = &statement["body"];

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use domain::station::ConnectorStatus;
 use ocpp::central_system::{AuthDecision, DisconnectReason};
 use ocpp::enums::{
-    AuthorizationStatus, CancelReservationStatus, Measurand, MessageTrigger, RegistrationStatus, RemoteStartStopStatus, ReservationStatus, TriggerMessageStatus,
-    UnitOfMeasure, UnlockStatus,
+    AuthorizationStatus, CancelReservationStatus, Measurand, MessageTrigger, RegistrationStatus, RemoteStartStopStatus, ReservationStatus,
+    TriggerMessageStatus, UnitOfMeasure, UnlockStatus,
 };
 use ocpp::messages::*;
 use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
@@ -205,7 +205,14 @@ impl PileControl for OcppPileControl {
         Ok(reply(answer.status))
     }
 
-    async fn reserve(&self, ocpp_id: &str, connector_no: i64, reservation_id: i64, id_tag: &str, expiry: DateTime<Utc>) -> Result<ReservationReply, PileCommandError> {
+    async fn reserve(
+        &self,
+        ocpp_id: &str,
+        connector_no: i64,
+        reservation_id: i64,
+        id_tag: &str,
+        expiry: DateTime<Utc>,
+    ) -> Result<ReservationReply, PileCommandError> {
         let request = ReserveNowRequest {
             connector_id: u32::try_from(connector_no).map_err(|_| PileCommandError::NoAnswer("connector number out of range".into()))?,
             expiry_date: expiry,

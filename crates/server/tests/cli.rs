@@ -8,13 +8,8 @@ use std::process::Command;
 use common::{Backend, CODE_A, TestApp, application};
 
 fn chargebridge(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_chargebridge"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("binary runs");
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_chargebridge")).arg("--config").arg(config).args(args).env_remove("DATABASE_URL").output().expect("binary runs");
     (output.status.success(), String::from_utf8_lossy(&output.stdout).into(), String::from_utf8_lossy(&output.stderr).into())
 }
 
@@ -142,17 +137,23 @@ async fn simulated_piles_come_online_in_our_network() {
     // The admin's answer, saved as it came, is the simulator's password file.
     let passwords = app.config.data_dir.join("created.json");
     std::fs::write(&passwords, created.to_string()).unwrap();
-    let connectors: Vec<uuid::Uuid> =
-        created["piles"].as_array().unwrap().iter().flat_map(|p| p["connector_ids"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().parse().unwrap())).collect();
+    let connectors: Vec<uuid::Uuid> = created["piles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["connector_ids"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().parse().unwrap()))
+        .collect();
     assert_eq!(connectors.len(), 6);
 
     let url = format!("{}/ocpp", app.base.replace("http://", "ws://"));
-    let sim = Simulator::start(&["piles", "--url", &url, "--count", "3", "--prefix", "CLIP", "--password-file", passwords.to_str().unwrap(), "--report-every", "1"]);
+    let sim =
+        Simulator::start(&["piles", "--url", &url, "--count", "3", "--prefix", "CLIP", "--password-file", passwords.to_str().unwrap(), "--report-every", "1"]);
     let control = app.services.pile_control.clone().unwrap();
     let ids = ["CLIP00001", "CLIP00002", "CLIP00003"];
     sim.wait("the piles to connect", || ids.iter().all(|id| control.is_connected(id))).await;
     let hub = &app.services.hub;
-    sim.wait("every connector to report available", || connectors.iter().all(|c| hub.reading(*c).is_some_and(|r| r.status == ConnectorStatus::Available))).await;
+    sim.wait("every connector to report available", || connectors.iter().all(|c| hub.reading(*c).is_some_and(|r| r.status == ConnectorStatus::Available)))
+        .await;
     sim.wait("the report that all are online", || sim.log().contains("all 3 piles online")).await;
     assert!(sim.log().contains("启动 3 个模拟充电桩"), "bilingual banner:\n{}", sim.log());
 
@@ -182,8 +183,21 @@ async fn simulated_cpo_serves_its_catalog_and_pushes_status() {
     std::fs::write(&file, creds.to_string()).unwrap();
 
     let sim = Simulator::start(&[
-        "cpo", "--bind", "127.0.0.1:0", "--operator-id", "MA5FCTXX0", "--stations", "3", "--status-change-ms", "100",
-        "--platform-url", &app.base, "--platform-credentials", file.to_str().unwrap(), "--report-every", "1",
+        "cpo",
+        "--bind",
+        "127.0.0.1:0",
+        "--operator-id",
+        "MA5FCTXX0",
+        "--stations",
+        "3",
+        "--status-change-ms",
+        "100",
+        "--platform-url",
+        &app.base,
+        "--platform-credentials",
+        file.to_str().unwrap(),
+        "--report-every",
+        "1",
     ]);
     // What it prints is what the partner registers with us, as is.
     let peer = sim.first_json();
@@ -229,8 +243,17 @@ async fn simulated_partner_platform_pulls_our_stations_and_hears_their_status() 
     std::fs::write(&file, creds.to_string()).unwrap();
 
     let sim = Simulator::start(&[
-        "emsp", "--bind", "127.0.0.1:0", "--operator-id", &common::CODE_B[8..17], "--platform-url", &app.base,
-        "--platform-credentials", file.to_str().unwrap(), "--report-every", "1",
+        "emsp",
+        "--bind",
+        "127.0.0.1:0",
+        "--operator-id",
+        &common::CODE_B[8..17],
+        "--platform-url",
+        &app.base,
+        "--platform-credentials",
+        file.to_str().unwrap(),
+        "--report-every",
+        "1",
     ]);
     let peer = sim.first_json();
     let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;

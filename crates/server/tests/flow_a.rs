@@ -35,7 +35,18 @@ async fn synced_free_connector(w: &World) -> (String, String) {
     (connector, external)
 }
 
-on_both_backends!(the_whole_flowchart, failure_edges, inconsistent_records_are_disputed, concurrent_syncs_agree, prices_shown_and_searched, reservations, daily_check_lists_gaps, catalog_pulled_when_the_partner_registers, prices_refreshed_without_a_station_change, daily_price_refresh_runs_by_itself);
+on_both_backends!(
+    the_whole_flowchart,
+    failure_edges,
+    inconsistent_records_are_disputed,
+    concurrent_syncs_agree,
+    prices_shown_and_searched,
+    reservations,
+    daily_check_lists_gaps,
+    catalog_pulled_when_the_partner_registers,
+    prices_refreshed_without_a_station_change,
+    daily_price_refresh_runs_by_itself
+);
 
 /// The first moment we can reach a new operator is when it registers its endpoint: its catalog
 /// is pulled then, without waiting for the periodic sync or an admin.
@@ -77,7 +88,11 @@ async fn daily_check_lists_gaps(backend: Backend) {
     let run = |day: String| async move { w.app.post("/api/admin/v1/daily-checks", Some(&w.admin), &json!({"day": day})).await };
     let (status, report) = run(today.clone()).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!((report["checks"][0]["orders"].as_i64(), report["checks"][0]["finding_count"].as_i64()), (Some(3), Some(0)), "within the grace period: {report}");
+    assert_eq!(
+        (report["checks"][0]["orders"].as_i64(), report["checks"][0]["finding_count"].as_i64()),
+        (Some(3), Some(0)),
+        "within the grace period: {report}"
+    );
 
     w.app.advance(chrono::Duration::hours(7));
     let (_, report) = run(today.clone()).await;
@@ -179,11 +194,7 @@ async fn reservations(backend: Backend) {
     let expired = w.wait_order(&id, |o| o["state"] == "reservation_expired").await;
     assert!(!expired["message_zh"].as_str().unwrap().is_empty(), "{expired}");
     let pool = w.app.services.db.pool();
-    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM order_transitions WHERE order_id = $1 ORDER BY n")
-        .bind(&id)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    let events: Vec<String> = sqlx::query_scalar("SELECT event FROM order_transitions WHERE order_id = $1 ORDER BY n").bind(&id).fetch_all(pool).await.unwrap();
     assert_eq!(events, ["reserve_requested", "reservation_confirmed", "reservation_expired"]);
     world.app.cleanup().await;
 }
@@ -193,7 +204,8 @@ async fn reservations(backend: Backend) {
 async fn prices_shown_and_searched(backend: Backend) {
     use sim::cec_cpo::data::TariffPeriod;
     let dec = |s: &str| s.parse::<Decimal>().unwrap();
-    let world = world(backend, |c| c.tariff = vec![TariffPeriod::new(0, 0, dec("0.35"), dec("0.45")), TariffPeriod::new(12, 0, dec("0.95"), dec("0.65"))]).await;
+    let world =
+        world(backend, |c| c.tariff = vec![TariffPeriod::new(0, 0, dec("0.35"), dec("0.45")), TariffPeriod::new(12, 0, dec("0.95"), dec("0.65"))]).await;
     let w = &world;
     let (status, report) = w.app.post(&format!("/api/admin/v1/partners/{}/sync", w.partner_id), Some(&w.admin), &json!({})).await;
     assert_eq!((status, report["priced"].as_u64(), report["price_failures"].as_u64()), (200, Some(5), Some(0)), "{report}");
@@ -303,7 +315,8 @@ async fn prices_refreshed_without_a_station_change(backend: Backend) {
     // The bill comes from the partner's record, priced by the partner with its new prices.
     let (_, detail) = w.app.get(&format!("/api/app/v1/stations/{changed}"), None).await;
     let live = detail["connectors_live"].as_array().unwrap();
-    let connector = live.iter().find(|c| c["status"] == "available").unwrap_or_else(|| panic!("a free connector in {detail}"))["id"].as_str().unwrap().to_owned();
+    let connector =
+        live.iter().find(|c| c["status"] == "available").unwrap_or_else(|| panic!("a free connector in {detail}"))["id"].as_str().unwrap().to_owned();
     let (_, billed) = w.charge_and_bill(&connector).await;
     let record = w.cpo.orders().into_iter().find(|o| o.start_charge_seq.as_str() == billed["seq"].as_str().unwrap()).expect("the partner's record");
     assert_eq!(dec(billed["amount"].as_str().unwrap()), record.total_money.value(), "{billed}");
@@ -409,7 +422,6 @@ async fn the_whole_flowchart(backend: Backend) {
     assert_eq!(check.total_dispute_order, 0, "{check:?}");
     w.app.cleanup().await;
 }
-
 
 /// Each edge of the flowchart that goes wrong ends in a defined state, told to the user.
 async fn failure_edges(backend: Backend) {

@@ -12,11 +12,11 @@ use cec::Secrets;
 use cec::messages::{ConnectorStatusCode, ReserveSeqStat, StartChargeSeqStat, SuccStat};
 use cec::{ClientError, Ret};
 use common::{Backend, CODE_B, CODE_C, TestApp, application};
+use ocpp::enums::ChargePointErrorCode;
 use rust_decimal::Decimal;
 use serde_json::json;
 use services::clock::Clock;
 use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink, Session};
-use ocpp::enums::ChargePointErrorCode;
 use sim::piles::PileFleet;
 
 struct World {
@@ -196,7 +196,8 @@ async fn the_whole_flowchart(backend: Backend) {
     let gross: Decimal = statement["body"]["gross"].as_str().unwrap().parse().unwrap();
     assert_eq!(gross, order.total_money.value());
     let id = statement["id"].as_str().unwrap();
-    let csv = reqwest::Client::new().get(w.app.url(&format!("/api/admin/v1/statements/{id}/csv"))).bearer_auth(&w.admin).send().await.unwrap().text().await.unwrap();
+    let csv =
+        reqwest::Client::new().get(w.app.url(&format!("/api/admin/v1/statements/{id}/csv"))).bearer_auth(&w.admin).send().await.unwrap().text().await.unwrap();
     assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with(&format!("{seq},B,"))), "{csv}");
     let (status, _) = w.app.post(&format!("/api/admin/v1/statements/{id}/paid"), Some(&w.admin), &json!({})).await;
     assert_eq!(status, 409, "a draft cannot be paid");
@@ -459,7 +460,10 @@ async fn reservations_need_the_extension(backend: Backend) {
         }
         other => panic!("expected Ret 4004: {other:?}"),
     }
-    assert!(matches!(w.emsp.cancel_reserve(&format!("{}{:018}", w.emsp.operator_id(), 1), &connector).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })));
+    assert!(matches!(
+        w.emsp.cancel_reserve(&format!("{}{:018}", w.emsp.operator_id(), 1), &connector).await,
+        Err(ClientError::Ret { ret: Ret::Parameter, .. })
+    ));
     assert_eq!(w.fleet.pile(0).snapshot().reserve_requests, 0);
     // Holds longer than the extension allows cannot be agreed; the terms stay as they were.
     let path = format!("/api/admin/v1/partners/{}/terms", w.partner_id);
@@ -476,7 +480,8 @@ async fn reservations_need_the_extension(backend: Backend) {
 
 /// PUTs a CSV body; (status, JSON answer).
 async fn put_csv(w: &World, path: &str, token: &str, period: &[(&str, String)], body: impl Into<reqwest::Body>) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new().put(w.app.url(path)).query(period).bearer_auth(token).header("content-type", "text/csv").body(body).send().await.unwrap();
+    let response =
+        reqwest::Client::new().put(w.app.url(path)).query(period).bearer_auth(token).header("content-type", "text/csv").body(body).send().await.unwrap();
     common::read(response).await
 }
 
@@ -513,7 +518,11 @@ async fn reconciled_with_the_partners_statement(backend: Backend) {
     let csv = format!("订单号,充电量,金额\n{seq},{energy},{off}\nEXTRA0000000001,3.00,4.50\n");
     let (status, uploaded) = put_csv(&w, mine, &w.portal, &period, csv).await;
     assert_eq!(status, 201, "{uploaded}");
-    assert_eq!((uploaded["entry_count"].as_i64(), uploaded["total_amount"].as_str()), (Some(2), Some((off + Decimal::new(450, 2)).to_string().as_str())), "{uploaded}");
+    assert_eq!(
+        (uploaded["entry_count"].as_i64(), uploaded["total_amount"].as_str()),
+        (Some(2), Some((off + Decimal::new(450, 2)).to_string().as_str())),
+        "{uploaded}"
+    );
 
     let statements = format!("/api/admin/v1/partners/{}/statements", w.partner_id);
     let body = json!({"start": start, "end": end});

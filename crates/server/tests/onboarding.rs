@@ -93,7 +93,8 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
     assert!(body["error"]["fields"][0]["message_zh"].as_str().unwrap().contains("校验码"));
 
     // Malformed JSON: 400.
-    let response = app.http.post(app.url("/api/portal/v1/partners")).header("content-type", "application/json").body("{\"company_name\":").send().await.unwrap();
+    let response =
+        app.http.post(app.url("/api/portal/v1/partners")).header("content-type", "application/json").body("{\"company_name\":").send().await.unwrap();
     let (status, body) = common::read(response).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_request")), "{body}");
 
@@ -237,9 +238,7 @@ async fn documents_are_checked_and_kept(backend: Backend) {
     let admin = app.admin_token().await;
     let (id, portal) = app.register(&application(CODE_A)).await;
     let upload = |kind: &'static str, name: &'static str, bytes: Vec<u8>| {
-        let form = reqwest::multipart::Form::new()
-            .text("kind", kind)
-            .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
+        let form = reqwest::multipart::Form::new().text("kind", kind).part("file", reqwest::multipart::Part::bytes(bytes).file_name(name));
         app.http.post(app.url("/api/portal/v1/partners/me/documents")).bearer_auth(&portal).multipart(form).send()
     };
     let pdf = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n".to_vec();
@@ -258,13 +257,8 @@ async fn documents_are_checked_and_kept(backend: Backend) {
     assert_eq!(status, 413, "{body}");
 
     // The admin downloads exactly what was uploaded.
-    let response = app
-        .http
-        .get(app.url(&format!("/api/admin/v1/partners/{id}/documents/{}", doc["id"].as_str().unwrap())))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.http.get(app.url(&format!("/api/admin/v1/partners/{id}/documents/{}", doc["id"].as_str().unwrap()))).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.bytes().await.unwrap().to_vec(), pdf);
     let (_, me) = app.get("/api/portal/v1/partners/me", Some(&portal)).await;

@@ -32,7 +32,12 @@ async fn partners_see_what_they_may(backend: Backend) {
     app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(&admin), &json!({})).await;
     let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
     let set = &creds["cec_issued"][0];
-    let secrets = Secrets::new(set["operator_secret"].as_str().unwrap(), set["data_secret"].as_str().unwrap(), set["data_secret_iv"].as_str().unwrap(), set["sig_secret"].as_str().unwrap());
+    let secrets = Secrets::new(
+        set["operator_secret"].as_str().unwrap(),
+        set["data_secret"].as_str().unwrap(),
+        set["data_secret_iv"].as_str().unwrap(),
+        set["sig_secret"].as_str().unwrap(),
+    );
     let client = CecClient::new(ClientConfig::new(&app.base, "v1.0", set["operator_id"].as_str().unwrap(), secrets), reqwest::Client::new()).unwrap();
 
     let page = client.call(&QueryStationsInfo { last_query_time: None, page_no: Some(1), page_size: Some(10) }).await.unwrap();
@@ -48,7 +53,8 @@ async fn partners_see_what_they_may(backend: Backend) {
     let status = client.call(&QueryStationStatus { station_ids: vec!["OPEN01".into(), "PRIV01".into()] }).await.unwrap();
     assert_eq!(status.total, 1);
     assert!(status.station_status_infos[0].connector_status_infos.iter().all(|c| c.status == ConnectorStatusCode::Offline), "never heard from: not free");
-    let (code, _) = app.post(&format!("/api/admin/v1/stations/{}/visibility", private["station_id"].as_str().unwrap()), Some(&admin), &json!({"partner_id": id})).await;
+    let (code, _) =
+        app.post(&format!("/api/admin/v1/stations/{}/visibility", private["station_id"].as_str().unwrap()), Some(&admin), &json!({"partner_id": id})).await;
     assert_eq!(code, 204);
     let page = client.call(&QueryStationsInfo { last_query_time: None, page_no: Some(1), page_size: Some(1) }).await.unwrap();
     assert_eq!((page.item_size, page.page_count, page.station_infos.len()), (2, 2, 1));

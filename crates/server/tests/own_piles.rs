@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Backend, TestApp};
-use serde_json::json;
 use ocpp::enums::ChargePointStatus;
+use serde_json::json;
 use sim::piles::{FleetConfig, PileFleet};
 
 on_both_backends!(piles_connect_and_report_status, admin_commands_reach_the_pile);
@@ -136,7 +136,11 @@ async fn admin_commands_reach_the_pile(backend: Backend) {
     ];
     for (what, request, expected, code, field) in refusals {
         let (status, body) = command(what, request.clone()).await;
-        assert_eq!((status, body["error"]["code"].as_str(), body["error"]["fields"][0]["field"].as_str()), (expected, Some(code), Some(field)), "{request}: {body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str(), body["error"]["fields"][0]["field"].as_str()),
+            (expected, Some(code), Some(field)),
+            "{request}: {body}"
+        );
         assert!(!body["error"]["message_zh"].as_str().unwrap_or_default().is_empty(), "{body}");
     }
     let (status, body) = app.post("/api/admin/v1/piles/NOSUCHPILE/unlock", Some(&admin), &json!({"connector_id": 1})).await;
@@ -155,7 +159,10 @@ async fn admin_commands_reach_the_pile(backend: Backend) {
     pile.set_silent(true).await;
     let (status, body) = command("unlock", json!({"connector_id": 2})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (504, Some("pile_no_answer")), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("CBP00001") && body["error"]["message_zh"].as_str().unwrap().contains("未在规定时间内应答"), "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("CBP00001") && body["error"]["message_zh"].as_str().unwrap().contains("未在规定时间内应答"),
+        "{body}"
+    );
     pile.set_silent(false).await;
     pile.drop_connection(Duration::from_secs(3600)).await;
     // Once we know the pile is gone (before that, a command goes out and times out like above).

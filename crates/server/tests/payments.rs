@@ -235,7 +235,8 @@ async fn cancelled_then_paid_late_is_refunded_not_paid_twice(backend: Backend) {
     let (_, order_now) = w.app.get(&format!("/api/app/v1/orders/{order}"), Some(&w.driver)).await;
     assert_eq!(order_now["state"], "paid");
     assert_eq!(w.wallet_balance().await, Decimal::from(200) - bill, "paid once, from the wallet");
-    let statuses: Vec<String> = payments(&w, &order).await.iter().map(|p| format!("{}:{}", p["method"].as_str().unwrap(), p["status"].as_str().unwrap())).collect();
+    let statuses: Vec<String> =
+        payments(&w, &order).await.iter().map(|p| format!("{}:{}", p["method"].as_str().unwrap(), p["status"].as_str().unwrap())).collect();
     assert_eq!(statuses, ["sandbox:refunded", "sandbox:refunded", "wallet:succeeded"]);
     assert_settled_once(&w).await;
     let audited = count(&w, "SELECT COUNT(*) FROM audit_log WHERE subject_type = 'payment' AND action = 'auto_refund'").await;

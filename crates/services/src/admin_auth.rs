@@ -7,8 +7,7 @@ use uuid::Uuid;
 use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
 use crate::{AuthFailure, Error, Result, Services};
 
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AdminSession {
     pub token: String,
     pub username: String,
@@ -58,10 +57,7 @@ impl Services {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         }
         let mut conn = self.db.acquire().await?;
-        admins::by_session(&mut conn, &sha256_hex(token), self.now())
-            .await?
-            .map(|u| u.username)
-            .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+        admins::by_session(&mut conn, &sha256_hex(token), self.now()).await?.map(|u| u.username).ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
     }
 }
 

@@ -297,14 +297,7 @@ impl Services {
         incremental: bool,
         query_time: DateTime<Utc>,
     ) -> Result<(SyncReport, Vec<(StationRow, Vec<ConnectorRow>)>)> {
-        let mut report = SyncReport {
-            stations: 0,
-            connectors: 0,
-            rejected: Vec::new(),
-            incremental,
-            priced: tariffs.fetched,
-            price_failures: tariffs.failed,
-        };
+        let mut report = SyncReport { stations: 0, connectors: 0, rejected: Vec::new(), incremental, priced: tariffs.fetched, price_failures: tariffs.failed };
         let mut summaries = Vec::new();
         let mut tx = self.db.begin().await?;
         // Writing the sync row first serialises concurrent syncs of one partner (the periodic
@@ -559,9 +552,13 @@ pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc
 
 pub(crate) fn gateway_error(e: GatewayError) -> Error {
     match e {
-        GatewayError::NoAnswer(m) => Error::Unavailable { message: format!("the partner did not answer: {m}"), message_zh: "合作方未响应，请稍后重试".into() },
+        GatewayError::NoAnswer(m) => {
+            Error::Unavailable { message: format!("the partner did not answer: {m}"), message_zh: "合作方未响应，请稍后重试".into() }
+        }
         GatewayError::Refused(m) => Error::Unavailable { message: format!("the partner refused: {m}"), message_zh: "合作方拒绝了请求".into() },
-        GatewayError::NotConfigured(m) => Error::Unavailable { message: format!("the partner is not reachable: {m}"), message_zh: "尚未配置合作方接口".into() },
+        GatewayError::NotConfigured(m) => {
+            Error::Unavailable { message: format!("the partner is not reachable: {m}"), message_zh: "尚未配置合作方接口".into() }
+        }
     }
 }
 
@@ -696,7 +693,8 @@ mod tests {
         let (row, connectors) = synthetic_station("NEW", 22.51, 114.01, now);
         services.index_station(&row, &connectors);
         assert_agrees_with_hub(&services, now, 60);
-        let newcomer: Vec<ConnectorStatus> = statuses_by_slot(&services, now).into_iter().filter(|(c, _)| connectors.iter().any(|n| n.id == *c)).map(|(_, s)| s).collect();
+        let newcomer: Vec<ConnectorStatus> =
+            statuses_by_slot(&services, now).into_iter().filter(|(c, _)| connectors.iter().any(|n| n.id == *c)).map(|(_, s)| s).collect();
         assert_eq!(newcomer, [ConnectorStatus::Unknown, ConnectorStatus::Unknown]);
 
         // Everything goes stale: nothing is free any more.
@@ -704,5 +702,4 @@ mod tests {
         assert_agrees_with_hub(&services, later, 60);
         assert!(statuses_by_slot(&services, later).iter().all(|(_, s)| *s == ConnectorStatus::Unknown));
     }
-
 }

@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
-use domain::partner::FieldError;
 use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, PendingCommand, RemoteState, StartChargeSeq, StopReason};
+use domain::partner::FieldError;
 use domain::settlement::{SessionAmounts, SettlementLine, ShareRule, UserPricing, user_fee};
 use domain::tariff::{Discrepancy, PartnerDetail, PartnerTotals, validate_partner_totals};
 use rust_decimal::Decimal;
@@ -142,7 +142,11 @@ impl Services {
         if let Some(minutes) = terms.open.reservation_max_minutes
             && !(1..=most).contains(&minutes)
         {
-            invalid.push(FieldError::new("open.reservation_max_minutes", format!("must be 1–{most} minutes, got {minutes}"), format!("须为 1–{most} 分钟，当前为 {minutes}")));
+            invalid.push(FieldError::new(
+                "open.reservation_max_minutes",
+                format!("must be 1–{most} minutes, got {minutes}"),
+                format!("须为 1–{most} 分钟，当前为 {minutes}"),
+            ));
         }
         if !invalid.is_empty() {
             return Err(Error::Invalid(invalid));
@@ -201,7 +205,10 @@ impl Services {
             Ok(StartReply::Accepted) => self.apply(order.id, OrderEvent::StartAccepted, None).await?,
             Ok(StartReply::Refused(reason)) => self.apply(order.id, OrderEvent::StartRefused { reason }, None).await?,
             Err(GatewayError::NoAnswer(why)) => self.apply(order.id, OrderEvent::StartTimedOut, Some(why)).await?,
-            Err(e) => self.apply(order.id, OrderEvent::StartRefused { reason: FailureReason::Refused { code: -1, detail: Some(e.to_string()) } }, Some(e.to_string())).await?,
+            Err(e) => {
+                self.apply(order.id, OrderEvent::StartRefused { reason: FailureReason::Refused { code: -1, detail: Some(e.to_string()) } }, Some(e.to_string()))
+                    .await?
+            }
         };
         tracing::info!(order = %order.id, seq = %seq, state = %order.state, "start requested");
         Ok(self.view(&order))
@@ -305,7 +312,15 @@ impl Services {
         Ok(self.view(&order))
     }
 
-    pub async fn on_charge_status(&self, partner_id: Uuid, seq: &str, remote: RemoteState, energy: Option<Decimal>, money: Option<Decimal>, soc: Option<Decimal>) -> Result<OrderView> {
+    pub async fn on_charge_status(
+        &self,
+        partner_id: Uuid,
+        seq: &str,
+        remote: RemoteState,
+        energy: Option<Decimal>,
+        money: Option<Decimal>,
+        soc: Option<Decimal>,
+    ) -> Result<OrderView> {
         let order = self.partner_order(partner_id, seq).await?;
         let event = OrderEvent::ChargeStatusReported {
             remote,

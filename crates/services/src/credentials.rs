@@ -14,8 +14,7 @@ use crate::secrets::{hash_password, random_alphanumeric, random_token};
 use crate::{Error, Result, Services};
 
 /// The four T/CEC 102 secrets of one call direction (the OperatorID is stored beside them).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CecSecretSet {
     pub operator_secret: String,
     pub data_secret: String,
@@ -52,7 +51,11 @@ impl CecSecretSet {
             let ok = value.is_ascii() && if exact16 { value.len() == 16 } else { (8..=64).contains(&value.len()) };
             if !ok {
                 let rule = if exact16 { "16 ASCII characters" } else { "8 to 64 ASCII characters" };
-                return Err(Error::invalid(field, format!("must be {rule}"), format!("须为{}", if exact16 { "16 位 ASCII 字符" } else { "8 至 64 位 ASCII 字符" })));
+                return Err(Error::invalid(
+                    field,
+                    format!("must be {rule}"),
+                    format!("须为{}", if exact16 { "16 位 ASCII 字符" } else { "8 至 64 位 ASCII 字符" }),
+                ));
             }
         }
         Ok(())
@@ -60,8 +63,7 @@ impl CecSecretSet {
 }
 
 /// One T/CEC 102 credential set, decrypted, as shown to its partner or used by a protocol adapter.
-#[derive(Debug, Clone, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CecCredentialView {
     pub operator_id: String,
     #[serde(flatten)]
@@ -74,8 +76,7 @@ pub struct CecCredentialView {
 }
 
 /// What the partner portal shows under "credentials".
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CredentialsView {
     pub api: Vec<ApiCredentialView>,
     /// The secrets we issued to the partner for calling our T/CEC 102 endpoints.
@@ -88,8 +89,7 @@ pub struct CredentialsView {
     pub webhook_secret: String,
 }
 
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiCredentialView {
     pub client_id: String,
     /// Present only the first time it is shown; afterwards it cannot be recovered, only rotated.
@@ -99,8 +99,7 @@ pub struct ApiCredentialView {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CecReceivedView {
     pub operator_id: String,
     pub base_url: Option<String>,
@@ -110,8 +109,7 @@ pub struct CecReceivedView {
 }
 
 /// What a partner tells us about its own T/CEC 102 server.
-#[derive(Debug, Clone, Deserialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CecPeerInput {
     pub base_url: String,
     pub version_segment: Option<String>,
@@ -219,11 +217,8 @@ impl Services {
             };
             api.push(ApiCredentialView { client_id: c.client_id, client_secret, created_at: c.created_at, expires_at: c.expires_at });
         }
-        let cec_issued = repo::cec_for_partner(&mut tx, partner_id, CecDirection::Issued, now)
-            .await?
-            .iter()
-            .map(|c| self.cec_view(c))
-            .collect::<Result<_>>()?;
+        let cec_issued =
+            repo::cec_for_partner(&mut tx, partner_id, CecDirection::Issued, now).await?.iter().map(|c| self.cec_view(c)).collect::<Result<_>>()?;
         let cec_received = repo::cec_for_partner(&mut tx, partner_id, CecDirection::Received, now)
             .await?
             .into_iter()
@@ -312,7 +307,9 @@ impl Services {
             tokio::spawn(async move {
                 match services.sync_catalog(partner_id).await {
                     Ok(report) => tracing::info!(partner = %partner_id, stations = report.stations, "catalog pulled after the partner registered its endpoint"),
-                    Err(e) => tracing::warn!(partner = %partner_id, error = %e, "catalog pull after endpoint registration failed; the periodic sync will try again"),
+                    Err(e) => {
+                        tracing::warn!(partner = %partner_id, error = %e, "catalog pull after endpoint registration failed; the periodic sync will try again")
+                    }
                 }
             });
         }

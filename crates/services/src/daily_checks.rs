@@ -27,7 +27,8 @@ impl Services {
         }
         let page = PageRequest { page: 1, per_page: 10_000 };
         let filter = store::partners::PartnerFilter { state: Some(domain::partner::ReviewState::Approved), ..Default::default() };
-        let operators: Vec<Uuid> = self.list_partners(&filter, page).await?.items.into_iter().filter(|p| p.application.roles.is_operator()).map(|p| p.id).collect();
+        let operators: Vec<Uuid> =
+            self.list_partners(&filter, page).await?.items.into_iter().filter(|p| p.application.roles.is_operator()).map(|p| p.id).collect();
         let mut results = Vec::new();
         for partner_id in operators {
             let mut conn = self.db.acquire().await?;

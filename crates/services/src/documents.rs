@@ -83,10 +83,7 @@ impl Services {
         let content_type = sniff(bytes).ok_or(Error::UnsupportedType { allowed: ALLOWED })?;
         let partner = self.partner(partner_id).await?;
         if !matches!(partner.state, ReviewState::Submitted | ReviewState::Rejected) {
-            return Err(Error::forbidden(
-                "documents can be added only while the application is in review or rejected",
-                "仅在审核中或被驳回时可上传资质文件",
-            ));
+            return Err(Error::forbidden("documents can be added only while the application is in review or rejected", "仅在审核中或被驳回时可上传资质文件"));
         }
         let mut conn = self.db.acquire().await?;
         if repo::count_for_partner(&mut conn, partner_id).await? >= self.settings.max_documents_per_partner {
@@ -126,9 +123,7 @@ impl Services {
     pub async fn document(&self, partner_id: Uuid, id: Uuid) -> Result<(DocumentRecord, Vec<u8>)> {
         let mut conn = self.db.acquire().await?;
         let record = repo::get(&mut conn, partner_id, id).await?.ok_or(Error::not_found("document"))?;
-        let bytes = tokio::fs::read(self.document_path(partner_id, id))
-            .await
-            .map_err(|e| Error::Internal(format!("reading document {id}: {e}")))?;
+        let bytes = tokio::fs::read(self.document_path(partner_id, id)).await.map_err(|e| Error::Internal(format!("reading document {id}: {e}")))?;
         Ok((record, bytes))
     }
 }

@@ -117,9 +117,10 @@ impl Error {
             Self::Invalid(errors) => errors.iter().map(|e| format!("{}：{}", e.field, e.message_zh)).collect::<Vec<_>>().join("；"),
             Self::Malformed(_) => "请求无法解析：请检查 JSON 格式与 Content-Type".into(),
             Self::NotFound { what } => format!("未找到{what}"),
-            Self::Conflict { message_zh, .. } | Self::Forbidden { message_zh, .. } | Self::Unavailable { message_zh, .. } | Self::NoAnswer { message_zh, .. } => {
-                message_zh.clone()
-            }
+            Self::Conflict { message_zh, .. }
+            | Self::Forbidden { message_zh, .. }
+            | Self::Unavailable { message_zh, .. }
+            | Self::NoAnswer { message_zh, .. } => message_zh.clone(),
             Self::Review(e) => e.message_zh(),
             Self::Unauthorized(f) => f.message_zh(),
             Self::TooLarge { limit_bytes } => format!("文件超过大小上限 {limit_bytes} 字节"),

@@ -72,9 +72,10 @@ impl<T> GeoIndex<T> {
 
     pub fn remove(&mut self, id: Uuid) {
         if let Some((lat, lng)) = self.positions.remove(&id)
-            && let Some(cell) = self.cells.get_mut(&cell_of(lat, lng)) {
-                cell.retain(|(other, ..)| *other != id);
-            }
+            && let Some(cell) = self.cells.get_mut(&cell_of(lat, lng))
+        {
+            cell.retain(|(other, ..)| *other != id);
+        }
     }
 
     /// Every entry with its payload, in no particular order.

@@ -107,7 +107,11 @@ impl Services {
             return Err(Error::invalid("name", "is required", "必填"));
         }
         if input.piles.is_empty() || input.piles.iter().any(|p| !(1..=8).contains(&p.connectors) || p.ocpp_id.trim().is_empty() || p.ocpp_id.len() > 48) {
-            return Err(Error::invalid("piles", "at least one pile, each with an OCPP id (≤ 48 characters) and 1 to 8 connectors", "至少一个充电桩，每桩须有 OCPP 编号且枪数为 1 至 8"));
+            return Err(Error::invalid(
+                "piles",
+                "at least one pile, each with an OCPP id (≤ 48 characters) and 1 to 8 connectors",
+                "至少一个充电桩，每桩须有 OCPP 编号且枪数为 1 至 8",
+            ));
         }
         let periods = input
             .tariff
@@ -120,7 +124,12 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         if repo::station_by_external(&mut tx, None, &input.external_id).await?.is_some() {
-            return Err(Error::Conflict { code: "duplicate_station", field: Some("external_id"), message: "a station with this id exists".into(), message_zh: "站点编号已存在".into() });
+            return Err(Error::Conflict {
+                code: "duplicate_station",
+                field: Some("external_id"),
+                message: "a station with this id exists".into(),
+                message_zh: "站点编号已存在".into(),
+            });
         }
         let station = StationRow {
             id: Uuid::now_v7(),
@@ -159,7 +168,12 @@ impl Services {
             .await?;
             let password = random_alphanumeric(24);
             repo::set_pile_password(&mut tx, equipment_id, pile.ocpp_id.trim(), &sha256_hex(&password)).await.map_err(|e| match e {
-                store::Error::Duplicate { .. } => Error::Conflict { code: "duplicate_pile", field: Some("piles"), message: format!("OCPP id {} is taken", pile.ocpp_id), message_zh: format!("OCPP 编号 {} 已被使用", pile.ocpp_id) },
+                store::Error::Duplicate { .. } => Error::Conflict {
+                    code: "duplicate_pile",
+                    field: Some("piles"),
+                    message: format!("OCPP id {} is taken", pile.ocpp_id),
+                    message_zh: format!("OCPP 编号 {} 已被使用", pile.ocpp_id),
+                },
                 other => other.into(),
             })?;
             let mut connector_ids = Vec::new();

@@ -11,8 +11,7 @@ use uuid::Uuid;
 use crate::secrets::{random_token, sha256_hex, verify_password};
 use crate::{AuthFailure, Error, Result, Services};
 
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedToken {
     pub access_token: String,
     pub token_type: &'static str,
@@ -31,11 +30,7 @@ pub struct PartnerPrincipal {
 
 impl PartnerPrincipal {
     pub fn require_scope(&self, scope: &'static str) -> Result<()> {
-        if self.scopes.iter().any(|s| s == scope) {
-            Ok(())
-        } else {
-            Err(Error::Unauthorized(AuthFailure::InsufficientScope(scope)))
-        }
+        if self.scopes.iter().any(|s| s == scope) { Ok(()) } else { Err(Error::Unauthorized(AuthFailure::InsufficientScope(scope))) }
     }
 }
 
@@ -80,12 +75,7 @@ impl Services {
         };
         let access_token = random_token(ACCESS_TOKEN_PREFIX);
         let ttl = self.settings.access_token_ttl;
-        let record = AccessToken {
-            partner_id: partner.id,
-            client_id: credential.client_id,
-            scopes: granted.join(" "),
-            expires_at: now + ttl,
-        };
+        let record = AccessToken { partner_id: partner.id, client_id: credential.client_id, scopes: granted.join(" "), expires_at: now + ttl };
         repo::insert_token(&mut conn, &sha256_hex(&access_token), &record, now).await?;
         Ok(IssuedToken { access_token, token_type: "Bearer", expires_in: ttl.num_seconds(), scope: record.scopes })
     }

@@ -33,16 +33,14 @@ impl Actor {
 }
 
 /// A new registration: the record and the portal token, which is shown only this once.
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     pub partner: PartnerRecord,
     pub portal_token: String,
 }
 
 /// A partner as an admin sees it: the record with its documents and review history.
-#[derive(Debug, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartnerDetail {
     #[serde(flatten)]
     pub partner: PartnerRecord,
@@ -85,9 +83,7 @@ impl Services {
             return Err(Error::Unauthorized(crate::AuthFailure::InvalidToken));
         }
         let mut conn = self.db.acquire().await?;
-        partners::by_portal_token(&mut conn, &sha256_hex(token))
-            .await?
-            .ok_or(Error::Unauthorized(crate::AuthFailure::InvalidToken))
+        partners::by_portal_token(&mut conn, &sha256_hex(token)).await?.ok_or(Error::Unauthorized(crate::AuthFailure::InvalidToken))
     }
 
     pub async fn partner(&self, id: Uuid) -> Result<PartnerRecord> {

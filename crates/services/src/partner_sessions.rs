@@ -103,9 +103,7 @@ impl Services {
             return Ok(None);
         }
         let mut conn = self.db.acquire().await?;
-        Ok(store::catalog::ocpp_target(&mut conn, connector_id)
-            .await?
-            .map(|(ocpp_id, connector_no)| PileTarget { connector_id, ocpp_id, connector_no }))
+        Ok(store::catalog::ocpp_target(&mut conn, connector_id).await?.map(|(ocpp_id, connector_no)| PileTarget { connector_id, ocpp_id, connector_no }))
     }
 
     /// A connector's live status as a partner may know it: `None` if it does not exist for the
@@ -192,7 +190,9 @@ impl Services {
             let reply = control.remote_start(&session.ocpp_id, session.connector_no, &session.id_tag).await;
             let event = match reply {
                 Ok(PileReply::Accepted) => OrderEvent::StartAccepted,
-                Ok(PileReply::Rejected) => OrderEvent::StartRefused { reason: FailureReason::Refused { code: 3, detail: Some("the pile rejected the remote start".into()) } },
+                Ok(PileReply::Rejected) => {
+                    OrderEvent::StartRefused { reason: FailureReason::Refused { code: 3, detail: Some("the pile rejected the remote start".into()) } }
+                }
                 Err(PileCommandError::Offline) => OrderEvent::StartRefused { reason: FailureReason::ConnectorOffline },
                 Err(PileCommandError::NoAnswer(why)) => OrderEvent::StartRefused { reason: FailureReason::Refused { code: 4, detail: Some(why) } },
             };

@@ -37,7 +37,11 @@ pub fn parse_statement(csv_text: &str) -> Result<Vec<LedgerEntry>, Vec<FieldErro
     let mut index = [0usize; 3];
     for (slot, (en, zh)) in index.iter_mut().zip(COLUMNS) {
         *slot = header.iter().position(|h| h.eq_ignore_ascii_case(en) || h == zh).ok_or_else(|| {
-            vec![FieldError::new("csv", format!("line 1: the header has no `{en}` column (columns: order_seq, energy_kwh, amount)"), format!("第 1 行：表头缺少「{zh}」列（需要：订单号、充电量、金额）"))]
+            vec![FieldError::new(
+                "csv",
+                format!("line 1: the header has no `{en}` column (columns: order_seq, energy_kwh, amount)"),
+                format!("第 1 行：表头缺少「{zh}」列（需要：订单号、充电量、金额）"),
+            )]
         })?;
     }
     let mut entries = Vec::new();
@@ -71,11 +75,9 @@ pub fn parse_statement(csv_text: &str) -> Result<Vec<LedgerEntry>, Vec<FieldErro
         }
         let (energy, amount) = (quantity(field(1), "energy_kwh", "充电量"), quantity(field(2), "amount", "金额"));
         match (energy, amount) {
-            (Ok(energy), Ok(amount)) => entries.push(LedgerEntry {
-                order: seq.to_owned(),
-                energy: Energy::kwh(energy).expect("checked non-negative"),
-                amount: Money::new(amount),
-            }),
+            (Ok(energy), Ok(amount)) => {
+                entries.push(LedgerEntry { order: seq.to_owned(), energy: Energy::kwh(energy).expect("checked non-negative"), amount: Money::new(amount) })
+            }
             (e, a) => errors.extend([e.err(), a.err()].into_iter().flatten().map(|(en, zh)| row_error(line, en, zh))),
         }
     }
@@ -109,7 +111,14 @@ fn quantity(text: &str, en: &str, zh: &str) -> Result<Decimal, (String, String)>
 impl Services {
     /// Stores a partner's statement for `[start, end)`, replacing its earlier upload for the same
     /// period — unless our statement for that period is already confirmed (then it is frozen).
-    pub async fn upload_partner_statement(&self, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, csv_text: &str, actor: &Actor) -> Result<PartnerStatementSummary> {
+    pub async fn upload_partner_statement(
+        &self,
+        partner_id: Uuid,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        csv_text: &str,
+        actor: &Actor,
+    ) -> Result<PartnerStatementSummary> {
         check_period(start, end)?;
         let partner = self.partner(partner_id).await?;
         // A suspended partner still settles the periods it charged in.

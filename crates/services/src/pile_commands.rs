@@ -111,7 +111,8 @@ impl Services {
             let mut conn = self.db.acquire().await?;
             pile_sessions::open_on(&mut conn, ocpp_id, connector_no).await?
         };
-        let charging_there = pile.connector_id(connector_no).is_some_and(|id| self.hub.reading(id).is_some_and(|r| r.status == domain::station::ConnectorStatus::Charging));
+        let charging_there =
+            pile.connector_id(connector_no).is_some_and(|id| self.hub.reading(id).is_some_and(|r| r.status == domain::station::ConnectorStatus::Charging));
         if !running.is_empty() || charging_there {
             return Err(Error::Conflict {
                 code: "session_running",
@@ -131,7 +132,14 @@ impl Services {
     }
 
     /// Audits a command that went to the pile, answered or not, and turns its error into ours.
-    async fn audit_command(&self, admin: &str, ocpp_id: &str, action: &str, about: &str, reply: Result<&'static str, PileCommandError>) -> Result<&'static str> {
+    async fn audit_command(
+        &self,
+        admin: &str,
+        ocpp_id: &str,
+        action: &str,
+        about: &str,
+        reply: Result<&'static str, PileCommandError>,
+    ) -> Result<&'static str> {
         let outcome = match &reply {
             Ok(status) => Some(*status),
             Err(PileCommandError::NoAnswer(_)) => Some("no_answer"),

@@ -213,7 +213,8 @@ impl Services {
         repo::insert(&mut tx, &reservation).await?;
         tx.commit().await.map_err(store::Error::from)?;
 
-        let reply = control.reserve(&reservation.ocpp_id, reservation.connector_no, reservation.reservation_id, &reservation.id_tag, reservation.expires_at).await;
+        let reply =
+            control.reserve(&reservation.ocpp_id, reservation.connector_no, reservation.reservation_id, &reservation.id_tag, reservation.expires_at).await;
         tracing::info!(order = %order.id, seq = %order.seq, pile = %reservation.ocpp_id, connector = reservation.connector_no, ?reply, "partner reservation asked of the pile");
         let event = reply_event(&reply, reservation.expires_at);
         let detail = match &reply {
@@ -429,7 +430,8 @@ impl Services {
 
     async fn enqueue_reserve_notice(&self, conn: &mut Conn, order: &Order, outcome: ReserveOutcome, now: DateTime<Utc>) -> Result<()> {
         let Ownership::PartnerUser { platform_partner_id } = order.ownership else { return Ok(()) };
-        let notice = ReserveNotice { seq: order.seq.as_str().to_owned(), connector: self.connector_external(order.connector_id).unwrap_or_default(), outcome, at: now };
+        let notice =
+            ReserveNotice { seq: order.seq.as_str().to_owned(), connector: self.connector_external(order.connector_id).unwrap_or_default(), outcome, at: now };
         let payload = serde_json::to_value(&notice).map_err(|e| Error::Internal(e.to_string()))?;
         store::outbox::enqueue(conn, platform_partner_id, RESERVE_RESULT, order.seq.as_str(), &payload, now).await?;
         Ok(())

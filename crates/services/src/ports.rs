@@ -81,7 +81,12 @@ pub enum SessionReport {
     /// The partner knows no such session.
     NotFound,
     Starting,
-    Charging { energy_kwh: Decimal, money: Option<Decimal>, soc: Option<Decimal>, at: DateTime<Utc> },
+    Charging {
+        energy_kwh: Decimal,
+        money: Option<Decimal>,
+        soc: Option<Decimal>,
+        at: DateTime<Utc>,
+    },
     Stopping,
     Ended,
 }
@@ -208,7 +213,14 @@ pub trait PileControl: Send + Sync + 'static {
     async fn remote_start(&self, ocpp_id: &str, connector_no: i64, id_tag: &str) -> Result<PileReply, PileCommandError>;
     async fn remote_stop(&self, ocpp_id: &str, transaction_id: i64) -> Result<PileReply, PileCommandError>;
     /// Holds a connector for `id_tag` until `expiry` (OCPP ReserveNow).
-    async fn reserve(&self, ocpp_id: &str, connector_no: i64, reservation_id: i64, id_tag: &str, expiry: DateTime<Utc>) -> Result<ReservationReply, PileCommandError>;
+    async fn reserve(
+        &self,
+        ocpp_id: &str,
+        connector_no: i64,
+        reservation_id: i64,
+        id_tag: &str,
+        expiry: DateTime<Utc>,
+    ) -> Result<ReservationReply, PileCommandError>;
     /// Releases a hold (OCPP CancelReservation); `Rejected` when the pile has no such hold.
     async fn cancel_reservation(&self, ocpp_id: &str, reservation_id: i64) -> Result<PileReply, PileCommandError>;
     /// Asks the pile to send `message` now, for one connector or (`None`) all that apply.

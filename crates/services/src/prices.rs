@@ -102,10 +102,8 @@ impl Services {
     pub(crate) async fn fetch_tariffs(&self, gateway: &dyn OperatorGateway, partner: &PartnerRecord, remote: &[RemoteStation]) -> FetchedTariffs {
         // Collected first: a stream over a borrowing iterator would not be `Send` for the
         // workers' spawned tasks.
-        let asks: Vec<PriceAsk> = remote
-            .iter()
-            .filter_map(|s| Some((s.external_id.clone(), s.equipment.iter().flat_map(|e| &e.connectors).next()?.external_id.clone())))
-            .collect();
+        let asks: Vec<PriceAsk> =
+            remote.iter().filter_map(|s| Some((s.external_id.clone(), s.equipment.iter().flat_map(|e| &e.connectors).next()?.external_id.clone()))).collect();
         self.fetch_prices(gateway, partner, asks).await
     }
 
@@ -132,7 +130,9 @@ impl Services {
                         tracing::warn!(partner = %partner.id, %station, error = %e, "station prices not fetched; keeping the last known");
                     }
                     out.failed += 1;
-                    let known = self.connector_by_external(Some(partner.id), &connector).and_then(|(_, s)| self.catalog.read().expect("catalog lock").summary(s)?.tariff.clone());
+                    let known = self
+                        .connector_by_external(Some(partner.id), &connector)
+                        .and_then(|(_, s)| self.catalog.read().expect("catalog lock").summary(s)?.tariff.clone());
                     if let Some(tariff) = known {
                         out.by_station.insert(station, tariff);
                     }

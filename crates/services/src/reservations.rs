@@ -139,7 +139,9 @@ impl Services {
         let mut expired = 0;
         for StoredOrder { order, .. } in held {
             // An order that moved on meanwhile (started, cancelled) refuses the event: skip it.
-            if order.reserved_until.is_some_and(|until| until <= now) && self.apply(order.id, OrderEvent::ReservationExpired, Some("hold ran out".into())).await.is_ok() {
+            if order.reserved_until.is_some_and(|until| until <= now)
+                && self.apply(order.id, OrderEvent::ReservationExpired, Some("hold ran out".into())).await.is_ok()
+            {
                 expired += 1;
             }
         }

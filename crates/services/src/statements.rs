@@ -48,7 +48,11 @@ impl Reconciled {
 /// A settlement period: ends after it starts, at most [`MAX_PERIOD_DAYS`] long.
 pub(crate) fn check_period(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<()> {
     if end <= start || end - start > Duration::days(MAX_PERIOD_DAYS) {
-        return Err(Error::invalid("end", format!("the period must end after it starts and span at most {MAX_PERIOD_DAYS} days"), format!("结算周期须晚于开始时间且不超过 {MAX_PERIOD_DAYS} 天")));
+        return Err(Error::invalid(
+            "end",
+            format!("the period must end after it starts and span at most {MAX_PERIOD_DAYS} days"),
+            format!("结算周期须晚于开始时间且不超过 {MAX_PERIOD_DAYS} 天"),
+        ));
     }
     Ok(())
 }
@@ -185,9 +189,15 @@ impl Services {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         if !repo::set_state(&mut tx, id, from.as_str(), to.as_str(), now).await? {
-            return Err(Error::Conflict { code: "statement_state", field: None, message: "the statement changed meanwhile; reload it".into(), message_zh: "结算单已被修改，请刷新".into() });
+            return Err(Error::Conflict {
+                code: "statement_state",
+                field: None,
+                message: "the statement changed meanwhile; reload it".into(),
+                message_zh: "结算单已被修改，请刷新".into(),
+            });
         }
-        store::audit::record(&mut tx, &audit_entry(actor, &format!("statement_{}", to.as_str()), current.partner_id, None, None, Some(&id.to_string()), now)).await?;
+        store::audit::record(&mut tx, &audit_entry(actor, &format!("statement_{}", to.as_str()), current.partner_id, None, None, Some(&id.to_string()), now))
+            .await?;
         tx.commit().await.map_err(store::Error::from)?;
         self.statement(id).await
     }
@@ -201,7 +211,14 @@ impl Services {
         for line in &statement.lines {
             let seq = store::orders::by_id(&mut conn, line.order_id).await?.map(|o| o.order.seq.as_str().to_owned()).unwrap_or_default();
             let flow = if line.flow == Flow::A { "A" } else { "B" };
-            out.push_str(&format!("{seq},{flow},{},{},{},{},{}\n", line.energy.value(), line.gross, line.partner_amount, line.our_amount, line.at.to_rfc3339()));
+            out.push_str(&format!(
+                "{seq},{flow},{},{},{},{},{}\n",
+                line.energy.value(),
+                line.gross,
+                line.partner_amount,
+                line.our_amount,
+                line.at.to_rfc3339()
+            ));
         }
         out.push_str(&format!(
             "TOTAL,,{},{},{},{},net_to_partner={}\n",

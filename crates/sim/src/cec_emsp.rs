@@ -329,7 +329,11 @@ impl PlatformHandler for Handler {
         Ok(NotificationStationStatusResponse { status: 0 })
     }
 
-    async fn notification_start_charge_result(&self, _caller: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError> {
+    async fn notification_start_charge_result(
+        &self,
+        _caller: &Caller,
+        req: NotificationStartChargeResult,
+    ) -> Result<NotificationStartChargeResultResponse, HandlerError> {
         self.inner.record("notification_start_charge_result", req.start_charge_seq.as_str(), req.start_charge_seq_stat.code());
         let known = {
             let mut state = self.inner.state();
@@ -352,7 +356,11 @@ impl PlatformHandler for Handler {
         Ok(NotificationEquipChargeStatusResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success })
     }
 
-    async fn notification_stop_charge_result(&self, _caller: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError> {
+    async fn notification_stop_charge_result(
+        &self,
+        _caller: &Caller,
+        req: NotificationStopChargeResult,
+    ) -> Result<NotificationStopChargeResultResponse, HandlerError> {
         self.inner.record("notification_stop_charge_result", req.start_charge_seq.as_str(), req.succ_stat.code());
         if let Some(s) = self.inner.state().sessions.get_mut(req.start_charge_seq.as_str()) {
             s.stopped = req.succ_stat == SuccStat::Success;
@@ -387,7 +395,12 @@ impl PlatformHandler for Handler {
                     Some(mine) if mine.total_power != o.total_power => 3,
                     Some(_) => return None,
                 };
-                Some(DisputeOrder { start_charge_seq: o.start_charge_seq.clone(), total_power: o.total_power, total_money: o.total_money, dispute_reason: reason })
+                Some(DisputeOrder {
+                    start_charge_seq: o.start_charge_seq.clone(),
+                    total_power: o.total_power,
+                    total_money: o.total_money,
+                    dispute_reason: reason,
+                })
             })
             .collect();
         drop(state);

@@ -1,6 +1,6 @@
 //! Partner simulators: third-party platforms and piles that speak the wire protocols.
 
-pub mod piles;
 pub mod cec_cpo;
 pub mod cec_emsp;
 mod directory;
+pub mod piles;

@@ -339,8 +339,14 @@ enum TxMessage {
 /// Work to do after the answer to a central system CALL went out.
 enum FollowUp {
     None,
-    RemoteStart { connector: u32, id_tag: IdToken },
-    Stop { connector: u32, reason: Reason },
+    RemoteStart {
+        connector: u32,
+        id_tag: IdToken,
+    },
+    Stop {
+        connector: u32,
+        reason: Reason,
+    },
     /// Report the current state (after a command changed it).
     Trigger(MessageTrigger, Option<u32>),
     /// Send what the central system asked for with TriggerMessage.
@@ -646,14 +652,8 @@ impl Pile {
         let c = &mut self.connectors[connector as usize - 1];
         let Some(tx) = c.tx.take() else { return };
         let id_tag = matches!(reason, Reason::Local | Reason::DeAuthorized).then_some(tx.id_tag);
-        let request = StopTransactionRequest {
-            id_tag,
-            meter_stop: c.meter_wh,
-            timestamp: Utc::now(),
-            transaction_id: -1,
-            reason: Some(reason),
-            transaction_data: None,
-        };
+        let request =
+            StopTransactionRequest { id_tag, meter_stop: c.meter_wh, timestamp: Utc::now(), transaction_id: -1, reason: Some(reason), transaction_data: None };
         let next = if c.status == ChargePointStatus::Faulted {
             None
         } else if std::mem::take(&mut c.unavailable_after_tx) {
@@ -819,10 +819,9 @@ impl Pile {
                     None => self.connectors.iter().position(free_for).map(|i| i as u32 + 1),
                 };
                 match chosen {
-                    Some(connector) if !self.reject_remote_start => (
-                        status(RemoteStartStopStatus::Accepted),
-                        FollowUp::RemoteStart { connector, id_tag: req.id_tag },
-                    ),
+                    Some(connector) if !self.reject_remote_start => {
+                        (status(RemoteStartStopStatus::Accepted), FollowUp::RemoteStart { connector, id_tag: req.id_tag })
+                    }
                     _ => (status(RemoteStartStopStatus::Rejected), FollowUp::None),
                 }
             }
@@ -881,7 +880,8 @@ impl Pile {
                 match (req.requested_message, req.connector_id) {
                     (_, Some(c)) if !valid(c) => (status(TriggerMessageStatus::Rejected), FollowUp::None),
                     (
-                        what @ (MessageTrigger::StatusNotification | MessageTrigger::Heartbeat | MessageTrigger::MeterValues | MessageTrigger::BootNotification),
+                        what
+                        @ (MessageTrigger::StatusNotification | MessageTrigger::Heartbeat | MessageTrigger::MeterValues | MessageTrigger::BootNotification),
                         c,
                     ) => (status(TriggerMessageStatus::Accepted), FollowUp::Requested(what, c)),
                     _ => (status(TriggerMessageStatus::NotImplemented), FollowUp::None),
@@ -971,11 +971,8 @@ impl Pile {
         if self.authorize_remote_start {
             let authorized = self.call(AuthorizeRequest { id_tag: id_tag.clone() }).await;
             if !matches!(&authorized, Ok(conf) if conf.id_tag_info.status == AuthorizationStatus::Accepted) {
-                let back = if self.connectors[connector as usize - 1].reservation.is_some() {
-                    ChargePointStatus::Reserved
-                } else {
-                    ChargePointStatus::Available
-                };
+                let back =
+                    if self.connectors[connector as usize - 1].reservation.is_some() { ChargePointStatus::Reserved } else { ChargePointStatus::Available };
                 self.set_status(connector, back, ChargePointErrorCode::NoError).await;
                 return;
             }
@@ -1341,7 +1338,10 @@ mod tests {
         assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::BootNotification, None)).await.unwrap().status, TriggerMessageStatus::Accepted);
         h.expect("SIM00001", |s| matches!(s, Seen::Boot)).await;
         assert!(pile.wait_for(Duration::from_secs(5), |s| s.triggered == 4 && s.boots == 2).await.is_some());
-        assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::DiagnosticsStatusNotification, None)).await.unwrap().status, TriggerMessageStatus::NotImplemented);
+        assert_eq!(
+            h.cs.send("SIM00001", trigger(MessageTrigger::DiagnosticsStatusNotification, None)).await.unwrap().status,
+            TriggerMessageStatus::NotImplemented
+        );
         assert_eq!(h.cs.send("SIM00001", trigger(MessageTrigger::Heartbeat, Some(3))).await.unwrap().status, TriggerMessageStatus::Rejected);
 
         // Unlocking an idle connector stops nothing; under a transaction it ends it first.
@@ -1431,11 +1431,7 @@ mod scale {
 
     fn resident_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
     }
 
     #[tokio::test(flavor = "multi_thread")]

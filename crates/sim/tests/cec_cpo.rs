@@ -109,7 +109,11 @@ impl PlatformHandler for Peer {
         self.push(Call::Status(req));
         Ok(NotificationStationStatusResponse { status: 0 })
     }
-    async fn notification_start_charge_result(&self, _: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError> {
+    async fn notification_start_charge_result(
+        &self,
+        _: &Caller,
+        req: NotificationStartChargeResult,
+    ) -> Result<NotificationStartChargeResultResponse, HandlerError> {
         let seq = req.start_charge_seq.clone();
         self.push(Call::Start(req));
         Ok(ack(seq))
@@ -119,7 +123,11 @@ impl PlatformHandler for Peer {
         self.push(Call::Charge(req));
         Ok(NotificationEquipChargeStatusResponse { start_charge_seq: seq, succ_stat: SuccStat::Success })
     }
-    async fn notification_stop_charge_result(&self, _: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError> {
+    async fn notification_stop_charge_result(
+        &self,
+        _: &Caller,
+        req: NotificationStopChargeResult,
+    ) -> Result<NotificationStopChargeResultResponse, HandlerError> {
         let seq = req.start_charge_seq.clone();
         self.push(Call::Stop(req));
         Ok(ack(seq))
@@ -136,7 +144,12 @@ impl PlatformHandler for Peer {
             .charge_orders
             .iter()
             .take(1)
-            .map(|o| DisputeOrder { start_charge_seq: o.start_charge_seq.clone(), total_power: o.total_power, total_money: (o.total_money.value() - Decimal::ONE).into(), dispute_reason: 2 })
+            .map(|o| DisputeOrder {
+                start_charge_seq: o.start_charge_seq.clone(),
+                total_power: o.total_power,
+                total_money: (o.total_money.value() - Decimal::ONE).into(),
+                dispute_reason: 2,
+            })
             .collect();
         let reply = CheckChargeOrdersResponse {
             check_order_seq: req.check_order_seq.clone(),
@@ -542,7 +555,8 @@ async fn check_charge_orders_round_trip() {
 async fn reservations_hold_expire_cancel_and_are_used_by_a_start() {
     let w = world(|_| {}).await;
     let ids = w.sim.connector_ids();
-    let reserve = async |n: u32, connector: &str, minutes: i64| w.client.call(&QueryReserve { reserve_seq: seq(n), connector_id: connector.into(), minutes }).await;
+    let reserve =
+        async |n: u32, connector: &str, minutes: i64| w.client.call(&QueryReserve { reserve_seq: seq(n), connector_id: connector.into(), minutes }).await;
 
     // Held, then expired after 5 simulated minutes (0.5 s here).
     let held = reserve(10, &ids[0], 5).await.unwrap();

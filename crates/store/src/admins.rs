@@ -36,10 +36,7 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<AdminUser> {
 }
 
 pub async fn by_username(conn: &mut Conn, username: &str) -> Result<Option<AdminUser>> {
-    let row = sqlx::query("SELECT id, username, password_hash FROM admin_users WHERE username=$1")
-        .bind(username)
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query("SELECT id, username, password_hash FROM admin_users WHERE username=$1").bind(username).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -8,8 +8,7 @@ use uuid::Uuid;
 
 use crate::{Conn, Result, from_millis, to_millis};
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// `admin:<username>`, `partner:<id>`, `cli:<user>` or `system`.

@@ -10,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::row::{uuid, json};
+use crate::row::{json, uuid};
 use crate::{Conn, Error, Result, from_millis, to_millis};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -60,8 +60,6 @@ pub struct ConnectorRow {
     pub status_at: Option<DateTime<Utc>>,
     pub detail: serde_json::Value,
 }
-
-
 
 const STATION_COLUMNS: &str = "id, partner_id, external_id, name, address, area_code, lat, lng, station_type, station_status, \
     service_tel, business_hours, tariff, public, detail, updated_at";
@@ -120,13 +118,11 @@ fn connector_from_row(row: &AnyRow) -> Result<ConnectorRow> {
 }
 
 async fn station_id_for(conn: &mut Conn, partner_id: Option<Uuid>, external_id: &str) -> Result<Option<Uuid>> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM stations WHERE external_id = $1 AND ((partner_id IS NULL AND $2 IS NULL) OR partner_id = $2)",
-    )
-    .bind(external_id)
-    .bind(partner_id.map(|p| p.to_string()))
-    .fetch_optional(conn)
-    .await?;
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM stations WHERE external_id = $1 AND ((partner_id IS NULL AND $2 IS NULL) OR partner_id = $2)")
+        .bind(external_id)
+        .bind(partner_id.map(|p| p.to_string()))
+        .fetch_optional(conn)
+        .await?;
     id.map(|i| Uuid::parse_str(&i).map_err(|_| Error::Corrupt("stations.id".into()))).transpose()
 }
 
@@ -188,19 +184,17 @@ pub async fn upsert_equipment(conn: &mut Conn, e: &EquipmentRow) -> Result<Uuid>
             Uuid::parse_str(&id).map_err(|_| Error::Corrupt("equipment.id".into()))?
         }
         None => {
-            sqlx::query(
-                "INSERT INTO equipment (id, station_id, external_id, equipment_type, power_kw, detail, ocpp_id) VALUES ($1,$2,$3,$4,$5,$6,$7)",
-            )
-            .bind(e.id.to_string())
-            .bind(e.station_id.to_string())
-            .bind(&e.external_id)
-            .bind(e.equipment_type)
-            .bind(&e.power_kw)
-            .bind(e.detail.to_string())
-            .bind(e.ocpp_id.as_deref())
-            .execute(&mut *conn)
-            .await
-            .map_err(crate::error::on_unique)?;
+            sqlx::query("INSERT INTO equipment (id, station_id, external_id, equipment_type, power_kw, detail, ocpp_id) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+                .bind(e.id.to_string())
+                .bind(e.station_id.to_string())
+                .bind(&e.external_id)
+                .bind(e.equipment_type)
+                .bind(&e.power_kw)
+                .bind(e.detail.to_string())
+                .bind(e.ocpp_id.as_deref())
+                .execute(&mut *conn)
+                .await
+                .map_err(crate::error::on_unique)?;
             e.id
         }
     };
@@ -289,14 +283,7 @@ pub async fn connector_by_external(conn: &mut Conn, partner_id: Option<Uuid>, ex
          WHERE c.external_id = $1 AND ((s.partner_id IS NULL AND $2 IS NULL) OR s.partner_id = $2)",
         CONNECTOR_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
     ));
-    sqlx::query(sql)
-        .bind(external_id)
-        .bind(partner_id.map(|p| p.to_string()))
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(connector_from_row)
-        .transpose()
+    sqlx::query(sql).bind(external_id).bind(partner_id.map(|p| p.to_string())).fetch_optional(conn).await?.as_ref().map(connector_from_row).transpose()
 }
 
 /// Write-behind of the status hub: the latest status of many connectors in one transaction.

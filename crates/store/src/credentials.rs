@@ -10,10 +10,8 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::on_unique;
-use crate::row::{uuid, opt_time};
+use crate::row::{opt_time, uuid};
 use crate::{Conn, Error, Result, from_millis, to_millis};
-
-
 
 // ---- REST / OAuth2 client credentials ----
 
@@ -80,17 +78,12 @@ pub async fn api_for_partner(conn: &mut Conn, partner_id: Uuid, now: DateTime<Ut
 
 /// Clears the pending secret so it can be shown only once; returns it if this call took it.
 pub async fn take_pending_secret(conn: &mut Conn, id: Uuid) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT pending_secret FROM api_credentials WHERE id=$1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query("SELECT pending_secret FROM api_credentials WHERE id=$1").bind(id.to_string()).fetch_optional(&mut *conn).await?;
     let Some(secret) = row.and_then(|r| r.try_get::<Option<String>, _>(0).ok().flatten()) else {
         return Ok(None);
     };
-    let cleared = sqlx::query("UPDATE api_credentials SET pending_secret=NULL WHERE id=$1 AND pending_secret IS NOT NULL")
-        .bind(id.to_string())
-        .execute(conn)
-        .await?;
+    let cleared =
+        sqlx::query("UPDATE api_credentials SET pending_secret=NULL WHERE id=$1 AND pending_secret IS NOT NULL").bind(id.to_string()).execute(conn).await?;
     Ok((cleared.rows_affected() == 1).then_some(secret))
 }
 
@@ -115,25 +108,21 @@ pub struct AccessToken {
 }
 
 pub async fn insert_token(conn: &mut Conn, token_hash: &str, t: &AccessToken, now: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO access_tokens (token_hash, partner_id, client_id, scopes, issued_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)",
-    )
-    .bind(token_hash)
-    .bind(t.partner_id.to_string())
-    .bind(&t.client_id)
-    .bind(&t.scopes)
-    .bind(to_millis(now))
-    .bind(to_millis(t.expires_at))
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO access_tokens (token_hash, partner_id, client_id, scopes, issued_at, expires_at) VALUES ($1,$2,$3,$4,$5,$6)")
+        .bind(token_hash)
+        .bind(t.partner_id.to_string())
+        .bind(&t.client_id)
+        .bind(&t.scopes)
+        .bind(to_millis(now))
+        .bind(to_millis(t.expires_at))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 pub async fn token(conn: &mut Conn, token_hash: &str) -> Result<Option<AccessToken>> {
-    let row = sqlx::query("SELECT partner_id, client_id, scopes, expires_at FROM access_tokens WHERE token_hash=$1")
-        .bind(token_hash)
-        .fetch_optional(conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT partner_id, client_id, scopes, expires_at FROM access_tokens WHERE token_hash=$1").bind(token_hash).fetch_optional(conn).await?;
     row.map(|row| {
         Ok(AccessToken {
             partner_id: uuid(&row, "partner_id")?,
@@ -239,12 +228,7 @@ pub async fn cec_for_partner(conn: &mut Conn, partner_id: Uuid, direction: CecDi
         "SELECT {CEC_COLUMNS} FROM cec_credentials WHERE partner_id=$1 AND direction=$2 \
          AND (expires_at IS NULL OR expires_at > $3) ORDER BY created_at DESC, id DESC"
     ));
-    let rows = sqlx::query(sql)
-        .bind(partner_id.to_string())
-        .bind(direction.as_str())
-        .bind(to_millis(now))
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(sql).bind(partner_id.to_string()).bind(direction.as_str()).bind(to_millis(now)).fetch_all(conn).await?;
     rows.iter().map(cec_from_row).collect()
 }
 
@@ -259,13 +243,11 @@ pub async fn cec_issued_by_operator(conn: &mut Conn, operator_id: &str, now: Dat
 }
 
 pub async fn expire_cec(conn: &mut Conn, partner_id: Uuid, direction: CecDirection, at: DateTime<Utc>) -> Result<()> {
-    sqlx::query(
-        "UPDATE cec_credentials SET expires_at=$3 WHERE partner_id=$1 AND direction=$2 AND (expires_at IS NULL OR expires_at > $3)",
-    )
-    .bind(partner_id.to_string())
-    .bind(direction.as_str())
-    .bind(to_millis(at))
-    .execute(conn)
-    .await?;
+    sqlx::query("UPDATE cec_credentials SET expires_at=$3 WHERE partner_id=$1 AND direction=$2 AND (expires_at IS NULL OR expires_at > $3)")
+        .bind(partner_id.to_string())
+        .bind(direction.as_str())
+        .bind(to_millis(at))
+        .execute(conn)
+        .await?;
     Ok(())
 }

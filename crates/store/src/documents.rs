@@ -7,11 +7,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::row::{uuid};
+use crate::row::uuid;
 use crate::{Conn, Result, from_millis, to_millis};
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DocumentRecord {
     pub id: Uuid,
     pub partner_id: Uuid,
@@ -22,7 +21,6 @@ pub struct DocumentRecord {
     pub sha256: String,
     pub uploaded_at: DateTime<Utc>,
 }
-
 
 fn from_row(row: &AnyRow) -> Result<DocumentRecord> {
     Ok(DocumentRecord {
@@ -79,8 +77,5 @@ pub async fn get(conn: &mut Conn, partner_id: Uuid, id: Uuid) -> Result<Option<D
 }
 
 pub async fn count_for_partner(conn: &mut Conn, partner_id: Uuid) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM partner_documents WHERE partner_id=$1")
-        .bind(partner_id.to_string())
-        .fetch_one(conn)
-        .await?)
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM partner_documents WHERE partner_id=$1").bind(partner_id.to_string()).fetch_one(conn).await?)
 }

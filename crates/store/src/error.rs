@@ -31,14 +31,11 @@ impl Error {
 /// instead of a 500 (both SQLite and PostgreSQL report it through `is_unique_violation`).
 pub(crate) fn on_unique(e: sqlx::Error) -> Error {
     if let sqlx::Error::Database(db) = &e
-        && db.is_unique_violation() {
-            let message = db.message().to_owned();
-            let constraint = db
-                .constraint()
-                .map(str::to_owned)
-                .or_else(|| message.rsplit_once(": ").map(|(_, c)| c.to_owned()))
-                .unwrap_or(message);
-            return Error::Duplicate { constraint };
-        }
+        && db.is_unique_violation()
+    {
+        let message = db.message().to_owned();
+        let constraint = db.constraint().map(str::to_owned).or_else(|| message.rsplit_once(": ").map(|(_, c)| c.to_owned())).unwrap_or(message);
+        return Error::Duplicate { constraint };
+    }
     Error::Database(e)
 }

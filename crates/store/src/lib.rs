@@ -26,9 +26,9 @@ pub mod pile_reservations;
 pub mod pile_sessions;
 pub mod settlement;
 pub mod statements;
-pub mod users;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod users;
 
 pub use db::{Backend, Db};
 pub use error::{Error, Result};
@@ -51,8 +51,7 @@ impl PageRequest {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub page: u32,

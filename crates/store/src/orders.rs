@@ -19,10 +19,7 @@ pub struct StoredOrder {
 
 fn parse(row: &sqlx::any::AnyRow) -> Result<StoredOrder> {
     let body: String = row.try_get("body")?;
-    Ok(StoredOrder {
-        order: serde_json::from_str(&body).map_err(|e| Error::Corrupt(format!("orders.body: {e}")))?,
-        version: row.try_get("version")?,
-    })
+    Ok(StoredOrder { order: serde_json::from_str(&body).map_err(|e| Error::Corrupt(format!("orders.body: {e}")))?, version: row.try_get("version")? })
 }
 
 fn owner_columns(order: &Order) -> (&'static str, Option<String>, Option<String>) {
@@ -140,7 +137,13 @@ pub struct FollowUp {
 
 /// [`FollowUp`] of each of a partner's orders of one flow created in `[start, end)`, in one
 /// round trip (each part an indexed lookup by order).
-pub async fn follow_ups_between(conn: &mut Conn, flow: &str, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<std::collections::HashMap<Uuid, FollowUp>> {
+pub async fn follow_ups_between(
+    conn: &mut Conn,
+    flow: &str,
+    partner_id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<std::collections::HashMap<Uuid, FollowUp>> {
     let rows = sqlx::query(
         "SELECT o.id, \
            (SELECT b.discrepancies FROM order_bills b WHERE b.order_id = o.id) AS discrepancies, \
@@ -158,7 +161,9 @@ pub async fn follow_ups_between(conn: &mut Conn, flow: &str, partner_id: Uuid, s
         .map(|row| {
             let discrepancies: Option<String> = row.try_get("discrepancies")?;
             let disputed = match discrepancies {
-                Some(text) => !serde_json::from_str::<Vec<serde_json::Value>>(&text).map_err(|e| Error::Corrupt(format!("order_bills.discrepancies: {e}")))?.is_empty(),
+                Some(text) => {
+                    !serde_json::from_str::<Vec<serde_json::Value>>(&text).map_err(|e| Error::Corrupt(format!("order_bills.discrepancies: {e}")))?.is_empty()
+                }
                 None => false,
             };
             let lines: i64 = row.try_get("lines")?;
@@ -185,7 +190,10 @@ pub async fn for_connectors_between(conn: &mut Conn, connectors: &[Uuid], start:
         return Ok(Vec::new());
     }
     let placeholders: Vec<String> = (3..connectors.len() + 3).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT body, version FROM orders WHERE created_at >= $1 AND created_at < $2 AND connector_id IN ({}) ORDER BY created_at, id", placeholders.join(","));
+    let sql = format!(
+        "SELECT body, version FROM orders WHERE created_at >= $1 AND created_at < $2 AND connector_id IN ({}) ORDER BY created_at, id",
+        placeholders.join(",")
+    );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to_millis(start)).bind(to_millis(end));
     for c in connectors {
         query = query.bind(c.to_string());
@@ -268,7 +276,14 @@ pub async fn transitions(conn: &mut Conn, order_id: Uuid) -> Result<Vec<Transiti
         .collect()
 }
 
-pub async fn save_bill(conn: &mut Conn, order_id: Uuid, partner_record: &serde_json::Value, user_amounts: &serde_json::Value, discrepancies: &serde_json::Value, now: DateTime<Utc>) -> Result<()> {
+pub async fn save_bill(
+    conn: &mut Conn,
+    order_id: Uuid,
+    partner_record: &serde_json::Value,
+    user_amounts: &serde_json::Value,
+    discrepancies: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO order_bills (order_id, partner_record, user_amounts, discrepancies, created_at) VALUES ($1,$2,$3,$4,$5) \
          ON CONFLICT (order_id) DO NOTHING",

@@ -191,14 +191,12 @@ pub async fn release_expired_leases(conn: &mut Conn, now: DateTime<Utc>) -> Resu
 
 /// Gives a dead message a fresh budget.
 pub async fn replay(conn: &mut Conn, partner_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $3 WHERE partner_id = $1 AND id = $2 AND status = 'dead'",
-    )
-    .bind(partner_id.to_string())
-    .bind(id.to_string())
-    .bind(to_millis(now))
-    .execute(conn)
-    .await?;
+    let done = sqlx::query("UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = $3 WHERE partner_id = $1 AND id = $2 AND status = 'dead'")
+        .bind(partner_id.to_string())
+        .bind(id.to_string())
+        .bind(to_millis(now))
+        .execute(conn)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -213,9 +211,7 @@ pub async fn get(conn: &mut Conn, partner_id: Uuid, id: Uuid) -> Result<Option<(
         .fetch_all(conn)
         .await?
         .iter()
-        .map(|r| {
-            Ok(Attempt { attempt: r.try_get("attempt")?, at: from_millis(r.try_get("at")?), outcome: r.try_get("outcome")?, error: r.try_get("error")? })
-        })
+        .map(|r| Ok(Attempt { attempt: r.try_get("attempt")?, at: from_millis(r.try_get("at")?), outcome: r.try_get("outcome")?, error: r.try_get("error")? }))
         .collect::<Result<_>>()?;
     Ok(Some((message, attempts)))
 }
@@ -230,13 +226,7 @@ pub async fn list(conn: &mut Conn, partner_id: Uuid, status: Option<OutboxStatus
         .fetch_one(&mut *conn)
         .await?;
     let sql = format!("SELECT {COLUMNS} FROM outbox {WHERE} ORDER BY seq DESC LIMIT $3 OFFSET $4");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(partner_id.to_string())
-        .bind(status)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(partner_id.to_string()).bind(status).bind(page.limit()).bind(page.offset()).fetch_all(conn).await?;
     Ok(Page { items: rows.iter().map(from_row).collect::<Result<_>>()?, page: page.page, per_page: page.per_page, total })
 }
 

@@ -86,7 +86,8 @@ pub async fn entries_for(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>
 
 /// A partner's uploaded statements, newest period first.
 pub async fn for_partner(conn: &mut Conn, partner_id: Uuid, page: PageRequest) -> Result<Page<PartnerStatementSummary>> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM partner_statements WHERE partner_id = $1").bind(partner_id.to_string()).fetch_one(&mut *conn).await?;
+    let total: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM partner_statements WHERE partner_id = $1").bind(partner_id.to_string()).fetch_one(&mut *conn).await?;
     let sql = sqlx::AssertSqlSafe(format!("SELECT {SUMMARY} FROM partner_statements WHERE partner_id = $1 ORDER BY period_start DESC LIMIT $2 OFFSET $3"));
     let rows = sqlx::query(sql).bind(partner_id.to_string()).bind(page.limit()).bind(page.offset()).fetch_all(conn).await?;
     Ok(Page { items: rows.iter().map(parse).collect::<Result<_>>()?, page: page.page, per_page: page.per_page, total })

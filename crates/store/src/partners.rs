@@ -12,8 +12,7 @@ use uuid::Uuid;
 use crate::error::on_unique;
 use crate::{Conn, Error, Page, PageRequest, Result, from_millis, to_millis};
 
-#[derive(Debug, Clone, Serialize)]
-#[derive(utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartnerRecord {
     pub id: Uuid,
     pub operator_id: String,
@@ -45,11 +44,7 @@ fn from_row(row: &AnyRow) -> Result<PartnerRecord> {
         application: Application {
             company_name: row.try_get("company_name")?,
             credit_code: CreditCode::parse(&credit_code).map_err(|_| corrupt("credit_code", &credit_code))?,
-            contact: Contact {
-                name: row.try_get("contact_name")?,
-                phone: row.try_get("contact_phone")?,
-                email: row.try_get("contact_email")?,
-            },
+            contact: Contact { name: row.try_get("contact_name")?, phone: row.try_get("contact_phone")?, email: row.try_get("contact_email")? },
             roles: PartnerRoles::parse(&roles).ok_or_else(|| corrupt("roles", &roles))?,
             protocol: Protocol::parse(&protocol).ok_or_else(|| corrupt("protocol", &protocol))?,
             callback_base_url: row.try_get("callback_base_url")?,
@@ -61,13 +56,7 @@ fn from_row(row: &AnyRow) -> Result<PartnerRecord> {
     })
 }
 
-pub async fn insert(
-    conn: &mut Conn,
-    id: Uuid,
-    application: &Application,
-    portal_token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<()> {
+pub async fn insert(conn: &mut Conn, id: Uuid, application: &Application, portal_token_hash: &str, now: DateTime<Utc>) -> Result<()> {
     sqlx::query(
         "INSERT INTO partners (id, operator_id, company_name, credit_code, contact_name, contact_phone, \
          contact_email, roles, protocol, callback_base_url, state, state_reason, portal_token_hash, \
@@ -117,14 +106,7 @@ pub async fn update_application(conn: &mut Conn, id: Uuid, application: &Applica
 
 /// Moves the review state only if it is still `from`, so two admins approving at once cannot
 /// both succeed. Returns whether this call made the change.
-pub async fn transition(
-    conn: &mut Conn,
-    id: Uuid,
-    from: ReviewState,
-    to: ReviewState,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<bool> {
+pub async fn transition(conn: &mut Conn, id: Uuid, from: ReviewState, to: ReviewState, reason: Option<&str>, now: DateTime<Utc>) -> Result<bool> {
     let done = sqlx::query("UPDATE partners SET state=$3, state_reason=$4, updated_at=$5 WHERE id=$1 AND state=$2")
         .bind(id.to_string())
         .bind(from.as_str())
@@ -173,14 +155,7 @@ pub async fn list(conn: &mut Conn, filter: &PartnerFilter, page: PageRequest) ->
         .fetch_one(&mut *conn)
         .await?;
     let sql = format!("SELECT {COLUMNS} FROM partners {WHERE} ORDER BY created_at DESC, id DESC LIMIT $4 OFFSET $5");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(state)
-        .bind(protocol)
-        .bind(pattern)
-        .bind(page.limit())
-        .bind(page.offset())
-        .fetch_all(conn)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(state).bind(protocol).bind(pattern).bind(page.limit()).bind(page.offset()).fetch_all(conn).await?;
     let items = rows.iter().map(from_row).collect::<Result<_>>()?;
     Ok(Page { items, page: page.page, per_page: page.per_page, total })
 }

@@ -108,10 +108,7 @@ pub async fn for_order(conn: &mut Conn, order_id: Uuid) -> Result<Vec<PaymentRec
 }
 
 pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<PaymentRecord>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM payments WHERE id=$1")))
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM payments WHERE id=$1"))).bind(id.to_string()).fetch_optional(conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -127,14 +124,12 @@ pub async fn by_external_ref(conn: &mut Conn, method: &str, external_ref: &str) 
 
 /// Payments in `status` created before `before`, oldest first (expiry sweep, refund retries).
 pub async fn with_status_before(conn: &mut Conn, status: &str, before: DateTime<Utc>, limit: i64) -> Result<Vec<PaymentRecord>> {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM payments WHERE status=$1 AND created_at < $2 ORDER BY created_at LIMIT $3"
-    )))
-    .bind(status)
-    .bind(to_millis(before))
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM payments WHERE status=$1 AND created_at < $2 ORDER BY created_at LIMIT $3")))
+        .bind(status)
+        .bind(to_millis(before))
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 

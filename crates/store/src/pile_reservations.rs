@@ -98,10 +98,6 @@ pub async fn due(conn: &mut Conn, state: &str, by_expiry: bool, now: DateTime<Ut
 
 /// Records the start order that consumed the hold.
 pub async fn set_used_by(conn: &mut Conn, order_id: Uuid, used_by: Uuid) -> Result<()> {
-    sqlx::query("UPDATE pile_reservations SET used_by = $2 WHERE order_id = $1")
-        .bind(order_id.to_string())
-        .bind(used_by.to_string())
-        .execute(conn)
-        .await?;
+    sqlx::query("UPDATE pile_reservations SET used_by = $2 WHERE order_id = $1").bind(order_id.to_string()).bind(used_by.to_string()).execute(conn).await?;
     Ok(())
 }

@@ -66,10 +66,8 @@ pub async fn lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end:
 }
 
 pub async fn terms(conn: &mut Conn, partner_id: Uuid) -> Result<Option<serde_json::Value>> {
-    let text: Option<String> = sqlx::query_scalar("SELECT terms FROM partner_terms WHERE partner_id=$1")
-        .bind(partner_id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    let text: Option<String> =
+        sqlx::query_scalar("SELECT terms FROM partner_terms WHERE partner_id=$1").bind(partner_id.to_string()).fetch_optional(conn).await?;
     text.map(|t| serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("partner_terms: {e}")))).transpose()
 }
 
@@ -88,10 +86,8 @@ pub async fn set_terms(conn: &mut Conn, partner_id: Uuid, terms: &serde_json::Va
 
 /// When the last successful catalog pull of a partner started (for LastQueryTime).
 pub async fn last_sync(conn: &mut Conn, partner_id: Uuid) -> Result<Option<DateTime<Utc>>> {
-    let ms: Option<Option<i64>> = sqlx::query_scalar("SELECT last_query_time FROM partner_sync WHERE partner_id=$1")
-        .bind(partner_id.to_string())
-        .fetch_optional(conn)
-        .await?;
+    let ms: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT last_query_time FROM partner_sync WHERE partner_id=$1").bind(partner_id.to_string()).fetch_optional(conn).await?;
     Ok(ms.flatten().map(from_millis))
 }
 

@@ -30,9 +30,7 @@ impl TestDatabase {
             }
             TestBackend::Postgres => {
                 let admin = postgres_admin_url();
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin}): {e}"));
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| panic!("PostgreSQL is required for this test ({admin}): {e}"));
                 let name = format!("cb_test_{}", uuid::Uuid::now_v7().simple());
                 sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).expect("URL with a database name");
@@ -44,8 +42,9 @@ impl TestDatabase {
     /// Drops the PostgreSQL database (close pools on it first).
     pub async fn drop_database(&self) {
         if let Some(name) = &self.pg_name
-            && let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
-            }
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+        }
     }
 }

@@ -90,13 +90,12 @@ pub struct WalletEntry {
 /// Moves the balance by `amount` (ten-thousandths) and records why, refusing to go below zero.
 /// Returns the new balance, or `None` if the balance would go negative (nothing changes).
 pub async fn move_wallet(conn: &mut Conn, user_id: Uuid, amount: i64, reason: &str, reference: Option<&str>, now: DateTime<Utc>) -> Result<Option<i64>> {
-    let updated: Option<i64> = sqlx::query_scalar(
-        "UPDATE users SET wallet_balance = wallet_balance + $2 WHERE id = $1 AND wallet_balance + $2 >= 0 RETURNING wallet_balance",
-    )
-    .bind(user_id.to_string())
-    .bind(amount)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let updated: Option<i64> =
+        sqlx::query_scalar("UPDATE users SET wallet_balance = wallet_balance + $2 WHERE id = $1 AND wallet_balance + $2 >= 0 RETURNING wallet_balance")
+            .bind(user_id.to_string())
+            .bind(amount)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(balance) = updated else { return Ok(None) };
     sqlx::query("INSERT INTO wallet_entries (id, user_id, amount, balance, reason, reference, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)")
         .bind(Uuid::now_v7().to_string())
@@ -112,13 +111,12 @@ pub async fn move_wallet(conn: &mut Conn, user_id: Uuid, amount: i64, reason: &s
 }
 
 pub async fn wallet_entries(conn: &mut Conn, user_id: Uuid, limit: i64) -> Result<Vec<WalletEntry>> {
-    let rows = sqlx::query(
-        "SELECT amount, balance, reason, reference, created_at FROM wallet_entries WHERE user_id=$1 ORDER BY created_at DESC, id DESC LIMIT $2",
-    )
-    .bind(user_id.to_string())
-    .bind(limit)
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT amount, balance, reason, reference, created_at FROM wallet_entries WHERE user_id=$1 ORDER BY created_at DESC, id DESC LIMIT $2")
+            .bind(user_id.to_string())
+            .bind(limit)
+            .fetch_all(conn)
+            .await?;
     rows.iter()
         .map(|r| {
             Ok(WalletEntry {

@@ -4,8 +4,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::ports::{Caller, PartnerEntry};
 use super::CecServer;
+use super::ports::{Caller, PartnerEntry};
 use crate::crypto::Keys;
 use crate::envelope::{RequestEnvelope, ResponseEnvelope};
 use crate::error::{HandlerError, Refusal, Ret};
@@ -23,11 +23,22 @@ enum Side {
 fn side_of(interface: &str) -> Option<Side> {
     Some(match interface {
         "query_token" => Side::Token,
-        "query_stations_info" | "query_station_status" | "query_station_stats" | "query_equip_auth"
-        | "query_equip_business_policy" | "query_start_charge" | "query_equip_charge_status" | "query_stop_charge"
-        | "query_reserve" | "query_cancel_reserve" => Side::Operator,
-        "notification_stationStatus" | "notification_start_charge_result" | "notification_equip_charge_status"
-        | "notification_stop_charge_result" | "notification_charge_order_info" | "check_charge_orders"
+        "query_stations_info"
+        | "query_station_status"
+        | "query_station_stats"
+        | "query_equip_auth"
+        | "query_equip_business_policy"
+        | "query_start_charge"
+        | "query_equip_charge_status"
+        | "query_stop_charge"
+        | "query_reserve"
+        | "query_cancel_reserve" => Side::Operator,
+        "notification_stationStatus"
+        | "notification_start_charge_result"
+        | "notification_equip_charge_status"
+        | "notification_stop_charge_result"
+        | "notification_charge_order_info"
+        | "check_charge_orders"
         | "notification_reserve_result" => Side::Platform,
         _ => return None,
     })
@@ -51,9 +62,10 @@ pub(super) async fn process(server: &CecServer, version: &str, interface: &str, 
     // 3. The signature, against every secret set the caller may use now.
     let mut matched = verifying_set(&entry, &request);
     if matched.is_none()
-        && let Ok(Some(fresh)) = server.directory.refresh(&request.operator_id).await {
-            matched = verifying_set(&fresh, &request);
-        }
+        && let Ok(Some(fresh)) = server.directory.refresh(&request.operator_id).await
+    {
+        matched = verifying_set(&fresh, &request);
+    }
     let Some((keys, secrets)) = matched else {
         return ResponseEnvelope::refusal(None, &Refusal::new(Ret::Signature, "签名错误 / signature does not match (check SigSecret)"));
     };
@@ -84,7 +96,14 @@ fn verifying_set(entry: &PartnerEntry, request: &RequestEnvelope) -> Option<(Key
 }
 
 /// Steps 4 and 5 plus the routing checks: active partner, version, interface, token, replay.
-async fn authorise(server: &CecServer, entry: &PartnerEntry, request: &RequestEnvelope, version: &str, interface: &str, bearer: Option<&str>) -> Result<(), Refusal> {
+async fn authorise(
+    server: &CecServer,
+    entry: &PartnerEntry,
+    request: &RequestEnvelope,
+    version: &str,
+    interface: &str,
+    bearer: Option<&str>,
+) -> Result<(), Refusal> {
     if !entry.active {
         return Err(Refusal::envelope("合作商未启用或已暂停 / partner is not active"));
     }
@@ -141,9 +160,21 @@ async fn query_token(server: &CecServer, request: &RequestEnvelope, operator_sec
     let response = if ok {
         let ttl = server.config.token_ttl;
         let token = server.tokens.issue(&req.operator_id, (server.clock)() + ttl).await.map_err(Refusal::from)?;
-        QueryTokenResponse { operator_id: req.operator_id, succ_stat: SuccStat::Success, access_token: token, token_available_time: ttl.num_seconds(), fail_reason: TokenFailReason::None }
+        QueryTokenResponse {
+            operator_id: req.operator_id,
+            succ_stat: SuccStat::Success,
+            access_token: token,
+            token_available_time: ttl.num_seconds(),
+            fail_reason: TokenFailReason::None,
+        }
     } else {
-        QueryTokenResponse { operator_id: req.operator_id, succ_stat: SuccStat::Failure, access_token: String::new(), token_available_time: 0, fail_reason: TokenFailReason::WrongSecret }
+        QueryTokenResponse {
+            operator_id: req.operator_id,
+            succ_stat: SuccStat::Failure,
+            access_token: String::new(),
+            token_available_time: 0,
+            fail_reason: TokenFailReason::WrongSecret,
+        }
     };
     encode(&response)
 }
@@ -195,7 +226,10 @@ async fn dispatch(server: &CecServer, caller: &Caller, interface: &str, payload:
         }
         "query_start_charge" => op!(query_start_charge, QueryStartCharge, |r: &QueryStartCharge| {
             seq_ok(&r.start_charge_seq, "StartChargeSeq")?;
-            require(r.start_charge_seq.creator() == caller.operator_id, "StartChargeSeq 须以调用方 OperatorID 开头 / StartChargeSeq must start with the caller's OperatorID")
+            require(
+                r.start_charge_seq.creator() == caller.operator_id,
+                "StartChargeSeq 须以调用方 OperatorID 开头 / StartChargeSeq must start with the caller's OperatorID",
+            )
         }),
         "query_equip_charge_status" => op!(query_equip_charge_status, QueryEquipChargeStatus, |_: &_| Ok::<(), Refusal>(())),
         "query_stop_charge" => op!(query_stop_charge, QueryStopCharge, |_: &_| Ok::<(), Refusal>(())),

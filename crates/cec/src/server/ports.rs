@@ -75,9 +75,17 @@ pub trait OperatorHandler: Send + Sync + 'static {
 #[async_trait]
 pub trait PlatformHandler: Send + Sync + 'static {
     async fn notification_station_status(&self, caller: &Caller, req: NotificationStationStatus) -> Result<NotificationStationStatusResponse, HandlerError>;
-    async fn notification_start_charge_result(&self, caller: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError>;
+    async fn notification_start_charge_result(
+        &self,
+        caller: &Caller,
+        req: NotificationStartChargeResult,
+    ) -> Result<NotificationStartChargeResultResponse, HandlerError>;
     async fn notification_equip_charge_status(&self, caller: &Caller, req: ChargeStatus) -> Result<NotificationEquipChargeStatusResponse, HandlerError>;
-    async fn notification_stop_charge_result(&self, caller: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError>;
+    async fn notification_stop_charge_result(
+        &self,
+        caller: &Caller,
+        req: NotificationStopChargeResult,
+    ) -> Result<NotificationStopChargeResultResponse, HandlerError>;
     async fn notification_charge_order_info(&self, caller: &Caller, req: ChargeOrderInfo) -> Result<ChargeOrderInfoResponse, HandlerError>;
     async fn check_charge_orders(&self, caller: &Caller, req: CheckChargeOrders) -> Result<CheckChargeOrdersResponse, HandlerError>;
     async fn notification_reserve_result(&self, caller: &Caller, req: NotificationReserveResult) -> Result<NotificationReserveResultResponse, HandlerError>;

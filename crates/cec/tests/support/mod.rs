@@ -115,7 +115,12 @@ impl OperatorHandler for Recorder {
             .iter()
             .map(|id| StationStatusInfo {
                 station_id: id.clone(),
-                connector_status_infos: vec![ConnectorStatusInfo { connector_id: format!("{id}-1"), status: ConnectorStatusCode::Idle, park_status: None, lock_status: None }],
+                connector_status_infos: vec![ConnectorStatusInfo {
+                    connector_id: format!("{id}-1"),
+                    status: ConnectorStatusCode::Idle,
+                    park_status: None,
+                    lock_status: None,
+                }],
             })
             .collect::<Vec<_>>();
         Ok(QueryStationStatusResponse { total: infos.len() as i64, station_status_infos: infos })
@@ -179,7 +184,12 @@ impl OperatorHandler for Recorder {
     }
     async fn query_stop_charge(&self, c: &Caller, req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {
         self.record(c, "query_stop_charge", &req);
-        Ok(QueryStopChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: StartChargeSeqStat::Stopping, succ_stat: SuccStat::Success, fail_reason: 0 })
+        Ok(QueryStopChargeResponse {
+            start_charge_seq: req.start_charge_seq,
+            start_charge_seq_stat: StartChargeSeqStat::Stopping,
+            succ_stat: SuccStat::Success,
+            fail_reason: 0,
+        })
     }
     async fn query_reserve(&self, c: &Caller, req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {
         self.record(c, "query_reserve", &req);
@@ -194,7 +204,12 @@ impl OperatorHandler for Recorder {
     }
     async fn query_cancel_reserve(&self, c: &Caller, req: QueryCancelReserve) -> Result<QueryCancelReserveResponse, HandlerError> {
         self.record(c, "query_cancel_reserve", &req);
-        Ok(QueryCancelReserveResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Success, reserve_seq_stat: ReserveSeqStat::Cancelled, fail_reason: 0 })
+        Ok(QueryCancelReserveResponse {
+            reserve_seq: req.reserve_seq,
+            succ_stat: SuccStat::Success,
+            reserve_seq_stat: ReserveSeqStat::Cancelled,
+            fail_reason: 0,
+        })
     }
 }
 
@@ -204,7 +219,11 @@ impl PlatformHandler for Recorder {
         self.record(c, "notification_stationStatus", &req);
         Ok(NotificationStationStatusResponse { status: 0 })
     }
-    async fn notification_start_charge_result(&self, c: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError> {
+    async fn notification_start_charge_result(
+        &self,
+        c: &Caller,
+        req: NotificationStartChargeResult,
+    ) -> Result<NotificationStartChargeResultResponse, HandlerError> {
         self.record(c, "notification_start_charge_result", &req);
         Ok(NotificationStartChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
     }
@@ -212,7 +231,11 @@ impl PlatformHandler for Recorder {
         self.record(c, "notification_equip_charge_status", &req);
         Ok(NotificationEquipChargeStatusResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success })
     }
-    async fn notification_stop_charge_result(&self, c: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError> {
+    async fn notification_stop_charge_result(
+        &self,
+        c: &Caller,
+        req: NotificationStopChargeResult,
+    ) -> Result<NotificationStopChargeResultResponse, HandlerError> {
         self.record(c, "notification_stop_charge_result", &req);
         Ok(NotificationStopChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
     }

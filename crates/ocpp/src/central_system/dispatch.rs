@@ -31,17 +31,9 @@ const CENTRAL_SYSTEM_BOUND_ONLY: &[&str] = &[
     "UpdateFirmware",
 ];
 
-pub(crate) async fn dispatch(
-    cs: &CentralSystem,
-    state: &ConnectionState,
-    cp: &ChargePointId,
-    action: &str,
-    payload: Value,
-) -> Result<Value, CallError> {
+pub(crate) async fn dispatch(cs: &CentralSystem, state: &ConnectionState, cp: &ChargePointId, action: &str, payload: Value) -> Result<Value, CallError> {
     let handler = &*cs.inner.handler;
-    if action != BootNotificationRequest::ACTION
-        && matches!(state.registration(), Some(RegistrationStatus::Pending | RegistrationStatus::Rejected))
-    {
+    if action != BootNotificationRequest::ACTION && matches!(state.registration(), Some(RegistrationStatus::Pending | RegistrationStatus::Rejected)) {
         return Err(CallError::new(CallErrorCode::SecurityError, "charge point is not Accepted; send BootNotification first"));
     }
 

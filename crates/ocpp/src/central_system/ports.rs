@@ -89,39 +89,23 @@ pub trait CentralSystemHandler: Send + Sync + 'static {
 
     /// Unknown or blocked charge points get `Rejected` (or `Pending` while onboarding).
     /// While the last answer on this connection is not Accepted, other CALLs get `SecurityError`.
-    async fn boot_notification(
-        &self,
-        cp: &ChargePointId,
-        req: BootNotificationRequest,
-    ) -> Result<BootNotificationResponse, CallError>;
+    async fn boot_notification(&self, cp: &ChargePointId, req: BootNotificationRequest) -> Result<BootNotificationResponse, CallError>;
 
     async fn heartbeat(&self, _cp: &ChargePointId, _req: HeartbeatRequest) -> Result<HeartbeatResponse, CallError> {
         Ok(HeartbeatResponse { current_time: Utc::now() })
     }
 
-    async fn status_notification(
-        &self,
-        _cp: &ChargePointId,
-        _req: StatusNotificationRequest,
-    ) -> Result<StatusNotificationResponse, CallError> {
+    async fn status_notification(&self, _cp: &ChargePointId, _req: StatusNotificationRequest) -> Result<StatusNotificationResponse, CallError> {
         Ok(StatusNotificationResponse {})
     }
 
     async fn authorize(&self, cp: &ChargePointId, req: AuthorizeRequest) -> Result<AuthorizeResponse, CallError>;
 
     /// Must deduplicate retries (same connector, idTag, timestamp, meterStart → same id).
-    async fn start_transaction(
-        &self,
-        cp: &ChargePointId,
-        req: StartTransactionRequest,
-    ) -> Result<StartTransactionResponse, CallError>;
+    async fn start_transaction(&self, cp: &ChargePointId, req: StartTransactionRequest) -> Result<StartTransactionResponse, CallError>;
 
     /// Must answer unknown transaction ids (and -1) normally.
-    async fn stop_transaction(
-        &self,
-        cp: &ChargePointId,
-        req: StopTransactionRequest,
-    ) -> Result<StopTransactionResponse, CallError>;
+    async fn stop_transaction(&self, cp: &ChargePointId, req: StopTransactionRequest) -> Result<StopTransactionResponse, CallError>;
 
     async fn meter_values(&self, _cp: &ChargePointId, _req: MeterValuesRequest) -> Result<MeterValuesResponse, CallError> {
         Ok(MeterValuesResponse {})

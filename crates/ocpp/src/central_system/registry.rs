@@ -82,15 +82,7 @@ pub(crate) struct Registration {
 
 impl CentralSystem {
     pub fn new(config: CentralSystemConfig, auth: Arc<dyn ChargePointAuth>, handler: Arc<dyn CentralSystemHandler>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                config,
-                auth,
-                handler,
-                connections: Mutex::new(HashMap::new()),
-                next_id: AtomicU64::new(1),
-            }),
-        }
+        Self { inner: Arc::new(Inner { config, auth, handler, connections: Mutex::new(HashMap::new()), next_id: AtomicU64::new(1) }) }
     }
 
     pub fn config(&self) -> &CentralSystemConfig {
@@ -105,9 +97,7 @@ impl CentralSystem {
     pub async fn send<R: Request>(&self, cp: &str, request: R) -> Result<R::Response, CommandError> {
         let entry = self.entry(cp).ok_or(CommandError::NotConnected)?;
         let remote = matches!(R::ACTION, "RemoteStartTransaction" | "RemoteStopTransaction");
-        if remote
-            && matches!(entry.state.registration(), Some(RegistrationStatus::Pending | RegistrationStatus::Rejected))
-        {
+        if remote && matches!(entry.state.registration(), Some(RegistrationStatus::Pending | RegistrationStatus::Rejected)) {
             return Err(CommandError::NotAccepted);
         }
         let payload = crate::messages::encode(&request);
@@ -148,12 +138,7 @@ impl CentralSystem {
 
     /// Makes this connection the one for `cp`, closing any previous one and waiting (bounded)
     /// until it has finished, so the application sees its `disconnected` first.
-    pub(crate) async fn register(
-        &self,
-        cp: &ChargePointId,
-        commands: mpsc::Sender<OutboundCall>,
-        state: Arc<ConnectionState>,
-    ) -> Registration {
+    pub(crate) async fn register(&self, cp: &ChargePointId, commands: mpsc::Sender<OutboundCall>, state: Arc<ConnectionState>) -> Registration {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let (done_tx, done_rx) = watch::channel(());
         let entry = Entry { id, commands, state, done: done_rx };

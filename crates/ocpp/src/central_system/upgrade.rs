@@ -26,12 +26,7 @@ impl CentralSystem {
     }
 }
 
-async fn upgrade(
-    State(cs): State<CentralSystem>,
-    Path(raw_id): Path<String>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
+async fn upgrade(State(cs): State<CentralSystem>, Path(raw_id): Path<String>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let Some(cp) = ChargePointId::parse(&raw_id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -51,11 +46,8 @@ async fn upgrade(
 
     let config = cs.config();
     let offered = offered_protocols(&headers);
-    let ws = ws
-        .read_buffer_size(config.io_buffer_size)
-        .write_buffer_size(config.io_buffer_size)
-        .max_message_size(config.max_message_size)
-        .protocols([SUBPROTOCOL]);
+    let ws =
+        ws.read_buffer_size(config.io_buffer_size).write_buffer_size(config.io_buffer_size).max_message_size(config.max_message_size).protocols([SUBPROTOCOL]);
     let speaks_ocpp16 = offered.iter().any(|p| p == SUBPROTOCOL) || (offered.is_empty() && config.lenient_subprotocol);
     if !speaks_ocpp16 {
         // The specification: complete the handshake without the header, then close at once.
@@ -87,19 +79,18 @@ enum Credentials {
     None,
     Malformed,
     /// Raw bytes: the password may be the binary AuthorizationKey.
-    Basic { user: Vec<u8>, password: Vec<u8> },
+    Basic {
+        user: Vec<u8>,
+        password: Vec<u8>,
+    },
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Credentials {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Credentials::None;
     };
-    let Some(encoded) = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic"))
-        .map(|(_, rest)| rest.trim())
+    let Some(encoded) =
+        value.to_str().ok().and_then(|v| v.split_once(' ')).filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Basic")).map(|(_, rest)| rest.trim())
     else {
         return Credentials::Malformed;
     };

@@ -129,8 +129,8 @@ request!(FirmwareStatusNotificationRequest => FirmwareStatusNotificationResponse
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::messages::decode;
     use crate::error::CallErrorCode;
+    use crate::messages::decode;
     use serde_json::json;
 
     #[test]
@@ -141,35 +141,23 @@ mod tests {
         let conf: BootNotificationResponse =
             serde_json::from_value(json!({"status": "Accepted", "currentTime": "2013-02-01T20:53:32.486Z", "interval": 300})).unwrap();
         assert_eq!(conf.interval, 300);
-        assert_eq!(
-            serde_json::to_value(&conf).unwrap(),
-            json!({"status": "Accepted", "currentTime": "2013-02-01T20:53:32.486Z", "interval": 300})
-        );
+        assert_eq!(serde_json::to_value(&conf).unwrap(), json!({"status": "Accepted", "currentTime": "2013-02-01T20:53:32.486Z", "interval": 300}));
     }
 
     #[test]
     fn decode_errors_map_to_specific_codes() {
         let missing = decode::<BootNotificationRequest>("BootNotification", json!({"chargePointVendor": "V"})).unwrap_err();
         assert_eq!(missing.code, CallErrorCode::OccurenceConstraintViolation);
-        let wrong_type = decode::<StatusNotificationRequest>(
-            "StatusNotification",
-            json!({"connectorId": "1", "errorCode": "NoError", "status": "Available"}),
-        )
-        .unwrap_err();
+        let wrong_type =
+            decode::<StatusNotificationRequest>("StatusNotification", json!({"connectorId": "1", "errorCode": "NoError", "status": "Available"})).unwrap_err();
         assert_eq!(wrong_type.code, CallErrorCode::TypeConstraintViolation);
-        let bad_enum = decode::<StatusNotificationRequest>(
-            "StatusNotification",
-            json!({"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}),
-        )
-        .unwrap_err();
+        let bad_enum =
+            decode::<StatusNotificationRequest>("StatusNotification", json!({"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"})).unwrap_err();
         assert_eq!(bad_enum.code, CallErrorCode::PropertyConstraintViolation);
         let too_long = decode::<AuthorizeRequest>("Authorize", json!({"idTag": "123456789012345678901"})).unwrap_err();
         assert_eq!(too_long.code, CallErrorCode::PropertyConstraintViolation);
-        let negative = decode::<StatusNotificationRequest>(
-            "StatusNotification",
-            json!({"connectorId": -1, "errorCode": "NoError", "status": "Available"}),
-        )
-        .unwrap_err();
+        let negative =
+            decode::<StatusNotificationRequest>("StatusNotification", json!({"connectorId": -1, "errorCode": "NoError", "status": "Available"})).unwrap_err();
         assert_eq!(negative.code, CallErrorCode::PropertyConstraintViolation);
     }
 

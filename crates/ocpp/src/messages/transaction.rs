@@ -92,11 +92,8 @@ mod tests {
 
     #[test]
     fn stop_transaction_without_reason_means_local() {
-        let req: StopTransactionRequest = decode(
-            "StopTransaction",
-            json!({"meterStop": 20000, "timestamp": "2024-05-01T10:00:00Z", "transactionId": -1}),
-        )
-        .unwrap();
+        let req: StopTransactionRequest =
+            decode("StopTransaction", json!({"meterStop": 20000, "timestamp": "2024-05-01T10:00:00Z", "transactionId": -1})).unwrap();
         assert_eq!(req.reason(), Reason::Local);
         assert_eq!(req.transaction_id, -1);
     }

@@ -53,9 +53,10 @@ impl ServicesDirectory {
 impl PartnerDirectory for ServicesDirectory {
     async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
         if let Some((at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
-            && at.elapsed() < self.ttl {
-                return Ok(Some(entry.clone()));
-            }
+            && at.elapsed() < self.ttl
+        {
+            return Ok(Some(entry.clone()));
+        }
         self.refresh(operator_id).await
     }
 

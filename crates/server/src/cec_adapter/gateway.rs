@@ -13,8 +13,8 @@ use domain::station::ConnectorStatus;
 use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
 use services::ports::{
-    CancelReserveReply, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply, SessionReport,
-    StartReply, StopReply,
+    CancelReserveReply, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply,
+    SessionReport, StartReply, StopReply,
 };
 use store::partners::PartnerRecord;
 
@@ -82,10 +82,8 @@ impl OperatorGateway for CecOperatorGateway {
         let mut stations = Vec::new();
         let mut page = 1;
         loop {
-            let reply = client
-                .call(&QueryStationsInfo { last_query_time: since, page_no: Some(page), page_size: Some(self.page_size) })
-                .await
-                .map_err(map_error)?;
+            let reply =
+                client.call(&QueryStationsInfo { last_query_time: since, page_no: Some(page), page_size: Some(self.page_size) }).await.map_err(map_error)?;
             stations.extend(reply.station_infos.into_iter().map(remote_station));
             if page >= reply.page_count || page >= 10_000 {
                 break;
@@ -137,7 +135,8 @@ impl OperatorGateway for CecOperatorGateway {
 
     async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError> {
         let client = self.client(partner).await?;
-        let reply = client.call(&QueryStopCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
+        let reply =
+            client.call(&QueryStopCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
         Ok(match (reply.succ_stat, reply.fail_reason) {
             (SuccStat::Success, _) => StopReply::Accepted,
             (_, 3) => StopReply::AlreadyStopped,
@@ -183,12 +182,9 @@ impl OperatorGateway for CecOperatorGateway {
         let r = client.call(&QueryEquipChargeStatus { start_charge_seq: Seq27(seq.as_str().into()) }).await.map_err(map_error)?;
         Ok(match r.start_charge_seq_stat {
             StartChargeSeqStat::Starting => SessionReport::Starting,
-            StartChargeSeqStat::Charging => SessionReport::Charging {
-                energy_kwh: r.total_power.value(),
-                money: r.total_money.map(|m| m.value()),
-                soc: Some(r.soc.value()),
-                at: r.end_time,
-            },
+            StartChargeSeqStat::Charging => {
+                SessionReport::Charging { energy_kwh: r.total_power.value(), money: r.total_money.map(|m| m.value()), soc: Some(r.soc.value()), at: r.end_time }
+            }
             StartChargeSeqStat::Stopping => SessionReport::Stopping,
             StartChargeSeqStat::Ended => SessionReport::Ended,
             _ => SessionReport::NotFound,
@@ -198,7 +194,13 @@ impl OperatorGateway for CecOperatorGateway {
 
 #[async_trait]
 impl PartnerLedger for CecOperatorGateway {
-    async fn check_orders(&self, partner: &PartnerRecord, start: DateTime<Utc>, end: DateTime<Utc>, orders: &[LedgerEntry]) -> Result<Vec<OrderDispute>, GatewayError> {
+    async fn check_orders(
+        &self,
+        partner: &PartnerRecord,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        orders: &[LedgerEntry],
+    ) -> Result<Vec<OrderDispute>, GatewayError> {
         let client = self.client(partner).await?;
         let check_order_seq = Seq27::generate(&self.clients.our_operator_id(), Utc::now(), rand::random::<u32>());
         let request = CheckChargeOrders {

@@ -3,8 +3,8 @@
 //! counts as delivered only when the partner acknowledged it in protocol terms (SuccStat 0,
 //! Status 0, ConfirmResult 0); anything else is retried by the dispatcher.
 
-use cec::messages::*;
 use cec::messages::Interface;
+use cec::messages::*;
 use cec::{ClientError, Ret};
 use serde::de::DeserializeOwned;
 use services::Services;

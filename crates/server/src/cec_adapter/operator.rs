@@ -180,7 +180,10 @@ impl OperatorHandler for OperatorAdapter {
             .map(|(e, cs)| EquipmentStatsInfo {
                 equipment_id: e.external_id.clone(),
                 equipment_electricity: cs.iter().map(of).sum::<Decimal>().into(),
-                connector_stats_infos: cs.iter().map(|c| ConnectorStatsInfo { connector_id: c.external_id.clone(), connector_electricity: of(c).into() }).collect(),
+                connector_stats_infos: cs
+                    .iter()
+                    .map(|c| ConnectorStatsInfo { connector_id: c.external_id.clone(), connector_electricity: of(c).into() })
+                    .collect(),
             })
             .collect();
         Ok(QueryStationStatsResponse {
@@ -213,11 +216,8 @@ impl OperatorHandler for OperatorAdapter {
     async fn query_equip_business_policy(&self, caller: &Caller, req: QueryEquipBusinessPolicy) -> Result<QueryEquipBusinessPolicyResponse, HandlerError> {
         let partner = partner_id(caller)?;
         // Our connector → its station → whether this partner may see it.
-        let station_ext = self
-            .services
-            .connector_by_external(None, &req.connector_id)
-            .and_then(|(_, station)| self.services.station_summary(station))
-            .map(|s| s.external_id);
+        let station_ext =
+            self.services.connector_by_external(None, &req.connector_id).and_then(|(_, station)| self.services.station_summary(station)).map(|s| s.external_id);
         let station = match station_ext {
             Some(ext) => self.services.visible_station(partner, &ext).await.map_err(to_handler)?,
             None => None,
@@ -227,7 +227,14 @@ impl OperatorHandler for OperatorAdapter {
             None => None,
         };
         let Some(tariff) = tariff else {
-            return Ok(QueryEquipBusinessPolicyResponse { equip_biz_seq: req.equip_biz_seq, connector_id: req.connector_id, succ_stat: SuccStat::Failure, fail_reason: 1, sum_period: 0, policy_infos: vec![] });
+            return Ok(QueryEquipBusinessPolicyResponse {
+                equip_biz_seq: req.equip_biz_seq,
+                connector_id: req.connector_id,
+                succ_stat: SuccStat::Failure,
+                fail_reason: 1,
+                sum_period: 0,
+                policy_infos: vec![],
+            });
         };
         let policy_infos: Vec<PolicyInfo> = tariff
             .periods()
@@ -253,7 +260,13 @@ impl OperatorHandler for OperatorAdapter {
             PartnerStart::Refused(StartRefusal::PileOffline) => (StartChargeSeqStat::Ended, SuccStat::Failure, 2),
             PartnerStart::Refused(StartRefusal::ConnectorBusy(_)) => (StartChargeSeqStat::Ended, SuccStat::Failure, 3),
         };
-        Ok(QueryStartChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: stat, connector_id: req.connector_id, succ_stat: succ, fail_reason })
+        Ok(QueryStartChargeResponse {
+            start_charge_seq: req.start_charge_seq,
+            start_charge_seq_stat: stat,
+            connector_id: req.connector_id,
+            succ_stat: succ,
+            fail_reason,
+        })
     }
 
     async fn query_equip_charge_status(&self, caller: &Caller, req: QueryEquipChargeStatus) -> Result<ChargeStatus, HandlerError> {

@@ -47,12 +47,17 @@ fn price(p: Price4) -> Result<UnitPrice, HandlerError> {
 impl PlatformHandler for PlatformAdapter {
     async fn notification_station_status(&self, caller: &Caller, req: NotificationStationStatus) -> Result<NotificationStationStatusResponse, HandlerError> {
         let info = req.connector_status_info;
-        let known = self.services.report_status(Some(partner_id(caller)?), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
+        let known =
+            self.services.report_status(Some(partner_id(caller)?), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
         // Status 1: discarded (a connector we do not know yet); the partner must not retry.
         Ok(NotificationStationStatusResponse { status: if known { 0 } else { 1 } })
     }
 
-    async fn notification_start_charge_result(&self, caller: &Caller, req: NotificationStartChargeResult) -> Result<NotificationStartChargeResultResponse, HandlerError> {
+    async fn notification_start_charge_result(
+        &self,
+        caller: &Caller,
+        req: NotificationStartChargeResult,
+    ) -> Result<NotificationStartChargeResultResponse, HandlerError> {
         let success = req.start_charge_seq_stat == StartChargeSeqStat::Charging;
         self.services
             .on_start_result(partner_id(caller)?, req.start_charge_seq.as_str(), success, (!success).then_some(req.start_charge_seq_stat.code()))
@@ -76,7 +81,11 @@ impl PlatformHandler for PlatformAdapter {
         Ok(NotificationEquipChargeStatusResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success })
     }
 
-    async fn notification_stop_charge_result(&self, caller: &Caller, req: NotificationStopChargeResult) -> Result<NotificationStopChargeResultResponse, HandlerError> {
+    async fn notification_stop_charge_result(
+        &self,
+        caller: &Caller,
+        req: NotificationStopChargeResult,
+    ) -> Result<NotificationStopChargeResultResponse, HandlerError> {
         self.services.on_stop_result(partner_id(caller)?, req.start_charge_seq.as_str(), req.succ_stat == SuccStat::Success).await.map_err(to_handler)?;
         Ok(NotificationStopChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
     }
@@ -128,7 +137,12 @@ impl PlatformHandler for PlatformAdapter {
         let disputes = self.services.reconcile_listed_orders(partner_id(caller)?, &listed).await.map_err(to_handler)?;
         let dispute_orders: Vec<DisputeOrder> = disputes
             .iter()
-            .map(|d| DisputeOrder { start_charge_seq: Seq27(d.seq.clone()), total_power: d.energy.into(), total_money: d.money.into(), dispute_reason: d.reason })
+            .map(|d| DisputeOrder {
+                start_charge_seq: Seq27(d.seq.clone()),
+                total_power: d.energy.into(),
+                total_money: d.money.into(),
+                dispute_reason: d.reason,
+            })
             .collect();
         Ok(CheckChargeOrdersResponse {
             check_order_seq: req.check_order_seq,
@@ -148,7 +162,10 @@ impl PlatformHandler for PlatformAdapter {
             ReserveSeqStat::Cancelled => ReservationEnd::Cancelled,
             ReserveSeqStat::Failed => ReservationEnd::Failed,
             ReserveSeqStat::Reserved | ReserveSeqStat::Other(_) => {
-                return Err(HandlerError::BadParameter(format!("ReserveSeqStat {} is not how a reservation ends / 预约结果状态无效", req.reserve_seq_stat.code())));
+                return Err(HandlerError::BadParameter(format!(
+                    "ReserveSeqStat {} is not how a reservation ends / 预约结果状态无效",
+                    req.reserve_seq_stat.code()
+                )));
             }
         };
         self.services.on_reserve_result(partner_id(caller)?, req.reserve_seq.as_str(), end, req.end_time).await.map_err(to_handler)?;

@@ -14,8 +14,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::error::{ApiResult, ErrorBody};
 use super::admin::page_request;
+use super::error::{ApiResult, ErrorBody};
 use super::extract::{Admin, Json, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -66,7 +66,12 @@ pub struct RefundRequest {
               (status = 202, body = Vec<PaymentView>, description = "refund under way at the gateway"),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the order is not paid"),
               (status = 422, body = ErrorBody, description = "no reason given")))]
-async fn refund(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<RefundRequest>) -> ApiResult<(StatusCode, Json<Vec<PaymentView>>)> {
+async fn refund(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Json(r): Json<RefundRequest>,
+) -> ApiResult<(StatusCode, Json<Vec<PaymentView>>)> {
     Ok(match state.services.refund_order(&admin.0, id, &r.reason).await? {
         RefundResult::Refunded(payments) => (StatusCode::OK, Json(payments)),
         RefundResult::InProgress(payments) => (StatusCode::ACCEPTED, Json(payments)),

@@ -69,10 +69,9 @@ impl IntoResponse for ApiError {
             e.to_string()
         };
         let fields = match &e {
-            Error::Invalid(list) => list
-                .iter()
-                .map(|f| FieldDetail { field: f.field.into(), message: f.message.clone(), message_zh: f.message_zh.clone() })
-                .collect(),
+            Error::Invalid(list) => {
+                list.iter().map(|f| FieldDetail { field: f.field.into(), message: f.message.clone(), message_zh: f.message_zh.clone() }).collect()
+            }
             Error::Conflict { field: Some(field), message, message_zh, .. } => {
                 vec![FieldDetail { field: (*field).into(), message: message.clone(), message_zh: message_zh.clone() }]
             }

@@ -29,10 +29,7 @@ pub struct Query<T>(pub T);
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts.headers.get(AUTHORIZATION).ok_or(Error::Unauthorized(AuthFailure::Missing))?;
     let value = value.to_str().map_err(|_| Error::Unauthorized(AuthFailure::InvalidToken))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or(Error::Unauthorized(AuthFailure::Missing))?;
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(Error::Unauthorized(AuthFailure::Missing))?;
     Ok(token.trim())
 }
 

@@ -6,17 +6,17 @@ mod app_api;
 mod charging_api;
 mod daily_checks;
 mod deliveries;
-mod partner_statements;
-mod statements;
 mod error;
 mod extract;
 mod network_api;
-mod pile_commands;
 mod oauth;
 mod ops;
 mod partner_api;
+mod partner_statements;
 mod payments_api;
+mod pile_commands;
 mod portal;
+mod statements;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,9 +68,7 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let bearer = |description: &str| {
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build())
-        };
+        let bearer = |description: &str| SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description)).build());
         components.add_security_scheme("portal_token", bearer("The portal token returned once at registration (cbp_…)."));
         components.add_security_scheme("user_session", bearer("The token from POST /api/app/v1/sessions (cbu_…)."));
         components.add_security_scheme("admin_session", bearer("The token from POST /api/admin/v1/login (cba_…)."));

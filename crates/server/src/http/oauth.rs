@@ -84,9 +84,7 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) 
             response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(Error::Unauthorized(AuthFailure::InvalidClient)) => {
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", AuthFailure::InvalidClient.message())
-        }
+        Err(Error::Unauthorized(AuthFailure::InvalidClient)) => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", AuthFailure::InvalidClient.message()),
         Err(Error::Invalid(fields)) => oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", fields[0].message.clone()),
         Err(Error::Forbidden { message, .. }) => oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", message),
         Err(other) => super::error::ApiError(other).into_response(),

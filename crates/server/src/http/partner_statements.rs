@@ -45,9 +45,8 @@ pub struct Period {
 
 /// Partners' spreadsheets are often saved in GBK; say so rather than misreading them.
 fn utf8(body: &Bytes) -> Result<&str, Error> {
-    std::str::from_utf8(body).map_err(|_| {
-        Error::invalid("csv", "the file is not UTF-8 text; save it as \"CSV UTF-8\"", "文件不是 UTF-8 编码，请另存为「CSV UTF-8」格式")
-    })
+    std::str::from_utf8(body)
+        .map_err(|_| Error::invalid("csv", "the file is not UTF-8 text; save it as \"CSV UTF-8\"", "文件不是 UTF-8 编码，请另存为「CSV UTF-8」格式"))
 }
 
 /// Upload the partner's statement of a period (text/csv body: `order_seq,energy_kwh,amount`,
@@ -57,7 +56,13 @@ fn utf8(body: &Bytes) -> Result<&str, Error> {
     request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = PartnerStatementSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
-async fn admin_upload(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Query(p): Query<Period>, body: Bytes) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
+async fn admin_upload(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Query(p): Query<Period>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
     let summary = state.services.upload_partner_statement(id, p.start, p.end, utf8(&body)?, &Actor::Admin(admin.0)).await?;
     Ok((StatusCode::CREATED, Json(summary)))
 }
@@ -65,7 +70,12 @@ async fn admin_upload(State(state): State<AppState>, admin: Admin, Path(id): Pat
 /// A partner's uploaded statements, newest period first.
 #[utoipa::path(get, path = "/partners/{id}/partner-statements", tag = "settlement", security(("admin_session" = [])), params(PageParams),
     responses((status = 200, body = Page<PartnerStatementSummary>)))]
-async fn admin_list(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>, Query(p): Query<PageParams>) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
+async fn admin_list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<Uuid>,
+    Query(p): Query<PageParams>,
+) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
     Ok(Json(state.services.partner_statements(id, page_request(p.page, p.per_page)?).await?))
 }
 
@@ -75,7 +85,12 @@ async fn admin_list(State(state): State<AppState>, _admin: Admin, Path(id): Path
     request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = PartnerStatementSummary), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
-async fn portal_upload(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Query(p): Query<Period>, body: Bytes) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
+async fn portal_upload(
+    State(state): State<AppState>,
+    PortalPartner(partner): PortalPartner,
+    Query(p): Query<Period>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
     let summary = state.services.upload_partner_statement(partner.id, p.start, p.end, utf8(&body)?, &Actor::Partner(partner.id)).await?;
     Ok((StatusCode::CREATED, Json(summary)))
 }
@@ -83,6 +98,10 @@ async fn portal_upload(State(state): State<AppState>, PortalPartner(partner): Po
 /// The statements you uploaded, newest period first.
 #[utoipa::path(get, path = "/partners/me/statements", tag = "portal", security(("portal_token" = [])), params(PageParams),
     responses((status = 200, body = Page<PartnerStatementSummary>)))]
-async fn portal_list(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Query(p): Query<PageParams>) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
+async fn portal_list(
+    State(state): State<AppState>,
+    PortalPartner(partner): PortalPartner,
+    Query(p): Query<PageParams>,
+) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
     Ok(Json(state.services.partner_statements(partner.id, page_request(p.page, p.per_page)?).await?))
 }

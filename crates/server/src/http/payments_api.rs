@@ -40,10 +40,7 @@ pub struct CallbackAck {
               (status = 409, body = ErrorBody, description = "the amount differs from the payment's")))]
 async fn callback(State(state): State<AppState>, Path(gateway): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<CallbackAck>> {
     let request = CallbackRequest {
-        headers: headers
-            .iter()
-            .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
-            .collect(),
+        headers: headers.iter().filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned()))).collect(),
         body: body.to_vec(),
     };
     let outcome = state.services.on_gateway_callback(&gateway, &request).await?;

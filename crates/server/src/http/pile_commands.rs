@@ -34,7 +34,12 @@ pub struct TriggerRequest {
               (status = 409, body = ErrorBody, description = "`pile_offline`, or `trigger_not_allowed` (BootNotification)"),
               (status = 422, body = ErrorBody, description = "unknown message or connector"),
               (status = 504, body = ErrorBody, description = "`pile_no_answer`: sent, not answered in time")))]
-async fn trigger(State(state): State<AppState>, admin: Admin, Path(ocpp_id): Path<String>, Json(r): Json<TriggerRequest>) -> ApiResult<Json<PileCommandResult>> {
+async fn trigger(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(ocpp_id): Path<String>,
+    Json(r): Json<TriggerRequest>,
+) -> ApiResult<Json<PileCommandResult>> {
     Ok(Json(state.services.trigger_pile_message(&admin.0, &ocpp_id, &r.requested_message, r.connector_id).await?))
 }
 

@@ -58,11 +58,7 @@ async fn me(State(state): State<AppState>, PortalPartner(partner): PortalPartner
 #[utoipa::path(put, path = "/partners/me", tag = "portal", security(("portal_token" = [])), request_body = ApplicationInput,
     responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not rejected"),
               (status = 422, body = ErrorBody)))]
-async fn resubmit(
-    State(state): State<AppState>,
-    PortalPartner(partner): PortalPartner,
-    Json(input): Json<ApplicationInput>,
-) -> ApiResult<Json<PartnerRecord>> {
+async fn resubmit(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Json(input): Json<ApplicationInput>) -> ApiResult<Json<PartnerRecord>> {
     Ok(Json(state.services.resubmit(partner.id, input).await?))
 }
 

@@ -16,17 +16,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Admin, Json, Query};
-use super::admin::page_request;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(draw_up, list))
-        .routes(routes!(show))
-        .routes(routes!(csv))
-        .routes(routes!(confirm))
-        .routes(routes!(mark_paid))
+    OpenApiRouter::new().routes(routes!(draw_up, list)).routes(routes!(show)).routes(routes!(csv)).routes(routes!(confirm)).routes(routes!(mark_paid))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +43,12 @@ pub struct PageParams {
 /// with the differences reconciliation found (our payments; the partner's check of our orders).
 #[utoipa::path(post, path = "/partners/{id}/statements", tag = "settlement", security(("admin_session" = [])), request_body = PeriodRequest,
     responses((status = 201, body = StatementRecord), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-async fn draw_up(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(p): Json<PeriodRequest>) -> ApiResult<(axum::http::StatusCode, Json<StatementRecord>)> {
+async fn draw_up(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<Uuid>,
+    Json(p): Json<PeriodRequest>,
+) -> ApiResult<(axum::http::StatusCode, Json<StatementRecord>)> {
     let record = state.services.draw_up_statement(id, p.start, p.end, &Actor::Admin(admin.0)).await?;
     Ok((axum::http::StatusCode::CREATED, Json(record)))
 }

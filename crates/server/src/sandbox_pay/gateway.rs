@@ -11,9 +11,7 @@ use domain::money::Money;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use services::Clock;
-use services::payment_gateway::{
-    CallbackRequest, CreatedTrade, PaymentGateway, PaymentGatewayError, RefundReceipt, TradeNotice, TradeRequest, TradeStatus,
-};
+use services::payment_gateway::{CallbackRequest, CreatedTrade, PaymentGateway, PaymentGatewayError, RefundReceipt, TradeNotice, TradeRequest, TradeStatus};
 use uuid::Uuid;
 
 use super::api::{CreateTrade, RefundAnswer, RefundRequest};
@@ -43,13 +41,7 @@ impl SandboxGateway {
     /// `our_base_url` is where this application is reached (the sandbox is mounted on it).
     pub fn new(our_base_url: &str, key: String, clock: Arc<dyn Clock>, http: reqwest::Client) -> Self {
         let base = our_base_url.trim_end_matches('/');
-        Self {
-            base_url: format!("{base}/sandbox/pay"),
-            notify_url: format!("{base}/api/payments/v1/callbacks/sandbox"),
-            key,
-            clock,
-            http,
-        }
+        Self { base_url: format!("{base}/sandbox/pay"), notify_url: format!("{base}/api/payments/v1/callbacks/sandbox"), key, clock, http }
     }
 
     async fn call<T: DeserializeOwned>(&self, method: reqwest::Method, path: &str, body: Option<String>) -> Result<T, PaymentGatewayError> {

@@ -35,9 +35,9 @@ pub struct HookRequest {
 type Answer = Result<Json<TradeState>, (StatusCode, Json<SandboxError>)>;
 
 fn parse(request: &HookRequest) -> Result<TradeStatus, (StatusCode, Json<SandboxError>)> {
-    TradeStatus::parse(&request.status).filter(|s| *s != TradeStatus::Pending).ok_or_else(|| {
-        (StatusCode::UNPROCESSABLE_ENTITY, Json(SandboxError { code: "bad_status", message: format!("unknown status {:?}", request.status) }))
-    })
+    TradeStatus::parse(&request.status)
+        .filter(|s| *s != TradeStatus::Pending)
+        .ok_or_else(|| (StatusCode::UNPROCESSABLE_ENTITY, Json(SandboxError { code: "bad_status", message: format!("unknown status {:?}", request.status) })))
 }
 
 fn missing(trade: &str) -> (StatusCode, Json<SandboxError>) {
@@ -46,10 +46,7 @@ fn missing(trade: &str) -> (StatusCode, Json<SandboxError>) {
 
 impl SandboxPay {
     fn hook_timing(&self, request: &HookRequest) -> (u32, Duration) {
-        (
-            request.times.unwrap_or(self.settings.duplicate_callbacks),
-            request.delay_ms.map(Duration::from_millis).unwrap_or(self.settings.callback_delay),
-        )
+        (request.times.unwrap_or(self.settings.duplicate_callbacks), request.delay_ms.map(Duration::from_millis).unwrap_or(self.settings.callback_delay))
     }
 }
 

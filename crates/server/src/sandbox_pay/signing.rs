@@ -40,11 +40,7 @@ pub fn verify(key: &str, header: Option<&str>, body: &[u8], now: DateTime<Utc>) 
     }
     let expected = crate::webhooks::signature(key, timestamp, &String::from_utf8_lossy(body));
     let expected = expected.rsplit_once("v1=").map(|(_, s)| s).unwrap_or_default();
-    if services::secrets::constant_time_eq(expected.as_bytes(), v1.as_bytes()) {
-        Ok(())
-    } else {
-        Err("the signature does not match the body".into())
-    }
+    if services::secrets::constant_time_eq(expected.as_bytes(), v1.as_bytes()) { Ok(()) } else { Err("the signature does not match the body".into()) }
 }
 
 #[cfg(test)]

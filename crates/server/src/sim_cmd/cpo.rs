@@ -77,7 +77,10 @@ pub struct CpoArgs {
 
 pub async fn run(args: CpoArgs) -> anyhow::Result<()> {
     ensure!(args.operator_id.len() == 9 && args.operator_id.chars().all(|c| c.is_ascii_alphanumeric()), "--operator-id is 9 letters or digits");
-    ensure!((0.0..=1.0).contains(&args.drop_status_pushes) && (0.0..=1.0).contains(&args.failure_rate), "--drop-status-pushes and --failure-rate are fractions from 0 to 1");
+    ensure!(
+        (0.0..=1.0).contains(&args.drop_status_pushes) && (0.0..=1.0).contains(&args.failure_rate),
+        "--drop-status-pushes and --failure-rate are fractions from 0 to 1"
+    );
     ensure!(args.stations >= 1 && args.piles_per_station >= 1 && args.connectors_per_pile >= 1, "a catalog needs at least one station, pile and connector");
     let operator_id = args.operator_id.to_ascii_uppercase();
     let secrets = peer::own_secrets(args.secrets_file.as_deref())?;
@@ -100,9 +103,16 @@ pub async fn run(args: CpoArgs) -> anyhow::Result<()> {
     if let (Some(url), Some(path)) = (&args.platform_url, &args.platform_credentials) {
         let issued = peer::read_issued(path, &operator_id)?;
         if let Some(theirs) = issued.operator_id.as_deref().filter(|id| !id.eq_ignore_ascii_case(&operator_id)) {
-            tracing::warn!("the credentials are for OperatorID {theirs}, not {operator_id}; the platform will refuse our pushes / 凭证的运营商编号不一致，推送将被拒绝");
+            tracing::warn!(
+                "the credentials are for OperatorID {theirs}, not {operator_id}; the platform will refuse our pushes / 凭证的运营商编号不一致，推送将被拒绝"
+            );
         }
-        config.platform = Some(PlatformLink { base_url: url.trim_end_matches('/').to_owned(), version: issued.version, our_operator_id: operator_id.clone(), secrets: issued.secrets });
+        config.platform = Some(PlatformLink {
+            base_url: url.trim_end_matches('/').to_owned(),
+            version: issued.version,
+            our_operator_id: operator_id.clone(),
+            secrets: issued.secrets,
+        });
     }
     let pushes_to = config.platform.as_ref().map(|p| format!("{}/evcs/{}/", p.base_url, p.version));
     let cpo = CpoSimulator::start(config).await.with_context(|| format!("starting the simulated operator on {}", args.bind))?;

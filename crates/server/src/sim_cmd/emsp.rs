@@ -55,7 +55,12 @@ pub async fn run(args: EmspArgs) -> anyhow::Result<()> {
     let operator_id = args.operator_id.to_ascii_uppercase();
     let issued = peer::read_issued(&args.platform_credentials, &operator_id)?;
     let secrets = peer::own_secrets(args.secrets_file.as_deref())?;
-    let link = PlatformLink { base_url: args.platform_url.trim_end_matches('/').to_owned(), version: issued.version.clone(), our_operator_id: operator_id.clone(), secrets: issued.secrets };
+    let link = PlatformLink {
+        base_url: args.platform_url.trim_end_matches('/').to_owned(),
+        version: issued.version.clone(),
+        our_operator_id: operator_id.clone(),
+        secrets: issued.secrets,
+    };
     let mut config = EmspConfig::new(&operator_id, secrets.clone(), link);
     config.version = args.version.clone();
     let emsp = Arc::new(EmspSimulator::start_on(config, args.bind).await.with_context(|| format!("starting the simulated partner platform on {}", args.bind))?);
@@ -69,7 +74,8 @@ pub async fn run(args: EmspArgs) -> anyhow::Result<()> {
     tracing::info!("register this endpoint on the platform: PUT /api/portal/v1/partners/me/cec-peer with the JSON on stdout / 请在平台登记以下对接地址与密钥");
     println!("{}", peer::peer_registration(&operator_id, emsp.base_url(), &args.version, &secrets));
 
-    let users = (args.charge_every > 0).then(|| tokio::spawn(users(emsp.clone(), Duration::from_secs(args.charge_every), Duration::from_secs(args.charge_secs))));
+    let users =
+        (args.charge_every > 0).then(|| tokio::spawn(users(emsp.clone(), Duration::from_secs(args.charge_every), Duration::from_secs(args.charge_secs))));
     tokio::select! {
         _ = follow(&emsp, Duration::from_secs(args.sync_every.max(1)), Duration::from_secs(args.report_every.max(1))) => {}
         _ = crate::commands::shutdown_signal() => {}
@@ -121,7 +127,10 @@ async fn sync(emsp: &EmspSimulator, first: bool) -> anyhow::Result<()> {
         let ids: Vec<String> = stations.iter().map(|s| s.station_id.clone()).collect();
         let connectors = emsp.refresh_status(&ids).await.context("query_station_status")?;
         let free = all_connectors(emsp).iter().filter(|c| emsp.connector_status(c) == Some(ConnectorStatusCode::Idle)).count();
-        tracing::info!("pulled {} stations with {connectors} connectors, {free} free; their changes are pushed from now on / 已拉取站点与实时状态", stations.len());
+        tracing::info!(
+            "pulled {} stations with {connectors} connectors, {free} free; their changes are pushed from now on / 已拉取站点与实时状态",
+            stations.len()
+        );
     } else if pulled > 0 {
         tracing::info!("{pulled} stations changed since the last pull / 站点信息有更新");
     }
@@ -165,7 +174,9 @@ async fn charge(emsp: Arc<EmspSimulator>, connector: String, charge_for: Duratio
         return tracing::warn!(%seq, "query_stop_charge failed: {e} / 停止充电请求失败");
     }
     match emsp.wait_session(&seq, Duration::from_secs(120), |s| s.billed.is_some()).await {
-        Some(session) => tracing::info!(%seq, energy_kwh = %session.energy, billed = %session.billed.unwrap_or_default(), "the user stopped and was billed / 充电结束，已结算"),
+        Some(session) => {
+            tracing::info!(%seq, energy_kwh = %session.energy, billed = %session.billed.unwrap_or_default(), "the user stopped and was billed / 充电结束，已结算")
+        }
         None => tracing::warn!(%seq, "no charge-end record within 2 minutes / 两分钟内未收到充电订单"),
     }
 }

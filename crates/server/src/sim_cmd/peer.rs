@@ -72,7 +72,8 @@ pub fn own_secrets(path: Option<&Path>) -> anyhow::Result<Secrets> {
         return Ok(Secrets::new(&random(), &random(), &random(), &random()));
     };
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let set: SecretSet = serde_json::from_str(&text).with_context(|| format!("{}: expected operator_secret, data_secret, data_secret_iv and sig_secret", path.display()))?;
+    let set: SecretSet =
+        serde_json::from_str(&text).with_context(|| format!("{}: expected operator_secret, data_secret, data_secret_iv and sig_secret", path.display()))?;
     set.checked(&path.display().to_string())
 }
 

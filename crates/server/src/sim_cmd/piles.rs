@@ -172,7 +172,8 @@ mod tests {
 
     #[test]
     fn reads_the_admin_answer_a_list_of_them_or_a_map() {
-        let created = json!({"station_id": "x", "piles": [{"ocpp_id": "CBP00001", "password": "a", "connector_ids": []}, {"ocpp_id": "CBP00002", "password": "b"}]});
+        let created =
+            json!({"station_id": "x", "piles": [{"ocpp_id": "CBP00001", "password": "a", "connector_ids": []}, {"ocpp_id": "CBP00002", "password": "b"}]});
         assert_eq!(passwords_from(&created).unwrap()["CBP00002"], "b");
         let more = json!([created, {"piles": [{"ocpp_id": "CBP00003", "password": "c"}]}]);
         assert_eq!(passwords_from(&more).unwrap().len(), 3);

@@ -95,7 +95,8 @@ impl FlowA {
             let station = nearby["items"].as_array().and_then(|items| items.first()).cloned();
             if let Some(station) = station {
                 let (_, detail) = self.app.get(&format!("/api/app/v1/stations/{}", station["id"].as_str().unwrap()), None).await;
-                connector = detail["connectors_live"].as_array().unwrap().iter().find(|c| c["status"] == "available").map(|c| c["id"].as_str().unwrap().to_owned());
+                connector =
+                    detail["connectors_live"].as_array().unwrap().iter().find(|c| c["status"] == "available").map(|c| c["id"].as_str().unwrap().to_owned());
                 if connector.is_some() {
                     break;
                 }

@@ -164,7 +164,6 @@ macro_rules! on_both_backends {
     };
 }
 
-
 /// Our station CB0001 with one two-connector DC pile CBP00001 at a flat 0.80 + 0.60 per kWh,
 /// created by `admin`: the API's answer (connector ids, the pile's password).
 pub async fn station_with_one_pile(app: &TestApp, admin: &str) -> Value {

@@ -145,9 +145,10 @@ impl Services {
         let open_since = now - self.settings.payment_timeout;
         {
             let mut conn = self.db.acquire().await?;
-            let open = payments::for_order(&mut conn, order_id).await?.into_iter().find(|p| {
-                p.status == "pending" && p.method == gateway.name() && p.created_at > open_since && p.amount == amount.to_ten_thousandths()
-            });
+            let open = payments::for_order(&mut conn, order_id)
+                .await?
+                .into_iter()
+                .find(|p| p.status == "pending" && p.method == gateway.name() && p.created_at > open_since && p.amount == amount.to_ten_thousandths());
             if let Some(PaymentRecord { id, pay_url: Some(pay_url), .. }) = open {
                 return Ok(GatewayPaymentStarted { payment_id: id, pay_url });
             }

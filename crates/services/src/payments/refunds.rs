@@ -60,7 +60,8 @@ impl Services {
                 message_zh: format!("订单当前为「{}」，没有可退款的支付", order.state.label_zh()),
             });
         }
-        let payment_id = order.payment_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()).ok_or_else(|| Error::Internal("a paid order without its payment id".into()))?;
+        let payment_id =
+            order.payment_id.as_deref().and_then(|p| Uuid::parse_str(p).ok()).ok_or_else(|| Error::Internal("a paid order without its payment id".into()))?;
         let payment = {
             let mut conn = self.db.acquire().await?;
             payments::by_id(&mut conn, payment_id).await?.ok_or_else(|| Error::Internal("a paid order's payment is missing".into()))?
@@ -111,10 +112,8 @@ impl Services {
         }
         let trade = payment.external_ref.as_deref().ok_or_else(|| Error::Internal("a gateway payment without its trade id".into()))?;
         let reason = payment.refund_reason.as_deref().unwrap_or("refund");
-        let receipt = gateway
-            .refund(trade, payment.id, Money::from_ten_thousandths(payment.amount), reason)
-            .await
-            .map_err(|e| super::gateway_unavailable(&e))?;
+        let receipt =
+            gateway.refund(trade, payment.id, Money::from_ten_thousandths(payment.amount), reason).await.map_err(|e| super::gateway_unavailable(&e))?;
         let actor = format!("gateway:{}", gateway.name());
         let refund = Refund { refund_ref: &receipt.refund_id, at: receipt.at, reason: None, actor: &actor, credit_wallet: false };
         self.record_refund(&payment, "refunding", &refund).await?;
@@ -148,15 +147,19 @@ impl Services {
                 return Ok(false);
             }
             if refund.credit_wallet {
-                let credited = store::users::move_wallet(&mut tx, payment.user_id, payment.amount, "order_refund", Some(&payment.order_id.to_string()), now).await?;
+                let credited =
+                    store::users::move_wallet(&mut tx, payment.user_id, payment.amount, "order_refund", Some(&payment.order_id.to_string()), now).await?;
                 credited.ok_or_else(|| Error::Internal("a refund cannot make a balance negative".into()))?;
             }
             let StoredOrder { mut order, version } = orders::by_id(&mut tx, payment.order_id).await?.ok_or(Error::not_found("order"))?;
             if order.state == OrderState::Paid && order.payment_id.as_deref() == Some(payment.id.to_string().as_str()) {
                 let event = OrderEvent::Refunded { payment_id: payment.id.to_string(), amount: Money::from_ten_thousandths(payment.amount) };
-                let transition = order
-                    .apply(event, now)
-                    .map_err(|e| Error::Conflict { code: "order_state", field: None, message: e.to_string(), message_zh: e.message_zh() })?;
+                let transition = order.apply(event, now).map_err(|e| Error::Conflict {
+                    code: "order_state",
+                    field: None,
+                    message: e.to_string(),
+                    message_zh: e.message_zh(),
+                })?;
                 if !orders::update(&mut tx, &order, version).await? {
                     continue;
                 }

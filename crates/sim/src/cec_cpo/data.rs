@@ -6,9 +6,7 @@
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use cec::messages::{
-    ChargeDetail, ConnectorInfo, ConnectorType, EquipmentInfo, EquipmentType, PolicyInfo, StationInfo, StationStatus, StationType,
-};
+use cec::messages::{ChargeDetail, ConnectorInfo, ConnectorType, EquipmentInfo, EquipmentType, PolicyInfo, StationInfo, StationStatus, StationType};
 
 /// SplitMix64: tiny, good enough for simulation, and identical on every platform, so a seed
 /// reproduces the same catalog and the same misbehaviour decisions.
@@ -172,15 +170,24 @@ const DISTRICTS: &[(&str, &str, f64, f64)] = &[
     ("坪山区", "440310", 22.6900, 114.3460),
     ("光明区", "440311", 22.7480, 113.9360),
 ];
-const PLACES: &[&str] = &["科技园", "车公庙", "华强北", "海岸城", "前海", "蛇口", "西丽", "坂田", "布吉", "大运", "民治", "观澜", "沙井", "福永", "东门", "梅林"];
-const ROADS: &[&str] = &["深南大道", "滨海大道", "北环大道", "宝安大道", "龙岗大道", "梅观路", "南海大道", "新洲路", "沙河西路", "布龙路", "光明大道", "坪山大道"];
+const PLACES: &[&str] =
+    &["科技园", "车公庙", "华强北", "海岸城", "前海", "蛇口", "西丽", "坂田", "布吉", "大运", "民治", "观澜", "沙井", "福永", "东门", "梅林"];
+const ROADS: &[&str] =
+    &["深南大道", "滨海大道", "北环大道", "宝安大道", "龙岗大道", "梅观路", "南海大道", "新洲路", "沙河西路", "布龙路", "光明大道", "坪山大道"];
 const KINDS: &[&str] = &["超级充电站", "快充站", "公共充电站", "停车场充电站", "综合能源站"];
 
 /// Builds the catalog: `stations` stations, each with `piles` piles of `connectors` connectors.
 ///
 /// IDs follow the common convention ConnectorID = EquipmentID + 2 digits and stay well under the
 /// standard's length limits (StationID ≤ 20, EquipmentID ≤ 23, ConnectorID ≤ 26).
-pub fn catalog(operator_id: &str, stations: usize, piles: usize, connectors: usize, periods: &[TariffPeriod], rng: &mut SimRng) -> (Vec<StationInfo>, Vec<ConnectorSpec>) {
+pub fn catalog(
+    operator_id: &str,
+    stations: usize,
+    piles: usize,
+    connectors: usize,
+    periods: &[TariffPeriod],
+    rng: &mut SimRng,
+) -> (Vec<StationInfo>, Vec<ConnectorSpec>) {
     let electricity_fee = fee_text(periods, |p| p.elec_price);
     let service_fee = fee_text(periods, |p| p.service_price);
     let mut infos = Vec::with_capacity(stations);
@@ -198,8 +205,11 @@ pub fn catalog(operator_id: &str, stations: usize, piles: usize, connectors: usi
         for p in 1..=piles {
             let dc = rng.chance(0.6);
             let equipment_id = format!("{area}{s:05}{p:03}");
-            let (power, kind_code, upper, lower, current, connector_type) =
-                if dc { (Decimal::from(120), EquipmentType::Dc, 750, 200, 250, ConnectorType::DcGun) } else { (Decimal::from(7), EquipmentType::Ac, 240, 200, 32, ConnectorType::AcSocket) };
+            let (power, kind_code, upper, lower, current, connector_type) = if dc {
+                (Decimal::from(120), EquipmentType::Dc, 750, 200, 250, ConnectorType::DcGun)
+            } else {
+                (Decimal::from(7), EquipmentType::Ac, 240, 200, 32, ConnectorType::AcSocket)
+            };
             let mut connector_infos = Vec::with_capacity(connectors);
             for c in 1..=connectors {
                 let connector_id = format!("{equipment_id}{c:02}");

@@ -110,7 +110,10 @@ impl OperatorHandler for Handler {
         let mut equipment: BTreeMap<&str, Vec<ConnectorStatsInfo>> = BTreeMap::new();
         for c in state.connectors.values().filter(|c| c.spec.station_id == req.station_id) {
             let energy = per_connector.get(c.spec.connector_id.as_str()).copied().unwrap_or_default();
-            equipment.entry(c.spec.equipment_id.as_str()).or_default().push(ConnectorStatsInfo { connector_id: c.spec.connector_id.clone(), connector_electricity: energy1(energy) });
+            equipment
+                .entry(c.spec.equipment_id.as_str())
+                .or_default()
+                .push(ConnectorStatsInfo { connector_id: c.spec.connector_id.clone(), connector_electricity: energy1(energy) });
         }
         // Upper levels are sums of the rounded lower levels, so the figures add up.
         let equipment_stats_infos: Vec<EquipmentStatsInfo> = equipment
@@ -123,7 +126,13 @@ impl OperatorHandler for Handler {
             .collect();
         let station_electricity = equipment_stats_infos.iter().map(|e| e.equipment_electricity.value()).sum::<Decimal>().into();
         Ok(QueryStationStatsResponse {
-            station_stats: StationStatsInfo { station_id: req.station_id, start_time: req.start_time, end_time: req.end_time, station_electricity, equipment_stats_infos },
+            station_stats: StationStatsInfo {
+                station_id: req.station_id,
+                start_time: req.start_time,
+                end_time: req.end_time,
+                station_electricity,
+                equipment_stats_infos,
+            },
         })
     }
 
@@ -227,7 +236,12 @@ impl OperatorHandler for Handler {
     async fn query_stop_charge(&self, caller: &Caller, req: QueryStopCharge) -> Result<QueryStopChargeResponse, HandlerError> {
         let inner = &self.inner;
         let seq = req.start_charge_seq.0.clone();
-        let refuse = |stat, fail_reason| QueryStopChargeResponse { start_charge_seq: req.start_charge_seq.clone(), start_charge_seq_stat: stat, succ_stat: SuccStat::Failure, fail_reason };
+        let refuse = |stat, fail_reason| QueryStopChargeResponse {
+            start_charge_seq: req.start_charge_seq.clone(),
+            start_charge_seq_stat: stat,
+            succ_stat: SuccStat::Failure,
+            fail_reason,
+        };
         let mut state = inner.lock();
         let Some(session) = state.sessions.get(&seq).filter(|s| s.started_by == caller.operator_id && s.connector_id == req.connector_id) else {
             return Ok(refuse(StartChargeSeqStat::Unknown, 1));
@@ -243,7 +257,12 @@ impl OperatorHandler for Handler {
         sessions::begin_stop(&mut state, &seq);
         drop(state);
         inner.spawn(sessions::stop_requested(inner.clone(), seq));
-        Ok(QueryStopChargeResponse { start_charge_seq: req.start_charge_seq, start_charge_seq_stat: StartChargeSeqStat::Stopping, succ_stat: SuccStat::Success, fail_reason: 0 })
+        Ok(QueryStopChargeResponse {
+            start_charge_seq: req.start_charge_seq,
+            start_charge_seq_stat: StartChargeSeqStat::Stopping,
+            succ_stat: SuccStat::Success,
+            fail_reason: 0,
+        })
     }
 
     async fn query_reserve(&self, caller: &Caller, req: QueryReserve) -> Result<QueryReserveResponse, HandlerError> {
@@ -299,7 +318,12 @@ impl OperatorHandler for Handler {
         let inner = &self.inner;
         let mut state = inner.lock();
         let Some(i) = state.reservations.iter().position(|r| r.reserve_seq == req.reserve_seq && r.reserved_by == caller.operator_id) else {
-            return Ok(QueryCancelReserveResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Failure, reserve_seq_stat: ReserveSeqStat::Failed, fail_reason: 1 });
+            return Ok(QueryCancelReserveResponse {
+                reserve_seq: req.reserve_seq,
+                succ_stat: SuccStat::Failure,
+                reserve_seq_stat: ReserveSeqStat::Failed,
+                fail_reason: 1,
+            });
         };
         let stat = state.reservations[i].stat;
         if stat != ReserveSeqStat::Reserved {
@@ -311,6 +335,11 @@ impl OperatorHandler for Handler {
         drop(state);
         let push_inner = inner.clone();
         inner.spawn(async move { push_inner.push_status(&connector_id, ConnectorStatusCode::Idle).await });
-        Ok(QueryCancelReserveResponse { reserve_seq: req.reserve_seq, succ_stat: SuccStat::Success, reserve_seq_stat: ReserveSeqStat::Cancelled, fail_reason: 0 })
+        Ok(QueryCancelReserveResponse {
+            reserve_seq: req.reserve_seq,
+            succ_stat: SuccStat::Success,
+            reserve_seq_stat: ReserveSeqStat::Cancelled,
+            fail_reason: 0,
+        })
     }
 }

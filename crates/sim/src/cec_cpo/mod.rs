@@ -33,8 +33,8 @@ use rust_decimal::Decimal;
 use tokio::task::AbortHandle;
 
 pub use data::TariffPeriod;
-pub use handlers::{FAIL_ALREADY_STOPPED, FAIL_FAULT, FAIL_OCCUPIED, FAIL_STILL_STARTING};
 use data::{ConnectorSpec, SimRng};
+pub use handlers::{FAIL_ALREADY_STOPPED, FAIL_FAULT, FAIL_OCCUPIED, FAIL_STILL_STARTING};
 
 /// Where and how the simulator pushes to the platform: the platform's address and the secrets
 /// the platform issued to us for calling it.
@@ -321,7 +321,8 @@ impl CpoSimulator {
     pub async fn start(config: CpoConfig) -> std::io::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut rng = SimRng::new(config.seed);
-        let (stations, specs) = data::catalog(&config.operator_id, config.stations, config.piles_per_station, config.connectors_per_pile, &config.tariff, &mut rng);
+        let (stations, specs) =
+            data::catalog(&config.operator_id, config.stations, config.piles_per_station, config.connectors_per_pile, &config.tariff, &mut rng);
         let now = Utc::now();
         let stations = stations.into_iter().enumerate().map(|(i, info)| StationEntry { info, updated_at: data::initial_update_time(now, i) }).collect();
         let connectors = specs.into_iter().map(|spec| (spec.connector_id.clone(), ConnectorState { spec, status: ConnectorStatusCode::Idle })).collect();
@@ -354,10 +355,8 @@ impl CpoSimulator {
 
         let handler = Arc::new(handlers::Handler { inner: inner.clone() });
         let directory = Arc::new(crate::directory::OnePartner { secrets: inner.config.secrets_for_platform.clone(), version: inner.config.version.clone() });
-        let router = CecServer::new(directory, ServerConfig::default())
-            .with_operator(handler)
-            .router()
-            .layer(axum::middleware::from_fn_with_state(inner.clone(), gate));
+        let router =
+            CecServer::new(directory, ServerConfig::default()).with_operator(handler).router().layer(axum::middleware::from_fn_with_state(inner.clone(), gate));
         inner.spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::warn!(error = %e, "CPO simulator server ended");

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cec::messages::*;
 use cec::ClientError;
+use cec::messages::*;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
@@ -42,7 +42,9 @@ impl Inner {
             ConnectorStatusCode::Offline => 0,
             _ => 50,
         });
-        let push = NotificationStationStatus { connector_status_info: ConnectorStatusInfo { connector_id: connector_id.to_owned(), status, park_status, lock_status } };
+        let push = NotificationStationStatus {
+            connector_status_info: ConnectorStatusInfo { connector_id: connector_id.to_owned(), status, park_status, lock_status },
+        };
         let _ = self.push(&push, connector_id).await;
     }
 
@@ -116,7 +118,6 @@ pub(crate) fn charge_status(inner: &Inner, state: &State, seq: &str, now: DateTi
     })
 }
 
-
 /// After an accepted start: the pile starts (or fails to) after `start_delay`, then reports the
 /// charge status every `charge_status_interval` until the session leaves "charging".
 pub(crate) async fn run(inner: Arc<Inner>, seq: String) {
@@ -135,7 +136,12 @@ pub(crate) async fn run(inner: Arc<Inner>, seq: String) {
             session.stat = StartChargeSeqStat::Charging;
             session.start_time = Some(now);
         }
-        let result = NotificationStartChargeResult { start_charge_seq: session.start_charge_seq.clone(), start_charge_seq_stat: session.stat, connector_id: session.connector_id.clone(), start_time: now };
+        let result = NotificationStartChargeResult {
+            start_charge_seq: session.start_charge_seq.clone(),
+            start_charge_seq_stat: session.stat,
+            connector_id: session.connector_id.clone(),
+            start_time: now,
+        };
         let failed = session.start_fails;
         if !failed && let Some(c) = state.connectors.get_mut(&result.connector_id) {
             c.status = ConnectorStatusCode::Charging;
@@ -295,7 +301,12 @@ pub(crate) async fn expire_reservation(inner: Arc<Inner>, seq: String, after: Du
             return;
         };
         r.stat = ReserveSeqStat::Expired;
-        let result = NotificationReserveResult { reserve_seq: r.reserve_seq.clone(), connector_id: r.connector_id.clone(), reserve_seq_stat: ReserveSeqStat::Expired, end_time: inner.clock.now() };
+        let result = NotificationReserveResult {
+            reserve_seq: r.reserve_seq.clone(),
+            connector_id: r.connector_id.clone(),
+            reserve_seq_stat: ReserveSeqStat::Expired,
+            end_time: inner.clock.now(),
+        };
         release_reserved(&mut state, &result.connector_id);
         result
     };
@@ -315,7 +326,12 @@ pub(crate) fn release_reserved(state: &mut State, connector_id: &str) {
 
 /// Tells the platform a reservation was consumed by a start.
 pub(crate) async fn reservation_used(inner: Arc<Inner>, reservation: ReservationInfo) {
-    let result = NotificationReserveResult { reserve_seq: reservation.reserve_seq.clone(), connector_id: reservation.connector_id, reserve_seq_stat: ReserveSeqStat::Used, end_time: inner.clock.now() };
+    let result = NotificationReserveResult {
+        reserve_seq: reservation.reserve_seq.clone(),
+        connector_id: reservation.connector_id,
+        reserve_seq_stat: ReserveSeqStat::Used,
+        end_time: inner.clock.now(),
+    };
     let _ = inner.push(&result, reservation.reserve_seq.as_str()).await;
 }
 
