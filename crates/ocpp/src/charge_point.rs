@@ -108,7 +108,12 @@ impl Transport for Socket {
     async fn recv(&mut self) -> WireIn {
         match self.next().await {
             Some(Ok(Message::Text(text))) => WireIn::Text(text.as_str().to_owned()),
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => WireIn::Closed,
+            Some(Ok(Message::Close(_))) => {
+                // Sends the Close reply tungstenite queued (the close handshake).
+                let _ = SinkExt::flush(self).await;
+                WireIn::Closed
+            }
+            Some(Err(_)) | None => WireIn::Closed,
             Some(Ok(_)) => WireIn::Activity,
         }
     }

@@ -29,6 +29,8 @@ pub(crate) enum WireIn {
     Text(String),
     /// Ping, pong or a frame we do not use: proves the peer is alive.
     Activity,
+    /// A message above the configured size limit; it was read and discarded.
+    TooBig,
     Closed,
 }
 
@@ -79,6 +81,8 @@ pub enum SessionEnd {
     Idle,
     /// Closed on request (replaced by a newer connection, or deliberately).
     Closed,
+    /// The peer sent a message above the size limit; closed with 1009 (RFC 6455 §7.4.1).
+    TooBig,
 }
 
 struct Pending {
@@ -136,6 +140,10 @@ where
             wire = transport.recv() => {
                 let text = match wire {
                     WireIn::Closed => return SessionEnd::PeerClosed,
+                    WireIn::TooBig => {
+                        transport.close(1009, "message too big for this endpoint").await;
+                        return SessionEnd::TooBig;
+                    }
                     WireIn::Activity => { last_activity = Instant::now(); continue }
                     WireIn::Text(text) => { last_activity = Instant::now(); text }
                 };

@@ -99,9 +99,13 @@ async fn lenient_mode_accepts_a_missing_subprotocol_header() {
 async fn reconnect_replaces_the_old_connection_in_order() {
     let mut server = start_server(fast_config(), 60).await;
     let old = server.connect("CP007", silent()).await;
-    let answering = Arc::new(Scripted(|action: &str, _| {
-        assert_eq!(action, "UnlockConnector");
-        Some(Ok(serde_json::json!({"status": "Unlocked"})))
+    let answering = Arc::new(Scripted(|action: &str, _| match action {
+        // The takeover's request for fresh statuses.
+        "TriggerMessage" => Some(Ok(serde_json::json!({"status": "Rejected"}))),
+        _ => {
+            assert_eq!(action, "UnlockConnector");
+            Some(Ok(serde_json::json!({"status": "Unlocked"})))
+        }
     }));
     let new = ChargePoint::connect(&server.config_for("CP007"), answering).await.unwrap();
     assert!(matches!(server.next_event().await, Event::Disconnected(id, DisconnectReason::Replaced) if id == "CP007"));
@@ -144,4 +148,93 @@ async fn heartbeats_keep_the_connection_alive() {
     assert!(server.cs.is_connected("CP009"));
     assert!(matches!(server.next_event().await, Event::Boot(_)));
     assert!(server.events.try_recv().is_err(), "no disconnect expected");
+}
+
+/// Ten hours of one-minute samples of energy, power and SoC: a StopTransaction of about 100 kB.
+fn long_stop_transaction(id: &str) -> String {
+    let start = chrono::DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let samples: Vec<serde_json::Value> = (0..600)
+        .map(|minute| {
+            let at = (start + chrono::Duration::minutes(minute)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            serde_json::json!({"timestamp": at, "sampledValue": [
+                {"value": (minute * 1000).to_string(), "context": "Sample.Periodic", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                {"value": "60000", "context": "Sample.Periodic", "measurand": "Power.Active.Import", "unit": "W"},
+                {"value": (minute / 6).to_string(), "context": "Sample.Periodic", "measurand": "SoC", "unit": "Percent"}
+            ]})
+        })
+        .collect();
+    let payload = serde_json::json!({"meterStop": 600_000, "timestamp": "2026-12-01T10:00:00Z", "transactionId": 7, "reason": "EVDisconnected",
+                                     "transactionData": samples});
+    serde_json::json!([2, id, "StopTransaction", payload]).to_string()
+}
+
+#[tokio::test]
+async fn a_long_stop_transaction_is_taken_and_a_too_big_message_closed_with_1009() {
+    let mut server = start_server(fast_config(), 60).await;
+    let mut ws = raw_connect(&server.endpoint, "CP010").await;
+    assert!(matches!(server.next_event().await, Event::Connected(_)));
+    let stop = long_stop_transaction("long-1");
+    assert!(stop.len() > 90_000, "{} bytes", stop.len());
+    raw_send(&mut ws, &stop).await;
+    assert_eq!(raw_recv(&mut ws).await, serde_json::json!([3, "long-1", {}]));
+    match server.next_event().await {
+        Event::Stop(_, req) => assert_eq!(req.transaction_data.map(|d| d.len()), Some(600)),
+        other => panic!("expected the StopTransaction, got {other:?}"),
+    }
+
+    // Above the documented limit (1 MiB by default): a Close frame with 1009, as RFC 6455 says.
+    let huge = serde_json::json!([2, "huge-1", "DataTransfer", {"vendorId": "X", "data": "x".repeat(1024 * 1024 + 1)}]).to_string();
+    raw_send(&mut ws, &huge).await;
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(3), futures::StreamExt::next(&mut ws)).await.expect("no answer within 3 s") {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame))) => break frame,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Ping(_) | tokio_tungstenite::tungstenite::Message::Pong(_))) => continue,
+            other => panic!("expected a Close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(closed.map(|f| u16::from(f.code)), Some(1009));
+    assert!(matches!(server.next_event().await, Event::Disconnected(id, DisconnectReason::MessageTooBig) if id == "CP010"));
+}
+
+#[tokio::test]
+async fn the_close_handshake_is_answered_with_a_close_frame() {
+    let mut server = start_server(fast_config(), 60).await;
+    let mut ws = raw_connect(&server.endpoint, "CP011").await;
+    assert!(matches!(server.next_event().await, Event::Connected(_)));
+    futures::SinkExt::send(&mut ws, tokio_tungstenite::tungstenite::Message::Close(None)).await.unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(3), futures::StreamExt::next(&mut ws)).await.expect("no answer within 3 s");
+    assert!(matches!(answer, Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))), "{answer:?}");
+    assert!(matches!(server.next_event().await, Event::Disconnected(id, DisconnectReason::Closed) if id == "CP011"));
+}
+
+/// A pile that opens a second connection (a network change) without booting again: the first
+/// is reported `Replaced` (the pile is still reachable) and the new one is asked for the status
+/// of every connector, since its old connection may have missed changes.
+#[tokio::test]
+async fn a_takeover_is_asked_for_fresh_statuses() {
+    let mut server = start_server(fast_config(), 60).await;
+    let mut first = raw_connect(&server.endpoint, "CP012").await;
+    assert!(matches!(server.next_event().await, Event::Connected(_)));
+    raw_send(&mut first, r#"[2, "b1", "BootNotification", {"chargePointVendor": "V", "chargePointModel": "M"}]"#).await;
+    assert_eq!(raw_recv(&mut first).await[2]["status"], "Accepted");
+    assert!(matches!(server.next_event().await, Event::Boot(_)));
+
+    let mut second = raw_connect(&server.endpoint, "CP012").await;
+    assert!(matches!(server.next_event().await, Event::Disconnected(id, DisconnectReason::Replaced) if id == "CP012"));
+    assert!(matches!(server.next_event().await, Event::Connected(id) if id == "CP012"));
+    let trigger = raw_recv(&mut second).await;
+    assert_eq!(
+        (&trigger[0], &trigger[2], &trigger[3]),
+        (&serde_json::json!(2), &serde_json::json!("TriggerMessage"), &serde_json::json!({"requestedMessage": "StatusNotification"}))
+    );
+    let id = trigger[1].as_str().unwrap().to_owned();
+    raw_send(&mut second, &serde_json::json!([3, id, {"status": "Accepted"}]).to_string()).await;
+    raw_send(&mut second, r#"[2, "s1", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}]"#).await;
+    assert_eq!(raw_recv(&mut second).await, serde_json::json!([3, "s1", {}]));
+    assert!(matches!(server.next_event().await, Event::Status(id, 1, _) if id == "CP012"));
+    assert!(server.cs.is_connected("CP012"));
+
+    // Closing it on request is not a takeover.
+    assert!(server.cs.disconnect("CP012"));
+    assert!(matches!(server.next_event().await, Event::Disconnected(id, DisconnectReason::ClosedByUs) if id == "CP012"));
 }

@@ -15,7 +15,9 @@ pub struct CentralSystemConfig {
     pub command_queue: usize,
     /// Incoming CALLs buffered per connection; a compliant charge point sends one at a time.
     pub inbound_queue: usize,
-    /// Largest accepted WebSocket message.
+    /// Largest accepted WebSocket message; a larger one closes the connection with 1009
+    /// (message too big). A StopTransaction with the meter samples of a long session is large:
+    /// ten hours of one-minute samples are about 100 kB.
     pub max_message_size: usize,
     /// WebSocket read/write buffer per connection; small, because it is paid per charge point.
     pub io_buffer_size: usize,
@@ -34,7 +36,7 @@ impl Default for CentralSystemConfig {
             offline_factor: 3,
             command_queue: 8,
             inbound_queue: 8,
-            max_message_size: 64 * 1024,
+            max_message_size: 1024 * 1024,
             io_buffer_size: 4 * 1024,
             lenient_subprotocol: false,
             replace_wait: Duration::from_secs(5),

@@ -58,8 +58,13 @@ pub enum DisconnectReason {
     Closed,
     /// No traffic within heartbeat interval × offline factor.
     Offline,
-    /// A newer connection with the same identity replaced this one, or we closed it.
+    /// A newer connection with the same identity took over: the charge point is still
+    /// reachable, through that connection (whose `connected` follows).
     Replaced,
+    /// We closed it on request ([`super::CentralSystem::disconnect`]).
+    ClosedByUs,
+    /// The charge point sent a message above `max_message_size`; closed with 1009.
+    MessageTooBig,
 }
 
 impl From<SessionEnd> for DisconnectReason {
@@ -67,7 +72,8 @@ impl From<SessionEnd> for DisconnectReason {
         match end {
             SessionEnd::PeerClosed => Self::Closed,
             SessionEnd::Idle => Self::Offline,
-            SessionEnd::Closed => Self::Replaced,
+            SessionEnd::Closed => Self::ClosedByUs,
+            SessionEnd::TooBig => Self::MessageTooBig,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The [`CentralSystem`] handle: live connections by identity, and outbound commands.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, watch};
@@ -31,6 +31,8 @@ pub(crate) struct Inner {
 /// Registration state of one connection, as last answered to its BootNotification.
 pub(crate) struct ConnectionState {
     registration: AtomicU8,
+    /// A newer connection with the same identity took over (set before it asks us to close).
+    replaced: AtomicBool,
     pub control: Arc<SessionControl>,
 }
 
@@ -41,7 +43,7 @@ const REG_REJECTED: u8 = 3;
 
 impl ConnectionState {
     pub fn new(control: Arc<SessionControl>) -> Arc<Self> {
-        Arc::new(Self { registration: AtomicU8::new(REG_NONE), control })
+        Arc::new(Self { registration: AtomicU8::new(REG_NONE), replaced: AtomicBool::new(false), control })
     }
 
     /// `None` until a BootNotification was answered on this connection. A reconnecting charge
@@ -53,6 +55,10 @@ impl ConnectionState {
             REG_REJECTED => Some(RegistrationStatus::Rejected),
             _ => None,
         }
+    }
+
+    pub fn was_replaced(&self) -> bool {
+        self.replaced.load(Ordering::Relaxed)
     }
 
     pub fn set_registration(&self, status: RegistrationStatus) {
@@ -78,6 +84,8 @@ struct Entry {
 pub(crate) struct Registration {
     pub id: u64,
     pub done: watch::Sender<()>,
+    /// This connection replaced a live one of the same charge point.
+    pub took_over: bool,
 }
 
 impl CentralSystem {
@@ -143,17 +151,21 @@ impl CentralSystem {
         let (done_tx, done_rx) = watch::channel(());
         let entry = Entry { id, commands, state, done: done_rx };
         let give_up = tokio::time::Instant::now() + self.inner.config.replace_wait;
+        let mut took_over = false;
         loop {
             let previous = {
                 let mut map = self.lock();
                 match map.get(cp) {
                     Some(old) if tokio::time::Instant::now() < give_up => old.clone(),
-                    _ => {
+                    other => {
+                        took_over |= other.is_some();
                         map.insert(cp.clone(), entry);
-                        return Registration { id, done: done_tx };
+                        return Registration { id, done: done_tx, took_over };
                     }
                 }
             };
+            took_over = true;
+            previous.state.replaced.store(true, Ordering::Relaxed);
             previous.state.control.kill.notify_one();
             let mut done = previous.done;
             let _ = tokio::time::timeout_at(give_up, done.changed()).await;

@@ -26,6 +26,11 @@ impl CentralSystem {
     }
 }
 
+/// A single frame up to this size is read whole even when the message limit is lower, so a
+/// charge point that sends a too-big message in one frame (as OCPP-J clients do) has it consumed
+/// and then reads our Close 1009, instead of a connection reset with its data still unread.
+const FRAME_READ_LIMIT: usize = 16 * 1024 * 1024;
+
 async fn upgrade(State(cs): State<CentralSystem>, Path(raw_id): Path<String>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let Some(cp) = ChargePointId::parse(&raw_id) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -46,8 +51,12 @@ async fn upgrade(State(cs): State<CentralSystem>, Path(raw_id): Path<String>, he
 
     let config = cs.config();
     let offered = offered_protocols(&headers);
-    let ws =
-        ws.read_buffer_size(config.io_buffer_size).write_buffer_size(config.io_buffer_size).max_message_size(config.max_message_size).protocols([SUBPROTOCOL]);
+    let ws = ws
+        .read_buffer_size(config.io_buffer_size)
+        .write_buffer_size(config.io_buffer_size)
+        .max_message_size(config.max_message_size)
+        .max_frame_size(config.max_message_size.max(FRAME_READ_LIMIT))
+        .protocols([SUBPROTOCOL]);
     let speaks_ocpp16 = offered.iter().any(|p| p == SUBPROTOCOL) || (offered.is_empty() && config.lenient_subprotocol);
     if !speaks_ocpp16 {
         // The specification: complete the handshake without the header, then close at once.
