@@ -73,6 +73,16 @@ impl RequestEnvelope {
         };
         Ok(Self { operator_id: field("OperatorID")?, data: field("Data")?, timestamp: field("TimeStamp")?, seq: field("Seq")?, sig: field("Sig")? })
     }
+
+    /// The `OperatorID` a body names, even when the envelope is incomplete: a refusal of a
+    /// known partner's request is signed for it, whatever else is missing.
+    pub fn claimed_operator(body: &[u8]) -> Option<String> {
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else { return None };
+        match map.iter().find(|(k, _)| k.eq_ignore_ascii_case("OperatorID")).map(|(_, v)| v) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        }
+    }
 }
 
 impl ResponseEnvelope {
@@ -83,8 +93,8 @@ impl ResponseEnvelope {
         Self { ret, msg: msg.into(), data, sig }
     }
 
-    /// An error reply: `Data` empty, signed when we know the caller's keys (for an unknown
-    /// OperatorID we cannot sign, so `Sig` is empty too).
+    /// An error reply: `Data` empty, signed when we know the caller's keys. Only a caller we
+    /// cannot identify (no OperatorID, or one we do not know) gets an empty `Sig`.
     pub fn refusal(keys: Option<&Keys>, refusal: &Refusal) -> Self {
         let ret = refusal.ret.code();
         let sig = keys.map(|k| k.sign(&[&ret.to_string(), &refusal.msg, ""])).unwrap_or_default();

@@ -99,6 +99,63 @@ async fn signature_errors_are_4001() {
     assert_eq!(running.recorder.names(), ["query_station_status"]);
 }
 
+/// The appendix request of the standard (cec102-vectors.json `spec-appendix-request-sig`).
+fn appendix_request() -> Value {
+    let vectors: Value = serde_json::from_str(include_str!("data/cec102-vectors.json")).unwrap();
+    let vector = vectors["vectors"].as_array().unwrap().iter().find(|v| v["id"] == "spec-appendix-request-sig").unwrap();
+    vector["envelope"].clone()
+}
+
+#[tokio::test]
+async fn refusals_to_a_known_partner_are_signed() {
+    let running = start().await;
+    let raw = Raw { http: reqwest::Client::new(), base: running.base.clone() };
+    let appendix = Keys::new(&appendix_secrets()).unwrap();
+    let verified = |reply: &ResponseEnvelope| !reply.sig.is_empty() && reply.verify(&appendix);
+
+    // The appendix request, its signature damaged: 4001, signed with the appendix SigSecret.
+    let mut request = appendix_request();
+    request["Sig"] = json!("745166E8C43C84D37FFEC0F529C41360");
+    let reply = raw.post(STATUS_PATH, None, request.to_string()).await;
+    assert_eq!(reply.ret, 4001, "{}", reply.msg);
+    assert!(verified(&reply), "a 4001 to a known partner carries a valid Sig: {reply:?}");
+    assert_eq!(reply.data, "", "no business data in a refusal");
+
+    // An envelope field missing, OperatorID known: 4003 naming the field, signed.
+    for missing in ["Sig", "Seq", "TimeStamp", "Data"] {
+        let mut request = appendix_request();
+        request.as_object_mut().unwrap().remove(missing);
+        let reply = raw.post(STATUS_PATH, None, request.to_string()).await;
+        assert_eq!(reply.ret, 4003);
+        assert!(reply.msg.contains(missing), "{}", reply.msg);
+        assert!(verified(&reply), "4003 for a missing {missing} carries a valid Sig: {reply:?}");
+    }
+
+    // The intact appendix request gets past the signature (its token is what is missing): signed.
+    let reply = raw.post(STATUS_PATH, None, appendix_request().to_string()).await;
+    assert_eq!(reply.ret, 4002);
+    assert!(verified(&reply), "{reply:?}");
+
+    // A partner in a rotation: a refusal is signed with the newest set.
+    let mut env = sealed(PARTNER, &json!({"StationIDs":["S1"]}), Utc::now(), 1);
+    env.sig = "00000000000000000000000000000000".into();
+    let reply = raw.post(STATUS_PATH, None, body(&env)).await;
+    assert_eq!(reply.ret, 4001);
+    assert!(reply.verify(&Keys::new(&rotated()).unwrap()), "{reply:?}");
+
+    // Only a caller we cannot identify gets an empty Sig.
+    let mut request = appendix_request();
+    request["OperatorID"] = json!("UNKNOWN01");
+    request.as_object_mut().unwrap().remove("Sig");
+    let reply = raw.post(STATUS_PATH, None, request.to_string()).await;
+    assert_eq!((reply.ret, reply.sig.as_str()), (4003, ""));
+    let mut request = appendix_request();
+    request.as_object_mut().unwrap().remove("OperatorID");
+    let reply = raw.post(STATUS_PATH, None, request.to_string()).await;
+    assert_eq!((reply.ret, reply.sig.as_str()), (4003, ""));
+    assert!(running.recorder.names().is_empty(), "no handler was called");
+}
+
 #[tokio::test]
 async fn token_errors_are_4002() {
     let (running, raw, token) = setup().await;
@@ -179,6 +236,45 @@ async fn parameter_errors_are_4004_and_handler_errors_map() {
     assert!(matches!(c.call(&start("BROKEN")).await, Err(ClientError::Ret { ret: Ret::System, msg }) if !msg.contains("fire")));
     // query_start_charge is never retried: each call reached the handler once.
     assert_eq!(running.recorder.names().len(), 3);
+}
+
+#[tokio::test]
+async fn values_outside_the_standards_sets_are_4004() {
+    let (running, raw, token) = setup().await;
+    let k = keys();
+    let push = |status: Value, park: Value| json!({"ConnectorStatusInfo": {"ConnectorID": "C1", "Status": status, "ParkStatus": park}});
+    let order = |reason: i64| {
+        json!({"StartChargeSeq": seq(1).0, "ConnectorID": "C1", "StartTime": "2024-01-01 12:00:05", "EndTime": "2024-01-01 12:40:11",
+               "TotalPower": 24.6, "TotalElecMoney": 19.68, "TotalSeviceMoney": 9.84, "TotalMoney": 29.52, "StopReason": reason})
+    };
+    let refused = [
+        ("notification_stationStatus", push(json!(7), json!(10)), "Status"),
+        ("notification_stationStatus", push(json!(-1), json!(10)), "Status"),
+        ("notification_stationStatus", push(json!(1), json!(20)), "ParkStatus"),
+        ("notification_charge_order_info", order(100), "StopReason"),
+        (
+            "notification_start_charge_result",
+            json!({"StartChargeSeq": seq(2).0, "StartChargeSeqStat": 9, "ConnectorID": "C1", "StartTime": "2024-01-01 12:00:05"}),
+            "StartChargeSeqStat",
+        ),
+    ];
+    for (n, (interface, payload, field)) in refused.iter().enumerate() {
+        let env = sealed(PARTNER, payload, Utc::now(), n as u16 + 1);
+        let reply = raw.post(&format!("/evcs/v1.0/{interface}"), Some(&token), body(&env)).await;
+        assert_eq!(reply.ret, 4004, "{payload}: {}", reply.msg);
+        assert!(reply.msg.contains(field) && reply.msg.contains("不在标准定义的范围内"), "{} should name {field}", reply.msg);
+        assert!(reply.verify(&k));
+    }
+    assert!(running.recorder.names().is_empty(), "nothing reached a handler");
+
+    // Strict on values, tolerant on spelling: a number as a string, a custom StopReason.
+    let accepted = [("notification_stationStatus", push(json!("3"), json!(50))), ("notification_charge_order_info", order(90))];
+    for (n, (interface, payload)) in accepted.iter().enumerate() {
+        let env = sealed(PARTNER, payload, Utc::now(), n as u16 + 20);
+        let reply = raw.post(&format!("/evcs/v1.0/{interface}"), Some(&token), body(&env)).await;
+        assert_eq!(reply.ret, 0, "{payload}: {}", reply.msg);
+    }
+    assert_eq!(running.recorder.names(), ["notification_stationStatus", "notification_charge_order_info"]);
 }
 
 #[tokio::test]

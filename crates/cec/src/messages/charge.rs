@@ -170,6 +170,7 @@ pub struct NotificationStopChargeResult {
     #[serde(rename = "ConnectorID")]
     pub connector_id: String,
     pub succ_stat: SuccStat,
-    #[serde(with = "int")]
+    /// As in `query_stop_charge`: 0 none, 1 no device, 2 offline, 3 already stopped, 4–99 custom.
+    #[serde(serialize_with = "int::serialize", deserialize_with = "super::common::codes::stop_fail_reason")]
     pub fail_reason: i64,
 }

@@ -22,7 +22,7 @@ pub struct QueryReserve {
 
 int_enum!(
     /// State of a reservation.
-    ReserveSeqStat { Reserved = 1, Cancelled = 2, Expired = 3, Used = 4, Failed = 5 }
+    ReserveSeqStat "ReserveSeqStat" { Reserved = 1, Cancelled = 2, Expired = 3, Used = 4, Failed = 5 }
 );
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

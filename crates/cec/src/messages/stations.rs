@@ -33,19 +33,19 @@ pub struct QueryStationsInfoResponse {
 
 int_enum!(
     /// §10.1
-    StationType { Public = 1, Private = 50, Bus = 100, Sanitation = 101, Logistics = 102, Taxi = 103, Other255 = 255 }
+    StationType "StationType" { Public = 1, Private = 50, Bus = 100, Sanitation = 101, Logistics = 102, Taxi = 103, Other255 = 255 }
 );
 int_enum!(
     /// §10.2
-    StationStatus { Unknown = 0, Building = 1, Closed = 5, Maintenance = 6, Normal = 50 }
+    StationStatus "StationStatus" { Unknown = 0, Building = 1, Closed = 5, Maintenance = 6, Normal = 50 }
 );
 int_enum!(
     /// §10.4
-    EquipmentType { Dc = 1, Ac = 2, AcDc = 3, Wireless = 4, Other5 = 5 }
+    EquipmentType "EquipmentType" { Dc = 1, Ac = 2, AcDc = 3, Wireless = 4, Other5 = 5 }
 );
 int_enum!(
     /// §10.5
-    ConnectorType { HouseholdSocket = 1, AcSocket = 2, AcPlug = 3, DcGun = 4, WirelessPad = 5, Other6 = 6 }
+    ConnectorType "ConnectorType" { HouseholdSocket = 1, AcSocket = 2, AcPlug = 3, DcGun = 4, WirelessPad = 5, Other6 = 6 }
 );
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub struct StationInfo {
     pub station_lat: Coord6,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_guide: Option<String>,
-    #[serde(with = "int")]
+    #[serde(serialize_with = "int::serialize", deserialize_with = "super::common::codes::construction")]
     pub construction: i64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pictures: Vec<String>,
@@ -93,7 +93,8 @@ pub struct StationInfo {
     pub park_fee: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<String>,
-    #[serde(deserialize_with = "crate::tolerant::opt_int", default, skip_serializing_if = "Option::is_none")]
+    /// 0 no (the default), 1 reservations supported.
+    #[serde(deserialize_with = "super::common::codes::support_order", default, skip_serializing_if = "Option::is_none")]
     pub support_order: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remark: Option<String>,
@@ -143,6 +144,6 @@ pub struct ConnectorInfo {
     pub power: Power1,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub park_no: Option<String>,
-    #[serde(with = "int")]
+    #[serde(serialize_with = "int::serialize", deserialize_with = "super::common::codes::national_standard")]
     pub national_standard: i64,
 }

@@ -10,9 +10,11 @@ pub struct ConnectorStatusInfo {
     #[serde(rename = "ConnectorID")]
     pub connector_id: String,
     pub status: ConnectorStatusCode,
-    #[serde(deserialize_with = "crate::tolerant::opt_int", default, skip_serializing_if = "Option::is_none")]
+    /// §10.7: 0 unknown, 10 free, 50 occupied.
+    #[serde(deserialize_with = "super::common::codes::park_status", default, skip_serializing_if = "Option::is_none")]
     pub park_status: Option<i64>,
-    #[serde(deserialize_with = "crate::tolerant::opt_int", default, skip_serializing_if = "Option::is_none")]
+    /// §10.7: 0 unknown, 10 unlocked, 50 locked.
+    #[serde(deserialize_with = "super::common::codes::lock_status", default, skip_serializing_if = "Option::is_none")]
     pub lock_status: Option<i64>,
 }
 

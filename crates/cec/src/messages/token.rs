@@ -13,7 +13,7 @@ pub struct QueryToken {
 
 int_enum!(
     /// Why a token was refused.
-    TokenFailReason { None = 0, NoSuchOperator = 1, WrongSecret = 2 }
+    TokenFailReason "FailReason" { None = 0, NoSuchOperator = 1, WrongSecret = 2 } custom 3..=99
 );
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

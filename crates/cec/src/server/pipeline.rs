@@ -45,10 +45,16 @@ fn side_of(interface: &str) -> Option<Side> {
 }
 
 pub(super) async fn process(server: &CecServer, version: &str, interface: &str, bearer: Option<&str>, body: &[u8]) -> ResponseEnvelope {
-    // 1. The envelope.
+    // 1. The envelope. A known partner's incomplete request is still answered signed.
     let request = match RequestEnvelope::parse(body) {
         Ok(r) => r,
-        Err(refusal) => return ResponseEnvelope::refusal(None, &refusal),
+        Err(refusal) => {
+            let keys = match RequestEnvelope::claimed_operator(body) {
+                Some(operator_id) => server.directory.lookup(&operator_id).await.ok().flatten().and_then(|entry| signing_keys(&entry)),
+                None => None,
+            };
+            return ResponseEnvelope::refusal(keys.as_ref(), &refusal);
+        }
     };
     // 2. The caller.
     let entry = match server.directory.lookup(&request.operator_id).await {
@@ -60,14 +66,17 @@ pub(super) async fn process(server: &CecServer, version: &str, interface: &str, 
         Err(e) => return ResponseEnvelope::refusal(None, &Refusal::from(e)),
     };
     // 3. The signature, against every secret set the caller may use now.
+    let mut entry = entry;
     let mut matched = verifying_set(&entry, &request);
     if matched.is_none()
         && let Ok(Some(fresh)) = server.directory.refresh(&request.operator_id).await
     {
         matched = verifying_set(&fresh, &request);
+        entry = fresh;
     }
     let Some((keys, secrets)) = matched else {
-        return ResponseEnvelope::refusal(None, &Refusal::new(Ret::Signature, "签名错误 / signature does not match (check SigSecret)"));
+        let refusal = Refusal::new(Ret::Signature, "签名错误 / signature does not match (check SigSecret)");
+        return ResponseEnvelope::refusal(signing_keys(&entry).as_ref(), &refusal);
     };
     match authorise(server, &entry, &request, version, interface, bearer).await {
         Ok(()) => {}
@@ -89,6 +98,12 @@ pub(super) async fn process(server: &CecServer, version: &str, interface: &str, 
         Ok(data) => ResponseEnvelope::seal(&keys, Ret::Ok, "", &data),
         Err(refusal) => ResponseEnvelope::refusal(Some(&keys), &refusal),
     }
+}
+
+/// The keys to sign a refusal with when no secret set verified the request: the newest set
+/// (the directory lists them newest first), the one a partner in a rotation is moving to.
+fn signing_keys(entry: &PartnerEntry) -> Option<Keys> {
+    entry.secret_sets.iter().find_map(|s| Keys::new(s).ok())
 }
 
 fn verifying_set(entry: &PartnerEntry, request: &RequestEnvelope) -> Option<(Keys, crate::secrets::Secrets)> {

@@ -13,7 +13,7 @@ use crate::secrets::Secrets;
 pub struct PartnerEntry {
     /// The application's identifier of the partner (opaque to this crate).
     pub partner_ref: String,
-    /// Secret sets the caller may use now; more than one during a rotation overlap.
+    /// Secret sets the caller may use now, newest first; more than one during a rotation overlap.
     pub secret_sets: Vec<Secrets>,
     /// Accepted `v{version}` path segments, e.g. `["v1.0"]`.
     pub versions: Vec<String>,

@@ -15,6 +15,13 @@ use rust_decimal_macros::dec;
 pub const PARTNER: &str = "MA5DEMO01";
 pub const SUSPENDED: &str = "SUSPEND01";
 pub const NO_RESERVE: &str = "NORESV001";
+/// The OperatorID of the standard's appendix example; it uses the appendix secrets.
+pub const APPENDIX: &str = "123456789";
+
+/// key = IV = SigSecret = `1234567890abcdef`, as in the appendix (cec102-vectors.json).
+pub fn appendix_secrets() -> Secrets {
+    Secrets::new("1234567890abcdef", "1234567890abcdef", "1234567890abcdef", "1234567890abcdef")
+}
 
 pub fn secrets() -> Secrets {
     Secrets::new("OpSecret12345678", "Gq3Vn8Rz2Lp6Xw1T", "Hk9Ts4Bm7Qc2Yd5J", "Sg7Kp2Wn5Xr8Vb3M")
@@ -37,6 +44,7 @@ impl PartnerDirectory for Directory {
             active,
         };
         Ok(match operator_id {
+            APPENDIX => Some(PartnerEntry { secret_sets: vec![appendix_secrets()], ..entry(true, false) }),
             PARTNER => Some(entry(true, true)),
             NO_RESERVE => Some(entry(true, false)),
             SUSPENDED => Some(entry(false, true)),
