@@ -1,0 +1,256 @@
+//! Flow-B sessions that must end, whatever happens around them: a stop that arrives while the
+//! pile is still starting, many piles ending their sessions at the same instant, a database
+//! that goes away and comes back, and the platform killed (SIGKILL) in the middle of it all.
+//! Real traffic throughout: the partner platform is the T/CEC 102 eMSP simulator, our piles are
+//! the OCPP 1.6J pile simulator over WebSocket.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cec::Secrets;
+use cec::messages::{ConnectorStatusCode, StartChargeSeqStat, SuccStat};
+use common::{Backend, CODE_B, TestApp, application};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink};
+use sim::piles::{FleetConfig, PileFleet};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A running platform as its clients see it: a base URL.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn of(app: &TestApp) -> Api {
+        Api { base: app.base.clone(), http: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, bearer: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        common::read(request.send().await.expect("request sent")).await
+    }
+
+    async fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, bearer, None).await
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, bearer, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, bearer, Some(body)).await
+    }
+}
+
+/// Our station CB0001 with `piles` one-connector piles CBP00001…, their simulated fleet online,
+/// and an approved platform partner whose eMSP pulled the station and sees every connector free.
+struct Network {
+    emsp: EmspSimulator,
+    fleet: PileFleet,
+    /// Connector ids as the partner knows them, by pile (index 0 is CBP00001).
+    connectors: Vec<String>,
+}
+
+async fn network(api: &Api, admin: &str, piles: usize, tune: impl FnOnce(&mut FleetConfig)) -> Network {
+    let list: Vec<Value> = (1..=piles).map(|i| json!({"ocpp_id": format!("CBP{i:05}"), "power_kw": "60", "connectors": 1, "dc": true})).collect();
+    let station = json!({
+        "external_id": "CB0001", "name": "深圳湾自营充电站", "address": "深圳市南山区滨海大道1号", "area_code": "440305",
+        "lat": 22.5152, "lng": 113.9510, "service_tel": "4008000000",
+        "tariff": [{"start": "000000", "elec_price": "0.8000", "service_price": "0.6000"}],
+        "piles": list
+    });
+    let (status, created) = api.post("/api/admin/v1/stations", Some(admin), &station).await;
+    assert_eq!(status, 201, "{created}");
+
+    // 第三方平台: 注册 → 审核通过 → 凭证; it registers where we reach it with the secrets it issued.
+    let mut platform = application(CODE_B);
+    platform["roles"] = json!("platform");
+    let (status, registered) = api.post("/api/portal/v1/partners", None, &platform).await;
+    assert_eq!(status, 201, "{registered}");
+    let (partner_id, portal) = (registered["partner"]["id"].as_str().unwrap(), registered["portal_token"].as_str().unwrap());
+    let (status, _) = api.post(&format!("/api/admin/v1/partners/{partner_id}/approve"), Some(admin), &json!({})).await;
+    assert_eq!(status, 200);
+    let (_, creds) = api.get("/api/portal/v1/partners/me/credentials", Some(portal)).await;
+    let set = &creds["cec_issued"][0];
+    let s = |k: &str| set[k].as_str().unwrap().to_owned();
+    let theirs = Secrets::new("EmspOpSecret0001", "EmspDataSecret01", "EmspDataSecIV001", "EmspSigSecret001");
+    let link = PlatformLink {
+        base_url: api.base.clone(),
+        version: "v1.0".into(),
+        our_operator_id: s("operator_id"),
+        secrets: Secrets::new(&s("operator_secret"), &s("data_secret"), &s("data_secret_iv"), &s("sig_secret")),
+    };
+    let emsp = EmspSimulator::start(EmspConfig::new(&s("operator_id"), theirs.clone(), link)).await.unwrap();
+    let peer = json!({"base_url": emsp.base_url(), "version_segment": "v1.0", "operator_secret": theirs.operator_secret,
+                      "data_secret": theirs.data_secret, "data_secret_iv": theirs.data_secret_iv, "sig_secret": theirs.sig_secret});
+    let (status, body) = api.put("/api/portal/v1/partners/me/cec-peer", Some(portal), &peer).await;
+    assert_eq!(status, 200, "{body}");
+
+    let passwords = common::pile_passwords(&created);
+    let mut config = FleetConfig::new(format!("{}/ocpp", api.base.replace("http://", "ws://")), piles);
+    config.id_prefix = "CBP".into();
+    config.connectors_per_pile = 1;
+    config.password_for = std::sync::Arc::new(move |id| passwords.get(id).cloned());
+    config.meter_interval = Duration::from_millis(500);
+    config.wh_per_interval = 250;
+    tune(&mut config);
+    let fleet = PileFleet::start(config);
+    assert!(fleet.wait_all_online(WAIT).await, "{} of {piles} piles online", fleet.online_count());
+
+    assert_eq!(emsp.sync_stations().await.unwrap(), 1);
+    let known: Vec<String> = emsp.stations()[0].equipment_infos.iter().flat_map(|e| e.connector_infos.iter().map(|c| c.connector_id.clone())).collect();
+    let connectors: Vec<String> = (1..=piles).map(|i| format!("CB0001{i:03}01")).collect();
+    for connector in &connectors {
+        assert!(known.contains(connector), "{connector} not in {known:?}");
+        for _ in 0..400 {
+            if emsp.connector_status(connector) == Some(ConnectorStatusCode::Idle) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(emsp.connector_status(connector), Some(ConnectorStatusCode::Idle), "status pushes never showed {connector} free");
+    }
+    Network { emsp, fleet, connectors }
+}
+
+/// Starts a session on every connector at once and waits until each is charging; the sequences
+/// by pile.
+async fn charge_everywhere(n: &Network) -> Vec<String> {
+    let starts = futures::future::join_all(n.connectors.iter().map(|c| n.emsp.start_charging(c))).await;
+    let mut seqs = Vec::new();
+    for start in starts {
+        let (seq, answer) = start.unwrap();
+        assert_eq!((answer.succ_stat, answer.start_charge_seq_stat), (SuccStat::Success, StartChargeSeqStat::Starting), "{answer:?}");
+        seqs.push(seq);
+    }
+    for seq in &seqs {
+        let charging = n.emsp.wait_session(seq, WAIT, |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
+        assert!(charging.is_some(), "{seq} never charging: {:?}", n.emsp.session(seq));
+    }
+    seqs
+}
+
+/// Waits until every pile has metered energy (and sent MeterValues for it).
+async fn metering(n: &Network) {
+    for pile in n.fleet.piles() {
+        assert!(pile.wait_for(WAIT, |s| s.connectors[0].meter_wh >= 500).await.is_some(), "{} meters: {:?}", pile.id(), pile.snapshot());
+    }
+}
+
+fn charge_records(emsp: &EmspSimulator, seq: &str) -> Vec<String> {
+    emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").map(|r| r.value).collect()
+}
+
+/// Every session billed exactly once, on both sides: the partner billed its user with the one
+/// amount we sent (repeats of the record carry the same amount), and our order went through
+/// one charge end and one bill.
+async fn billed_exactly_once(api: &Api, admin: &str, emsp: &EmspSimulator, seqs: &[String]) {
+    for seq in seqs {
+        let session = emsp.wait_session(seq, WAIT, |s| s.billed.is_some()).await;
+        let session = session.unwrap_or_else(|| panic!("{seq} never billed: {:?}", emsp.session(seq)));
+        let billed = session.billed.unwrap();
+        let records = charge_records(emsp, seq);
+        assert!(!records.is_empty() && records.iter().all(|r| r.parse::<Decimal>().ok() == Some(billed)), "{seq}: records {records:?}, billed {billed}");
+
+        let (status, found) = api.get(&format!("/api/admin/v1/orders?seq={seq}"), Some(admin)).await;
+        assert_eq!(status, 200, "{found}");
+        let id = found["items"][0]["id"].as_str().expect("the order is listed");
+        let (_, detail) = api.get(&format!("/api/admin/v1/orders/{id}"), Some(admin)).await;
+        assert_eq!(detail["state"], "billed", "{detail}");
+        let events: Vec<&str> = detail["transitions"].as_array().unwrap().iter().filter_map(|t| t["event"].as_str()).collect();
+        for once in ["charge_ended", "billed"] {
+            assert_eq!(events.iter().filter(|e| **e == once).count(), 1, "{seq}: {once} exactly once in {events:?}");
+        }
+        let amount: Decimal = detail["billed_amount"].as_str().unwrap().parse().unwrap();
+        assert_eq!(amount, billed, "{detail}");
+    }
+    let (_, stuck) = api.get("/api/admin/v1/orders?flow=b&state=charging", Some(admin)).await;
+    assert_eq!(stuck["total"], 0, "no order stuck charging: {stuck}");
+}
+
+on_both_backends!(a_stop_while_the_pile_starts_is_carried_out, piles_ending_sessions_at_the_same_instant);
+
+/// The partner's user stops while our pile is still starting the session (the remote start
+/// was accepted, the driver has not plugged in, no StartTransaction yet). The stop is accepted,
+/// not answered "already stopped"; when the pile starts the transaction it is stopped at once,
+/// and the session ends billed (platform stop) with the partner told each step once.
+async fn a_stop_while_the_pile_starts_is_carried_out(backend: Backend) {
+    let app = TestApp::start_with(backend, |c| c.workers.outbox_poll = Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let api = Api::of(&app);
+    let n = network(&api, &admin, 1, |_| {}).await;
+    let pile = n.fleet.pile(0);
+    pile.hold_starts(true).await;
+
+    let (seq, answer) = n.emsp.start_charging(&n.connectors[0]).await.unwrap();
+    assert_eq!(answer.succ_stat, SuccStat::Success, "{answer:?}");
+    // The pile accepted the remote start and waits for the driver.
+    let preparing = pile.wait_for(WAIT, |s| s.connectors[0].status == ocpp::enums::ChargePointStatus::Preparing).await;
+    assert!(preparing.is_some_and(|s| s.connectors[0].transaction_id.is_none()), "{:?}", pile.snapshot());
+
+    let stop = n.emsp.stop_charging(&seq).await.unwrap();
+    assert_eq!((stop.succ_stat, stop.fail_reason), (SuccStat::Success, 0), "a stop while starting is taken, not refused: {stop:?}");
+    assert_eq!(stop.start_charge_seq_stat, StartChargeSeqStat::Starting, "{stop:?}");
+    let again = n.emsp.stop_charging(&seq).await.unwrap();
+    assert_eq!(again.succ_stat, SuccStat::Success, "asking twice is the same stop: {again:?}");
+
+    // The driver plugs in: the pile starts the transaction, and it is stopped at once.
+    pile.hold_starts(false).await;
+    let ended = n.emsp.wait_session(&seq, WAIT, |s| s.billed.is_some()).await;
+    let ended = ended.unwrap_or_else(|| panic!("never billed: {:?}; received {:?}", n.emsp.session(&seq), n.emsp.received()));
+    assert!(ended.stopped, "the partner heard its stop succeed: {ended:?}");
+    let record = ended.order.unwrap();
+    assert_eq!(record.stop_reason.code(), 1, "stopped by the platform: {record:?}");
+    let idle = pile.wait_for(WAIT, |s| s.connectors[0].transaction_id.is_none() && s.connectors[0].status == ocpp::enums::ChargePointStatus::Available).await;
+    assert!(idle.is_some(), "the pile stopped charging: {:?}", pile.snapshot());
+
+    let notices: Vec<_> = n.emsp.received().into_iter().filter(|r| r.key == seq).map(|r| r.interface).collect();
+    let at = |name: &str| notices.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no {name} in {notices:?}"));
+    assert!(at("notification_start_charge_result") < at("notification_stop_charge_result"), "{notices:?}");
+    assert!(at("notification_stop_charge_result") < at("notification_charge_order_info"), "{notices:?}");
+    for once in ["notification_start_charge_result", "notification_stop_charge_result", "notification_charge_order_info"] {
+        assert_eq!(notices.iter().filter(|n| **n == once).count(), 1, "{once} exactly once: {notices:?}");
+    }
+    billed_exactly_once(&api, &admin, &n.emsp, std::slice::from_ref(&seq)).await;
+    assert_eq!(pile.snapshot().call_errors, 0);
+    n.fleet.shutdown().await;
+    app.cleanup().await;
+}
+
+/// 24 piles end their partner's sessions at the same instant (StopTransaction, statuses and
+/// meter values all at once). None of them gets a CALLERROR (a pile drops a transaction message
+/// after a few), and every order ends billed exactly once.
+async fn piles_ending_sessions_at_the_same_instant(backend: Backend) {
+    const PILES: usize = 24;
+    let app = TestApp::start_with(backend, |c| c.workers.outbox_poll = Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let api = Api::of(&app);
+    let n = network(&api, &admin, PILES, |_| {}).await;
+    let seqs = charge_everywhere(&n).await;
+    metering(&n).await;
+
+    // Every driver stops at the pile at once.
+    futures::future::join_all(n.fleet.piles().iter().map(|p| p.stop_local(1))).await;
+    for pile in n.fleet.piles() {
+        let done = pile.wait_for(WAIT, |s| s.queued == 0 && s.connectors[0].transaction_id.is_none()).await;
+        assert!(done.is_some(), "{} delivered its StopTransaction: {:?}", pile.id(), pile.snapshot());
+    }
+    billed_exactly_once(&api, &admin, &n.emsp, &seqs).await;
+    let errors: HashMap<&str, u32> = n.fleet.piles().iter().map(|p| (p.id(), p.snapshot().call_errors)).filter(|(_, e)| *e > 0).collect();
+    assert!(errors.is_empty(), "piles answered with CALLERROR: {errors:?}");
+    n.fleet.shutdown().await;
+    app.cleanup().await;
+}
