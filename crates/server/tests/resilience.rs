@@ -254,3 +254,106 @@ async fn piles_ending_sessions_at_the_same_instant(backend: Backend) {
     n.fleet.shutdown().await;
     app.cleanup().await;
 }
+
+/// A TCP relay between one app and PostgreSQL that the test can cut: the database becomes
+/// unreachable for that app alone, as when its server stops, while the shared server runs on.
+struct Relay {
+    addr: std::net::SocketAddr,
+    upstream: String,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay { addr: listener.local_addr().unwrap(), upstream, tasks: Default::default() };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let (tasks, upstream) = (self.tasks.clone(), self.upstream.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(pipe.abort_handle());
+            }
+        });
+        self.tasks.lock().unwrap().push(accept.abort_handle());
+    }
+
+    /// Closes every relayed connection and refuses new ones.
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+
+    async fn restore(&self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.expect("the relay's port again");
+        self.serve(listener);
+    }
+}
+
+/// `host:port` of a `postgres://user@host:port/db` URL.
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split('/').next().unwrap_or(rest);
+    host.rsplit_once('@').map_or(host, |(_, h)| h)
+}
+
+/// PostgreSQL goes away under a running app: `/readyz` says 503 within a second and API calls
+/// answer 503 "database unavailable, retry" with `Retry-After` after the short acquire wait,
+/// not a 500 after ten seconds. When it is back, the app recovers without a restart.
+#[tokio::test]
+async fn database_outage_is_answered_at_once_and_recovered_from() {
+    let upstream = authority(&store::testing::postgres_admin_url()).to_owned();
+    let relay = Relay::start(upstream.clone()).await;
+    let relayed = relay.addr.to_string();
+    let app = TestApp::start_with(Backend::Postgres, |c| {
+        let url = c.database_url.take().unwrap();
+        c.database_url = Some(url.replacen(&upstream, &relayed, 1));
+    })
+    .await;
+    let admin = app.admin_token().await;
+    let api = Api::of(&app);
+    let (status, _) = api.get("/api/admin/v1/partners", Some(&admin)).await;
+    assert_eq!(status, 200);
+
+    relay.cut();
+    // Bounds, not measurements: a probe that takes longer than this is as good as no answer.
+    let probe = reqwest::Client::builder().timeout(Duration::from_millis(1500)).build().unwrap();
+    let ready = probe.get(app.url("/readyz")).send().await.expect("/readyz answers within a second or so");
+    assert_eq!(ready.status(), 503);
+    assert!(ready.headers().contains_key("retry-after"));
+    let text = ready.text().await.unwrap();
+    assert!(text.contains("database unavailable") && text.contains("数据库"), "{text}");
+
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let answer = client.get(app.url("/api/admin/v1/partners")).bearer_auth(&admin).send().await.expect("answered after the short acquire wait");
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("5"));
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("retry"), "{body}");
+    assert!(body["error"]["message_zh"].as_str().unwrap().contains("重试"), "{body}");
+
+    relay.restore().await;
+    let mut ready = 0;
+    for _ in 0..100 {
+        ready = probe.get(app.url("/readyz")).send().await.map_or(0, |r| r.status().as_u16());
+        if ready == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, 200, "ready again once the database is back");
+    let (status, listed) = api.get("/api/admin/v1/partners", Some(&admin)).await;
+    assert_eq!(status, 200, "{listed}");
+    app.cleanup().await;
+}
