@@ -357,3 +357,112 @@ async fn database_outage_is_answered_at_once_and_recovered_from() {
     assert_eq!(status, 200, "{listed}");
     app.cleanup().await;
 }
+
+/// `chargebridge serve` as its own process on a SQLite data directory; SIGKILLed when dropped.
+struct Serve {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(dir: &std::path::Path, port: u16, run: u32) -> Serve {
+        let config = dir.join("chargebridge.toml");
+        std::fs::write(&config, format!("data_dir = {:?}\n[http]\nbind = \"127.0.0.1:{port}\"\n", dir.display().to_string())).unwrap();
+        let log = dir.join(format!("serve-{run}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+            .arg("--config")
+            .arg(&config)
+            .arg("serve")
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary runs");
+        Serve { child, log }
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    async fn wait_ready(&self, api: &Api) {
+        for _ in 0..300 {
+            if api.http.get(format!("{}/readyz", api.base)).send().await.is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never ready; log:\n{}", self.log());
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn admin_login(api: &Api, dir: &std::path::Path) -> String {
+    let password = std::fs::read_to_string(dir.join("chargebridge.initial-admin-password")).expect("the first start wrote the admin password");
+    let (status, body) = api.post("/api/admin/v1/login", None, &json!({"username": "admin", "password": password.trim()})).await;
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
+}
+
+/// The real binary on a SQLite file is SIGKILLed while its piles end sessions, and started
+/// again on the same data: the piles reconnect and deliver what they queued, and every session
+/// the partner had started ends billed exactly once, with no lock error left and no order
+/// stuck charging.
+#[tokio::test]
+async fn killed_mid_workload_and_restarted_on_sqlite() {
+    const PILES: usize = 8;
+    common::install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let api = Api { base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
+    let mut first = Serve::start(dir.path(), port, 1);
+    first.wait_ready(&api).await;
+    let admin = admin_login(&api, dir.path()).await;
+    let n = network(&api, &admin, PILES, |c| {
+        c.tick = Duration::from_millis(100);
+        c.reconnect_min = Duration::from_millis(200);
+        c.reconnect_max = Duration::from_secs(1);
+    })
+    .await;
+    let seqs = charge_everywhere(&n).await;
+    metering(&n).await;
+
+    // Half the drivers stop at once and the platform dies while it records that; the other
+    // half stop while it is down, so their piles queue the StopTransaction.
+    let (early, late) = n.fleet.piles().split_at(PILES / 2);
+    futures::future::join_all(early.iter().map(|p| p.stop_local(1))).await;
+    first.kill();
+    futures::future::join_all(late.iter().map(|p| p.stop_local(1))).await;
+    for pile in late {
+        assert!(pile.wait_for(WAIT, |s| !s.online && s.connectors[0].transaction_id.is_none()).await.is_some(), "{:?}", pile.snapshot());
+    }
+
+    let second = Serve::start(dir.path(), port, 2);
+    second.wait_ready(&api).await;
+    let admin = admin_login(&api, dir.path()).await;
+    for pile in n.fleet.piles() {
+        let delivered = pile.wait_for(WAIT, |s| s.online && s.queued == 0 && s.connectors[0].transaction_id.is_none()).await;
+        assert!(delivered.is_some(), "{} reconnected and delivered its queue: {:?}\n{}", pile.id(), pile.snapshot(), second.log());
+    }
+    billed_exactly_once(&api, &admin, &n.emsp, &seqs).await;
+    let errors: HashMap<&str, u32> = n.fleet.piles().iter().map(|p| (p.id(), p.snapshot().call_errors)).filter(|(_, e)| *e > 0).collect();
+    assert!(errors.is_empty(), "piles answered with CALLERROR: {errors:?}\n{}", second.log());
+    for log in [first.log(), second.log()] {
+        let locked: Vec<&str> = log.lines().filter(|l| (l.contains("WARN") || l.contains("ERROR")) && l.contains("locked")).collect();
+        assert!(locked.is_empty(), "lock errors: {locked:#?}");
+    }
+    n.fleet.shutdown().await;
+}
