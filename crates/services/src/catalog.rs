@@ -269,16 +269,7 @@ impl Services {
         self.catalog.write().expect("catalog lock").user_pricing.insert(partner_id, user_pricing);
         let tariffs = self.fetch_tariffs(gateway.as_ref(), &partner, &remote).await;
         // A deadlock with the status write-behind (PostgreSQL picks one victim) is retried.
-        let mut attempt = 0;
-        let (report, summaries) = loop {
-            attempt += 1;
-            match self.write_catalog(partner_id, &remote, &tariffs, since.is_some(), query_time).await {
-                Err(Error::Store(e)) if e.is_transient() && attempt < 4 => {
-                    tracing::info!(partner = %partner_id, attempt, error = %e, "catalog write collided; retrying");
-                }
-                other => break other?,
-            }
-        };
+        let (report, summaries) = self.db.retry("catalog write", || self.write_catalog(partner_id, &remote, &tariffs, since.is_some(), query_time)).await?;
         for (station, connectors) in &summaries {
             self.index_station(station, connectors);
         }

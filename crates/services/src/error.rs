@@ -108,6 +108,7 @@ impl Error {
             Self::UnsupportedType { .. } => "unsupported_media_type",
             Self::Unavailable { .. } => "partner_unavailable",
             Self::NoAnswer { code, .. } => code,
+            Self::Store(e) if e.is_unavailable() => "database_unavailable",
             Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
@@ -125,8 +126,27 @@ impl Error {
             Self::Unauthorized(f) => f.message_zh(),
             Self::TooLarge { limit_bytes } => format!("文件超过大小上限 {limit_bytes} 字节"),
             Self::UnsupportedType { allowed } => format!("不支持的文件类型，仅允许：{allowed}"),
+            Self::Store(e) if e.is_unavailable() => DATABASE_UNAVAILABLE_ZH.into(),
             Self::Store(_) | Self::Internal(_) => "系统内部错误，请稍后重试".into(),
         }
+    }
+}
+
+/// What a person is told while the database cannot be reached (the request changed nothing).
+pub const DATABASE_UNAVAILABLE_EN: &str = "the database is unavailable right now; nothing was changed, please retry in a few seconds";
+pub const DATABASE_UNAVAILABLE_ZH: &str = "数据库暂时无法访问，本次请求未做任何更改，请稍后几秒重试";
+
+impl Error {
+    /// The database could not be reached: answer "unavailable, retry", not "internal error".
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_unavailable())
+    }
+}
+
+/// A transaction that failed only because the database was busy can be run again.
+impl store::Transient for Error {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Store(e) if e.is_transient())
     }
 }
 

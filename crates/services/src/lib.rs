@@ -45,7 +45,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 pub use clock::{Clock, SystemClock};
-pub use error::{AuthFailure, Error, Result};
+pub use error::{AuthFailure, DATABASE_UNAVAILABLE_EN, DATABASE_UNAVAILABLE_ZH, Error, Result};
 pub use secrets::MasterKey;
 
 /// Tunables with defaults that need nothing.

@@ -99,6 +99,10 @@ impl Services {
     }
 
     async fn end_offline_session(&self, order_id: uuid::Uuid, lost_at: DateTime<Utc>) -> Result<bool> {
+        self.db.retry("offline session end", || self.end_offline_session_once(order_id, lost_at)).await
+    }
+
+    async fn end_offline_session_once(&self, order_id: uuid::Uuid, lost_at: DateTime<Utc>) -> Result<bool> {
         let timeout = self.settings.offline_session_timeout;
         for _ in 0..8 {
             let now = self.now();

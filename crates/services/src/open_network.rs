@@ -37,6 +37,15 @@ pub struct OpenTerms {
     pub reservation_max_minutes: Option<i64>,
 }
 
+/// Our tariff at `station` under a partner's terms (`None`: the station has no valid tariff).
+pub(crate) fn tariff_under(station: &StationRow, terms: &OpenTerms) -> Option<Tariff> {
+    let base = serde_json::from_value::<Tariff>(station.tariff.clone()).ok()?;
+    Some(match &terms.price_policy {
+        Some(policy) => policy.apply(&base),
+        None => base,
+    })
+}
+
 impl Services {
     async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
         let partner = self.partner(partner_id).await?;
@@ -94,12 +103,8 @@ impl Services {
 
     /// The tariff a partner gets at one of our stations: ours under its price policy.
     pub async fn partner_tariff(&self, partner_id: Uuid, station: &StationRow) -> Result<Option<Tariff>> {
-        let Ok(base) = serde_json::from_value::<Tariff>(station.tariff.clone()) else { return Ok(None) };
         let terms = self.partner_terms(partner_id).await?.open;
-        Ok(Some(match terms.price_policy {
-            Some(policy) => policy.apply(&base),
-            None => base,
-        }))
+        Ok(tariff_under(station, &terms))
     }
 
     /// Energy charged at each connector of `station` in sessions that ended in `[start, end)`

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
-use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, RemoteState, StartChargeSeq, StopReason};
+use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, RemoteState, StartChargeSeq, StopReason, Transition};
 use domain::settlement::{SessionAmounts, SettlementLine};
 use domain::station::ConnectorStatus;
 use domain::tariff::{FeeBreakdown, FeeLine, MeterReading};
@@ -20,7 +20,8 @@ use store::orders::{self, StoredOrder};
 use store::pile_sessions::{self, PileSession};
 use uuid::Uuid;
 
-use crate::ports::{PileCommandError, PileReply};
+use crate::charging::PartnerTerms;
+use crate::ports::{PileCommandError, PileControl, PileReply};
 use crate::{Error, Result, Services};
 
 /// Outbox kinds of session notices (protocol-neutral; the deliverer speaks the partner's protocol).
@@ -28,6 +29,10 @@ pub const START_RESULT: &str = "session.start_result";
 pub const CHARGE_STATUS: &str = "session.charge_status";
 pub const STOP_RESULT: &str = "session.stop_result";
 pub const CHARGE_RECORD: &str = "session.charge_record";
+
+/// The transition event of a stop the partner asked for while the pile was still starting the
+/// session: remembered on the pile session and carried out when the transaction starts.
+pub const STOP_REQUESTED: &str = "stop_requested";
 
 /// What a partner is told about its user's session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,26 +166,12 @@ impl Services {
             transaction_id: None,
             readings: Vec::new(),
             created_at: now,
+            stop_requested_at: None,
         };
-        let mut tx = self.db.begin().await?;
-        match orders::insert(&mut tx, &order).await {
-            // Two copies of one request raced; the other one made the order.
-            Err(store::Error::Duplicate { .. }) => {
-                drop(tx);
-                let existing = self.existing_order(partner_id, order.seq.as_str()).await?;
-                return existing.map(|o| PartnerStart::Accepted(Box::new(o))).ok_or(Error::not_found("order"));
-            }
-            other => other?,
+        let refused = self.db.retry("partner start", || self.insert_start(partner_id, &order, &transition, &session, reservation.as_ref(), now)).await?;
+        if let Some(answer) = refused {
+            return Ok(answer);
         }
-        orders::record_transition(&mut tx, &transition, None).await?;
-        pile_sessions::insert(&mut tx, &session).await?;
-        if let Some(r) = &reservation
-            && !self.use_reservation(&mut tx, r, order.id, now).await?
-        {
-            // Expired, cancelled or used a moment ago: nothing of this start is kept.
-            return Ok(PartnerStart::Refused(StartRefusal::ConnectorBusy(ConnectorStatus::Reserved)));
-        }
-        tx.commit().await.map_err(store::Error::from)?;
         tracing::info!(order = %order.id, seq = %order.seq, pile = %target.ocpp_id, connector = target.connector_no, reserved = reservation.is_some(), "partner start accepted");
 
         // The pile is commanded after the answer is committed; its reply only moves the order.
@@ -201,6 +192,40 @@ impl Services {
             }
         });
         Ok(PartnerStart::Accepted(Box::new(order)))
+    }
+
+    /// Writes a new start: the order, its first transition, its pile session and the hold it
+    /// uses. `Some` answer instead when nothing was written (the same start raced this one,
+    /// or the hold went away).
+    async fn insert_start(
+        &self,
+        partner_id: Uuid,
+        order: &Order,
+        transition: &Transition,
+        session: &PileSession,
+        reservation: Option<&store::pile_reservations::PileReservation>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PartnerStart>> {
+        let mut tx = self.db.begin().await?;
+        match orders::insert(&mut tx, order).await {
+            // Two copies of one request raced; the other one made the order.
+            Err(store::Error::Duplicate { .. }) => {
+                drop(tx);
+                let existing = self.existing_order(partner_id, order.seq.as_str()).await?;
+                return existing.map(|o| Some(PartnerStart::Accepted(Box::new(o)))).ok_or(Error::not_found("order"));
+            }
+            other => other?,
+        }
+        orders::record_transition(&mut tx, transition, None).await?;
+        pile_sessions::insert(&mut tx, session).await?;
+        if let Some(r) = reservation
+            && !self.use_reservation(&mut tx, r, order.id, now).await?
+        {
+            // Expired, cancelled or used a moment ago: nothing of this start is kept.
+            return Ok(Some(PartnerStart::Refused(StartRefusal::ConnectorBusy(ConnectorStatus::Reserved))));
+        }
+        tx.commit().await.map_err(store::Error::from)?;
+        Ok(None)
     }
 
     async fn existing_order(&self, partner_id: Uuid, seq: &str) -> Result<Option<Order>> {
@@ -224,9 +249,18 @@ impl Services {
         Ok(Some((order, notice)))
     }
 
-    /// A partner's stop of its user's session.
+    /// A partner's stop of its user's session. A stop that arrives while the pile is still
+    /// starting the session (the remote start was accepted, no transaction yet) is remembered
+    /// and carried out as soon as the transaction starts; it is never dropped.
     pub async fn partner_stop(&self, partner_id: Uuid, seq: &str) -> Result<PartnerStop> {
-        let order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
+        let mut order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
+        if order.state == OrderState::Starting {
+            match self.db.retry("stop before the start", || self.stop_when_started(order.id)).await? {
+                Some(starting) => return Ok(PartnerStop::Accepted(Box::new(starting))),
+                // It started (or failed) meanwhile: answer from where it is now.
+                None => order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?,
+            }
+        }
         if order.state != OrderState::Charging {
             return Ok(PartnerStop::AlreadyStopped(Box::new(order)));
         }
@@ -239,9 +273,56 @@ impl Services {
             return Ok(PartnerStop::PileOffline(Box::new(order)));
         };
         let order = self.advance_session(order.id, OrderEvent::StopRequested, None).await?;
+        self.command_stop(control, session, transaction, false);
+        Ok(PartnerStop::Accepted(Box::new(order)))
+    }
+
+    /// Remembers a stop for a session whose pile has not started the transaction yet. `None`
+    /// when the order is no longer starting (the caller looks again).
+    async fn stop_when_started(&self, order_id: Uuid) -> Result<Option<Order>> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let StoredOrder { order, version } = orders::by_id(&mut tx, order_id).await?.ok_or(Error::not_found("order"))?;
+            if order.state != OrderState::Starting {
+                return Ok(None);
+            }
+            let session = pile_sessions::by_order(&mut tx, order_id).await?.ok_or_else(|| Error::Internal("flow-B order without a pile session".into()))?;
+            if session.stop_requested_at.is_some() {
+                return Ok(Some(order)); // Asked twice: once is remembered.
+            }
+            // The order itself does not change, but its version does: a StartTransaction binding
+            // the transaction at this very moment fails its update, reads again and sees the stop.
+            if !orders::update(&mut tx, &order, version).await? {
+                continue;
+            }
+            pile_sessions::request_stop(&mut tx, order_id, now).await?;
+            let remembered = Transition { order_id, from: order.state, to: order.state, event: STOP_REQUESTED, at: now };
+            let detail = "the partner asked to stop before the pile started the transaction; it is stopped as soon as it starts";
+            orders::record_transition(&mut tx, &remembered, Some(detail)).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            tracing::info!(order = %order_id, pile = %session.ocpp_id, "stop asked while the pile is starting; it follows the start");
+            return Ok(Some(order));
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
+    /// Sends RemoteStopTransaction after the order moved to stopping; the pile's answer moves
+    /// it on. `just_started`: the pile may not know the transaction until our answer to its
+    /// StartTransaction has reached it, so a refusal is asked again a few times.
+    fn command_stop(&self, control: std::sync::Arc<dyn PileControl>, session: PileSession, transaction: i64, just_started: bool) {
         let services = self.clone();
         tokio::spawn(async move {
-            let (event, note) = match control.remote_stop(&session.ocpp_id, transaction).await {
+            let mut reply = control.remote_stop(&session.ocpp_id, transaction).await;
+            let again = if just_started { 3 } else { 0 };
+            for _ in 0..again {
+                if !matches!(reply, Ok(PileReply::Rejected)) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                reply = control.remote_stop(&session.ocpp_id, transaction).await;
+            }
+            let (event, note) = match reply {
                 Ok(PileReply::Accepted) => (OrderEvent::StopAccepted, None),
                 Ok(PileReply::Rejected) => (OrderEvent::StopRefused { already_stopped: false }, Some("the pile rejected the remote stop".to_owned())),
                 Err(e) => (OrderEvent::StopTimedOut, Some(e.to_string())),
@@ -250,11 +331,14 @@ impl Services {
                 tracing::warn!(order = %session.order_id, error = %e, "recording the pile's answer to a remote stop failed");
             }
         });
-        Ok(PartnerStop::Accepted(Box::new(order)))
     }
 
     /// Moves a flow-B order and writes the notice its new state calls for, in one transaction.
     pub(crate) async fn advance_session(&self, order_id: Uuid, event: OrderEvent, detail: Option<String>) -> Result<Order> {
+        self.db.retry("session update", || self.advance_session_once(order_id, event.clone(), detail.as_deref())).await
+    }
+
+    async fn advance_session_once(&self, order_id: Uuid, event: OrderEvent, detail: Option<&str>) -> Result<Order> {
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
@@ -268,7 +352,7 @@ impl Services {
             if !orders::update(&mut tx, &order, version).await? {
                 continue;
             }
-            orders::record_transition(&mut tx, &transition, detail.as_deref()).await?;
+            orders::record_transition(&mut tx, &transition, detail).await?;
             let session = pile_sessions::by_order(&mut tx, order_id).await?;
             let kind = match (before, order.state) {
                 (OrderState::Starting, OrderState::Failed) => Some((START_RESULT, false)),
@@ -277,6 +361,10 @@ impl Services {
             };
             if let Some((kind, success)) = kind {
                 self.enqueue_notice(&mut tx, &order, session.as_ref(), kind, success, now).await?;
+            }
+            // A stop asked while starting has its answer too: nothing runs any more.
+            if (before, order.state) == (OrderState::Starting, OrderState::Failed) && session.as_ref().is_some_and(|s| s.stop_requested_at.is_some()) {
+                self.enqueue_notice(&mut tx, &order, session.as_ref(), STOP_RESULT, true, now).await?;
             }
             tx.commit().await.map_err(store::Error::from)?;
             self.waker.wake();
@@ -324,12 +412,16 @@ impl Services {
         })
     }
 
-    /// The fee of a meter curve at the price this order's partner sees for the station.
+    /// The fee of a meter curve at the price this order's partner sees for the station. Read
+    /// on `conn` only: callers hold a write transaction on it, and waiting for a second pooled
+    /// connection while holding one deadlocks once as many sessions end at once as the pool has
+    /// connections.
     async fn session_fee(&self, conn: &mut Conn, order: &Order, readings: &[MeterReading]) -> Result<Option<FeeBreakdown>> {
         let Ownership::PartnerUser { platform_partner_id } = order.ownership else { return Ok(None) };
         let Some(station_id) = self.hub_station(order.connector_id) else { return Ok(None) };
         let Some(station) = store::catalog::station(conn, station_id).await? else { return Ok(None) };
-        let Some(tariff) = self.partner_tariff(platform_partner_id, &station).await? else { return Ok(None) };
+        let terms = terms_on(conn, platform_partner_id).await?;
+        let Some(tariff) = crate::open_network::tariff_under(&station, &terms.open) else { return Ok(None) };
         Ok(Some(tariff.fee_for_curve(readings).map_err(|e| Error::Internal(format!("pricing a session: {e}")))?))
     }
 
@@ -338,88 +430,153 @@ impl Services {
     }
 
     /// OCPP StartTransaction: binds the pile's transaction to the order our id tag names. `None`
-    /// means the tag is not ours (the pile is told the tag is invalid).
+    /// means the tag is not ours (the pile is told the tag is invalid). A stop the partner asked
+    /// for while the pile was starting is carried out now.
     pub async fn pile_transaction_started(&self, ocpp_id: &str, connector_no: i64, tag: &str, meter_wh: i64, at: DateTime<Utc>) -> Result<Option<i64>> {
+        let bound = self.db.retry("pile transaction start", || self.bind_transaction(ocpp_id, connector_no, tag, meter_wh, at)).await?;
+        Ok(bound.map(|(transaction, stop)| {
+            if let Some(session) = stop
+                && let Ok(control) = self.pile_control()
+            {
+                self.command_stop(control, session, transaction, true);
+            }
+            transaction
+        }))
+    }
+
+    /// The transaction id, and the session when it is to be stopped at once.
+    async fn bind_transaction(
+        &self,
+        ocpp_id: &str,
+        connector_no: i64,
+        tag: &str,
+        meter_wh: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(i64, Option<PileSession>)>> {
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
-            let Some(mut session) = pile_sessions::by_id_tag(&mut tx, tag).await? else { return Ok(None) };
+            let Some(session) = pile_sessions::by_id_tag(&mut tx, tag).await? else { return Ok(None) };
             if session.ocpp_id != ocpp_id || session.connector_no != connector_no {
                 tracing::warn!(pile = ocpp_id, connector = connector_no, tag, "a transaction started with our tag on another connector");
                 return Ok(None);
             }
             // A pile repeating StartTransaction after a reconnect gets the same transaction back.
             if let Some(existing) = session.transaction_id {
-                return Ok(Some(existing));
+                return Ok(Some((existing, None)));
             }
             let StoredOrder { mut order, version } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
-            let transition = match order.apply(OrderEvent::StartResultNotified { success: true, fail_reason: None }, now) {
+            // Read again after the order: a stop remembered since the first read moved the
+            // order's version too, so either it is seen here or the update below fails.
+            let Some(mut session) = pile_sessions::by_order(&mut tx, order.id).await? else { return Ok(None) };
+            let started = match order.apply(OrderEvent::StartResultNotified { success: true, fail_reason: None }, now) {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(order = %order.id, error = %e, "pile started a transaction for an order that cannot charge");
                     return Ok(None);
                 }
             };
+            let as_started = order.clone();
+            let stopping = match session.stop_requested_at {
+                Some(_) => Some(order.apply(OrderEvent::StopRequested, now).map_err(state_conflict)?),
+                None => None,
+            };
             if !orders::update(&mut tx, &order, version).await? {
                 continue;
             }
-            orders::record_transition(&mut tx, &transition, Some(&format!("pile {ocpp_id} connector {connector_no}"))).await?;
-            session.transaction_id = Some(transaction_id(order.id));
+            orders::record_transition(&mut tx, &started, Some(&format!("pile {ocpp_id} connector {connector_no}"))).await?;
+            if let Some(stopping) = &stopping {
+                orders::record_transition(&mut tx, stopping, Some("the partner's stop, asked before the transaction started")).await?;
+            }
+            let transaction = transaction_id(order.id);
+            session.transaction_id = Some(transaction);
             session.readings = vec![MeterReading { at, kwh: wh_to_kwh(meter_wh) }];
             pile_sessions::update(&mut tx, &session).await?;
-            self.enqueue_notice(&mut tx, &order, Some(&session), START_RESULT, true, now).await?;
+            self.enqueue_notice(&mut tx, &as_started, Some(&session), START_RESULT, true, now).await?;
             tx.commit().await.map_err(store::Error::from)?;
             self.waker.wake();
-            tracing::info!(order = %order.id, transaction = ?session.transaction_id, "pile started charging");
-            return Ok(session.transaction_id);
+            tracing::info!(order = %order.id, transaction, stopping = stopping.is_some(), "pile started charging");
+            return Ok(Some((transaction, stopping.map(|_| session))));
         }
         Err(Error::Internal("order kept changing under us".into()))
     }
 
-    /// OCPP MeterValues for a transaction: extends the curve and the order's progress.
+    /// OCPP MeterValues for a transaction: extends the curve and the order's progress, in one
+    /// transaction.
     pub async fn pile_meter_values(&self, ocpp_id: &str, transaction: i64, samples: &[(DateTime<Utc>, i64)], soc_percent: Option<u8>) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(()) };
-        let StoredOrder { order, .. } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
-        if order.record.is_some() {
+        let closed = self.db.retry("pile meter values", || self.record_meter_values(ocpp_id, transaction, samples, soc_percent)).await?;
+        if let Some(order_id) = closed {
             // The bill is closed (the pile was offline past the timeout and delivers its queue
             // now): its StopTransaction carries the final meter, recorded as a late reading. If
             // it is still charging, it is asked to stop.
-            tracing::debug!(order = %order.id, pile = ocpp_id, transaction, "meter values for a closed session ignored");
-            if self.pile_links.ask_stop_once(order.id)
+            tracing::debug!(order = %order_id, pile = ocpp_id, transaction, "meter values for a closed session ignored");
+            if self.pile_links.ask_stop_once(order_id)
                 && let Some(control) = self.pile_control.clone()
             {
-                let (ocpp_id, order_id) = (ocpp_id.to_owned(), order.id);
+                let ocpp_id = ocpp_id.to_owned();
                 tokio::spawn(async move {
                     let reply = control.remote_stop(&ocpp_id, transaction).await;
                     tracing::warn!(order = %order_id, pile = %ocpp_id, transaction, ?reply, "asked a pile to stop a transaction whose order was closed while it was offline");
                 });
             }
-            return Ok(());
         }
-        let last = session.readings.last().copied();
-        for &(at, wh) in samples {
-            let reading = MeterReading { at, kwh: wh_to_kwh(wh) };
-            // A curve only moves forward; repeated or out-of-order samples are dropped.
-            if session.readings.last().is_none_or(|l| l.at < reading.at && l.kwh <= reading.kwh) {
-                session.readings.push(reading);
-            }
-        }
-        if session.readings.last().copied() == last {
-            return Ok(());
-        }
-        pile_sessions::update(&mut tx, &session).await?;
-        let fee = self.session_fee(&mut tx, &order, &session.readings).await?;
-        tx.commit().await.map_err(store::Error::from)?;
-        let energy = session.readings.last().map(|l| Energy::kwh(l.kwh.value() - session.readings[0].kwh.value()).unwrap_or(Energy::ZERO));
-        let event = OrderEvent::ChargeStatusReported { remote: RemoteState::Charging, energy, money: fee.map(|f| f.total), soc_percent };
-        self.advance_session(session.order_id, event, None).await?;
         Ok(())
     }
 
+    /// `Some(order)` when the session's bill is already closed (nothing written).
+    async fn record_meter_values(&self, ocpp_id: &str, transaction: i64, samples: &[(DateTime<Utc>, i64)], soc_percent: Option<u8>) -> Result<Option<Uuid>> {
+        for _ in 0..8 {
+            let now = self.now();
+            let mut tx = self.db.begin().await?;
+            let Some(mut session) = pile_sessions::by_transaction(&mut tx, ocpp_id, transaction).await? else { return Ok(None) };
+            let StoredOrder { mut order, version } = orders::by_id(&mut tx, session.order_id).await?.ok_or(Error::not_found("order"))?;
+            if order.record.is_some() {
+                return Ok(Some(order.id));
+            }
+            let last = session.readings.last().copied();
+            for &(at, wh) in samples {
+                let reading = MeterReading { at, kwh: wh_to_kwh(wh) };
+                // A curve only moves forward; repeated or out-of-order samples are dropped.
+                if session.readings.last().is_none_or(|l| l.at < reading.at && l.kwh <= reading.kwh) {
+                    session.readings.push(reading);
+                }
+            }
+            if session.readings.last().copied() == last {
+                return Ok(None);
+            }
+            let fee = self.session_fee(&mut tx, &order, &session.readings).await?;
+            let energy = session.readings.last().map(|l| Energy::kwh(l.kwh.value() - session.readings[0].kwh.value()).unwrap_or(Energy::ZERO));
+            let event = OrderEvent::ChargeStatusReported { remote: RemoteState::Charging, energy, money: fee.map(|f| f.total), soc_percent };
+            let transition = match order.apply(event, now) {
+                Ok(t) => Some(t),
+                // The order is past charging (interrupted, ending): the curve still grows.
+                Err(e) if e.is_harmless() => None,
+                Err(e) => {
+                    tracing::warn!(order = %order.id, pile = ocpp_id, transaction, error = %e, "meter values for an order that cannot take them");
+                    None
+                }
+            };
+            if let Some(transition) = &transition {
+                if !orders::update(&mut tx, &order, version).await? {
+                    continue;
+                }
+                orders::record_transition(&mut tx, transition, None).await?;
+            }
+            pile_sessions::update(&mut tx, &session).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            return Ok(None);
+        }
+        Err(Error::Internal("order kept changing under us".into()))
+    }
+
     /// OCPP StopTransaction: closes the curve, prices it at the partner's price, bills the
-    /// order, books the settlement line and tells the partner — all in one transaction.
+    /// order, books the settlement line and tells the partner — all in one transaction, run
+    /// again while the database is busy: a pile drops a StopTransaction it got errors for.
     pub async fn pile_transaction_stopped(&self, ocpp_id: &str, transaction: i64, meter_wh: i64, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool> {
+        self.db.retry("pile transaction stop", || self.end_transaction(ocpp_id, transaction, meter_wh, at, reason)).await
+    }
+
+    async fn end_transaction(&self, ocpp_id: &str, transaction: i64, meter_wh: i64, at: DateTime<Utc>, reason: Option<&str>) -> Result<bool> {
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
@@ -492,7 +649,7 @@ impl Services {
         }
         pile_sessions::update(tx, session).await?;
         let partner_id = order.ownership.partner_id().ok_or_else(|| Error::Internal("flow-B order without a partner".into()))?;
-        let terms = self.partner_terms(partner_id).await?;
+        let terms = terms_on(tx, partner_id).await?;
         let amounts = SessionAmounts::new(fee.total_energy, fee.total_elec, fee.total_service).map_err(|e| Error::Internal(e.to_string()))?;
         let line = SettlementLine::flow_b(order.id, &amounts, &terms.revenue_share, now);
         store::settlement::insert_line(tx, partner_id, &line).await?;
@@ -510,6 +667,10 @@ impl Services {
     /// Queues a charge-status notice for every flow-B session that is charging (the partner's
     /// app shows energy and cost so far; T/CEC 102 asks for one about every 50 s).
     pub async fn push_session_statuses(&self) -> Result<usize> {
+        self.db.retry("session status notices", || self.queue_session_statuses()).await
+    }
+
+    async fn queue_session_statuses(&self) -> Result<usize> {
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let charging = orders::in_state(&mut tx, "b", OrderState::Charging.as_str(), 10_000).await?;
@@ -538,6 +699,14 @@ impl Services {
         }
         Ok(failed)
     }
+}
+
+/// A partner's commercial terms read on `conn` (inside the caller's transaction).
+async fn terms_on(conn: &mut Conn, partner_id: Uuid) -> Result<PartnerTerms> {
+    Ok(match store::settlement::terms(conn, partner_id).await? {
+        Some(json) => serde_json::from_value(json).map_err(|e| Error::Internal(format!("partner terms: {e}")))?,
+        None => PartnerTerms::default(),
+    })
 }
 
 /// Transaction ids are positive i32 (OCPP), unique per pile; derived from the order id's random

@@ -66,13 +66,17 @@ impl Services {
         if subscribers.is_empty() {
             return Ok(0);
         }
+        self.db.retry("status notices", || self.queue_connector_status(connector, status, at, &subscribers)).await
+    }
+
+    async fn queue_connector_status(&self, connector: &ConnectorRow, status: ConnectorStatus, at: DateTime<Utc>, subscribers: &[Uuid]) -> Result<usize> {
         let mut tx = self.db.begin().await?;
         let Some(station) = repo::station(&mut tx, connector.station_id).await? else { return Ok(0) };
         let notice = ConnectorNotice { connector: connector.external_id.clone(), station: station.external_id.clone(), status, at };
         let payload = serde_json::to_value(&notice).map_err(|e| crate::Error::Internal(e.to_string()))?;
         let now = self.now();
         let mut queued = 0;
-        for partner in subscribers {
+        for &partner in subscribers {
             if station.public || repo::is_visible(&mut tx, station.id, partner).await? {
                 store::outbox::enqueue(&mut tx, partner, CONNECTOR_STATUS, &connector.external_id, &payload, now).await?;
                 queued += 1;

@@ -117,6 +117,8 @@ pub struct PileSnapshot {
     pub reserve_requests: u32,
     /// Messages sent because TriggerMessage asked for them (and answered by the central system).
     pub triggered: u32,
+    /// CALLERRORs the central system answered this pile's messages with.
+    pub call_errors: u32,
 }
 
 /// Fault injection and control of one pile.
@@ -127,6 +129,7 @@ enum Control {
     Fault(u32, ChargePointErrorCode),
     ClearFault(u32),
     StopLocal(u32),
+    HoldStarts(bool),
     DropConnection(Duration),
     Shutdown,
 }
@@ -178,6 +181,12 @@ impl PileHandle {
     /// The driver stops the transaction at the pile (reason `Local`), online or not.
     pub async fn stop_local(&self, connector: u32) {
         self.send(Control::StopLocal(connector)).await;
+    }
+
+    /// While held, an accepted remote start waits in `Preparing` (the driver has not plugged in
+    /// yet) and its StartTransaction is sent only when the hold is released.
+    pub async fn hold_starts(&self, hold: bool) {
+        self.send(Control::HoldStarts(hold)).await;
     }
 
     /// Drop the connection and stay offline for `offline_for` before reconnecting.
@@ -281,6 +290,7 @@ fn initial_snapshot(config: &FleetConfig) -> PileSnapshot {
         boots: 0,
         reserve_requests: 0,
         triggered: 0,
+        call_errors: 0,
     }
 }
 
@@ -376,12 +386,16 @@ struct Pile {
     authorize_remote_start: bool,
     meter_interval: Duration,
     reject_remote_start: bool,
+    hold_starts: bool,
+    /// Accepted remote starts waiting for the hold to be released.
+    held_starts: Vec<(u32, IdToken)>,
     silent: bool,
     silenced: Vec<oneshot::Sender<Result<Value, CallError>>>,
     connects: u32,
     boots: u32,
     reserve_requests: u32,
     triggered: u32,
+    call_errors: u32,
 }
 
 impl Pile {
@@ -419,12 +433,15 @@ impl Pile {
             authorize_remote_start: config.authorize_remote_start,
             meter_interval: config.meter_interval,
             reject_remote_start: false,
+            hold_starts: false,
+            held_starts: Vec::new(),
             silent: false,
             silenced: Vec::new(),
             connects: 0,
             boots: 0,
             reserve_requests: 0,
             triggered: 0,
+            call_errors: 0,
             config,
         }
     }
@@ -571,7 +588,11 @@ impl Pile {
             return Err(CommandError::NotConnected);
         };
         self.next_heartbeat = Instant::now() + self.heartbeat;
-        link.call(request).await
+        let answer = link.call(request).await;
+        if matches!(answer, Err(CommandError::CallError { .. })) {
+            self.call_errors += 1;
+        }
+        answer
     }
 
     fn online(&self) -> bool {
@@ -968,6 +989,10 @@ impl Pile {
 
     async fn remote_start(&mut self, connector: u32, id_tag: IdToken) {
         self.set_status(connector, ChargePointStatus::Preparing, ChargePointErrorCode::NoError).await;
+        if self.hold_starts {
+            self.held_starts.push((connector, id_tag));
+            return;
+        }
         if self.authorize_remote_start {
             let authorized = self.call(AuthorizeRequest { id_tag: id_tag.clone() }).await;
             if !matches!(&authorized, Ok(conf) if conf.id_tag_info.status == AuthorizationStatus::Accepted) {
@@ -1025,6 +1050,14 @@ impl Pile {
         let n = self.connectors.len() as u32;
         match control {
             Control::RejectRemoteStart(reject) => self.reject_remote_start = reject,
+            Control::HoldStarts(hold) => {
+                self.hold_starts = hold;
+                if !hold {
+                    for (connector, id_tag) in std::mem::take(&mut self.held_starts) {
+                        self.remote_start(connector, id_tag).await;
+                    }
+                }
+            }
             Control::Silent(silent) => {
                 self.silent = silent;
                 if !silent {
@@ -1075,6 +1108,7 @@ impl Pile {
             boots: self.boots,
             reserve_requests: self.reserve_requests,
             triggered: self.triggered,
+            call_errors: self.call_errors,
         };
         self.state.send_if_modified(|current| {
             let changed = *current != snapshot;

@@ -15,6 +15,15 @@ pub enum Backend {
     Postgres,
 }
 
+/// Connections to SQLite (see [`Db::connect`] for why so few).
+const SQLITE_POOL: u32 = 4;
+/// Connections to PostgreSQL per instance.
+const POSTGRES_POOL: u32 = 16;
+/// How long a caller waits for a pooled connection before the database counts as unavailable.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the readiness probe waits: a load balancer must hear "not ready" within a second.
+const PING_TIMEOUT: Duration = Duration::from_millis(800);
+
 /// A connection pool to either backend.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -25,27 +34,38 @@ pub struct Db {
 impl Db {
     /// Connects to `url` (`sqlite://file.db` or `postgres://…`), creating a SQLite file if it
     /// does not exist.
+    ///
+    /// Pool sizes are chosen for how the services use connections: a request or pile message
+    /// holds at most one at a time (a write transaction never waits for a second one), so the
+    /// pool bounds concurrent database work, not concurrent requests, and callers queue fairly
+    /// for it. SQLite has one writer: 4 connections let WAL readers run beside it while writers
+    /// queue in the pool rather than in SQLite's busy loop. PostgreSQL gets 16: enough to keep
+    /// the server busy, and several instances stay well under its default 100 connections.
+    ///
+    /// The acquire timeout is short on purpose: when the database is unreachable a request
+    /// fails within [`ACQUIRE_TIMEOUT`] as "unavailable, retry" instead of hanging; when it
+    /// is merely busy, no connection is held for long enough to reach it.
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         let (options, max) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
-                // SQLite has one writer: a small pool avoids lock contention, WAL lets readers
-                // run beside the writer, and busy_timeout waits instead of failing.
-                (AnyConnectOptions::from_str(&url)?, 4)
+                // WAL lets readers run beside the writer, and busy_timeout waits instead of failing.
+                (AnyConnectOptions::from_str(&url)?, SQLITE_POOL)
             }
-            Backend::Postgres => (AnyConnectOptions::from_str(url)?, 16),
+            Backend::Postgres => (AnyConnectOptions::from_str(url)?, POSTGRES_POOL),
         };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // The busy timeout first: switching to WAL needs the lock too.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                     }
@@ -88,10 +108,12 @@ impl Db {
         Ok(self.pool.acquire().await?)
     }
 
-    /// Readiness probe: the database answers a trivial query.
+    /// Readiness probe: the database answers a trivial query within [`PING_TIMEOUT`].
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        match tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool)).await {
+            Ok(done) => done.map(drop).map_err(Into::into),
+            Err(_) => Err(sqlx::Error::PoolTimedOut.into()),
+        }
     }
 
     pub async fn close(&self) {

@@ -8,6 +8,7 @@
 
 mod db;
 mod error;
+mod retry;
 mod row;
 mod time;
 
@@ -30,8 +31,9 @@ pub mod statements;
 pub mod testing;
 pub mod users;
 
-pub use db::{Backend, Db};
+pub use db::{ACQUIRE_TIMEOUT, Backend, Db};
 pub use error::{Error, Result};
+pub use retry::Transient;
 pub use sqlx::AnyConnection as Conn;
 pub use time::{from_millis, to_millis};
 

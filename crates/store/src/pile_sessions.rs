@@ -19,6 +19,9 @@ pub struct PileSession {
     /// Cumulative meter readings in time order, the first one at the transaction's start.
     pub readings: Vec<MeterReading>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The partner asked to stop before the pile reported its transaction (migration 0014):
+    /// the stop is carried out when the transaction starts.
+    pub stop_requested_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 fn parse(row: &AnyRow) -> Result<PileSession> {
@@ -31,13 +34,14 @@ fn parse(row: &AnyRow) -> Result<PileSession> {
         transaction_id: row.try_get("transaction_id")?,
         readings: serde_json::from_str(&readings).map_err(|e| Error::Corrupt(format!("pile_sessions.readings: {e}")))?,
         created_at: from_millis(row.try_get("created_at")?),
+        stop_requested_at: row.try_get::<Option<i64>, _>("stop_requested_at")?.map(from_millis),
     })
 }
 
-const COLUMNS: &str = "order_id, ocpp_id, connector_no, id_tag, transaction_id, readings, created_at";
+const COLUMNS: &str = "order_id, ocpp_id, connector_no, id_tag, transaction_id, readings, created_at, stop_requested_at";
 
 pub async fn insert(conn: &mut Conn, s: &PileSession) -> Result<()> {
-    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO pile_sessions ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7)")))
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO pile_sessions ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)")))
         .bind(s.order_id.to_string())
         .bind(&s.ocpp_id)
         .bind(s.connector_no)
@@ -45,6 +49,7 @@ pub async fn insert(conn: &mut Conn, s: &PileSession) -> Result<()> {
         .bind(s.transaction_id)
         .bind(serde_json::to_string(&s.readings).map_err(|e| Error::Corrupt(e.to_string()))?)
         .bind(to_millis(s.created_at))
+        .bind(s.stop_requested_at.map(to_millis))
         .execute(conn)
         .await
         .map_err(on_unique)?;
@@ -61,6 +66,16 @@ pub async fn update(conn: &mut Conn, s: &PileSession) -> Result<()> {
         .execute(conn)
         .await
         .map_err(on_unique)?;
+    Ok(())
+}
+
+/// Remembers that the partner asked to stop the session before its transaction started.
+pub async fn request_stop(conn: &mut Conn, order_id: Uuid, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    sqlx::query("UPDATE pile_sessions SET stop_requested_at = $2 WHERE order_id = $1 AND stop_requested_at IS NULL")
+        .bind(order_id.to_string())
+        .bind(to_millis(at))
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -31,6 +31,8 @@ fn to_handler(e: services::Error) -> HandlerError {
         services::Error::Forbidden { message, message_zh } => HandlerError::BadParameter(format!("{message_zh} / {message}")),
         e @ services::Error::Invalid(_) => HandlerError::BadParameter(format!("{} / {e}", e.message_zh())),
         services::Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
+        // T/CEC 102 Ret -1: the caller retries later.
+        e if e.is_database_unavailable() => HandlerError::Busy("数据库暂时无法访问，请稍后重试 / database unavailable, retry shortly".into()),
         other => HandlerError::Internal(other.to_string()),
     }
 }

@@ -27,6 +27,8 @@ fn to_handler(e: Error) -> HandlerError {
         Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
         Error::Invalid(fields) => HandlerError::BadParameter(fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ")),
         Error::Conflict { message, .. } => HandlerError::BadParameter(message),
+        // T/CEC 102 Ret -1: the caller retries later.
+        e if e.is_database_unavailable() => HandlerError::Busy("数据库暂时无法访问，请稍后重试 / database unavailable, retry shortly".into()),
         other => HandlerError::Internal(other.to_string()),
     }
 }

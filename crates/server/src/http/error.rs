@@ -41,6 +41,10 @@ pub struct FieldDetail {
     pub message_zh: String,
 }
 
+/// When a client should try again after "database unavailable": long enough for a restart
+/// or a failover, short enough that nobody gives up.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 fn status_of(e: &Error) -> StatusCode {
     match e {
         Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -53,6 +57,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NoAnswer { .. } => StatusCode::GATEWAY_TIMEOUT,
+        e if e.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -62,7 +67,12 @@ impl IntoResponse for ApiError {
         let e = self.0;
         let status = status_of(&e);
         // A device that did not answer is no internal failure: say which and what that means.
-        let message = if status.is_server_error() && !matches!(e, Error::NoAnswer { .. }) {
+        // Neither is a database that cannot be reached: say so, and when to try again.
+        let unavailable = e.is_database_unavailable();
+        let message = if unavailable {
+            tracing::warn!(error = %e, "request refused: database unavailable");
+            services::DATABASE_UNAVAILABLE_EN.to_owned()
+        } else if status.is_server_error() && !matches!(e, Error::NoAnswer { .. }) {
             tracing::error!(error = %e, "request failed");
             "internal error; it has been logged".to_owned()
         } else {
@@ -79,6 +89,9 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: ErrorDetail { code: e.code().into(), message, message_zh: e.message_zh(), fields } };
         let mut response = (status, Json(body)).into_response();
+        if unavailable {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
         if let Error::Unauthorized(failure) = e {
             let challenge = match failure {
                 AuthFailure::ExpiredToken => r#"Bearer error="invalid_token", error_description="token expired""#,
