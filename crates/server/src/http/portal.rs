@@ -87,7 +87,7 @@ async fn upload_document(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::TooLarge { limit_bytes: limit }
         } else {
-            Error::invalid("file", format!("unreadable multipart body: {}", e.body_text()), "multipart 请求体无法解析")
+            Error::invalid("file", format!("unreadable multipart body: {}", e.body_text()), "上传内容无法读取：请以 multipart/form-data 表单上传文件")
         }
     };
     let (mut kind, mut file) = (None, None);
