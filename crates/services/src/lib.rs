@@ -38,6 +38,7 @@ pub mod statements;
 pub mod status_hub;
 pub mod status_push;
 pub mod users;
+pub mod webhook_targets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
