@@ -158,6 +158,7 @@ impl Services {
         let entry = crate::onboarding::audit_entry(actor, "set_terms", partner_id, None, None, Some(&json.to_string()), now);
         store::audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         self.remember_user_pricing(partner_id, terms.user_pricing);
         Ok(terms.clone())
     }

@@ -276,6 +276,7 @@ impl Services {
         };
         store::audit::record(&mut tx, &audit_entry(actor, action, partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         self.credentials(partner_id).await
     }
 
@@ -318,6 +319,7 @@ impl Services {
         store::partner_webhooks::set(&mut tx, partner_id, webhook_url.as_deref(), now).await?;
         store::audit::record(&mut tx, &audit_entry(actor, "set_cec_peer", partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         if self.settings.sync_on_peer_registration && partner.application.roles.is_operator() && self.operator_gateway.is_some() {
             // The first moment we can reach a new operator: pull its catalog now rather than at
             // the next periodic sync. The answer to the partner does not wait for it.
