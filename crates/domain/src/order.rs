@@ -387,8 +387,8 @@ impl FailureReason {
             Self::ConnectorOccupied => "充电枪已被占用，请选择其他空闲充电枪".into(),
             Self::ConnectorFaulted => "充电枪故障，请选择其他充电枪".into(),
             Self::GunNotPlugged => "尚未插枪，请插好充电枪后重试".into(),
-            Self::Refused { code, detail: Some(d) } => format!("运营商拒绝启动：{d}（代码 {code}）"),
-            Self::Refused { code, detail: None } => format!("运营商拒绝启动（代码 {code}）"),
+            Self::Refused { detail: Some(d), .. } => format!("运营商拒绝启动：{d}"),
+            Self::Refused { code, detail: None } => format!("运营商拒绝启动：{}", refusal_zh(*code)),
             Self::StartFailed { detail: Some(d) } => format!("充电桩启动失败：{d}，未产生费用"),
             Self::StartFailed { detail: None } => "充电桩启动失败，未产生费用".into(),
             Self::NotStarted => "经向运营商查询确认未启动充电，未产生费用".into(),
@@ -405,8 +405,8 @@ impl FailureReason {
             Self::ConnectorOccupied => "the connector is occupied; please choose a free one".into(),
             Self::ConnectorFaulted => "the connector is faulted; please choose another one".into(),
             Self::GunNotPlugged => "the gun is not plugged in; plug it in and try again".into(),
-            Self::Refused { code, detail: Some(d) } => format!("the operator refused to start: {d} (code {code})"),
-            Self::Refused { code, detail: None } => format!("the operator refused to start (code {code})"),
+            Self::Refused { detail: Some(d), .. } => format!("the operator refused to start: {d}"),
+            Self::Refused { code, detail: None } => format!("the operator refused to start: {}", refusal_en(*code)),
             Self::StartFailed { detail: Some(d) } => format!("the charger failed to start: {d}; nothing was charged"),
             Self::StartFailed { detail: None } => "the charger failed to start; nothing was charged".into(),
             Self::NotStarted => "the operator confirmed the session never started; nothing was charged".into(),
@@ -414,6 +414,24 @@ impl FailureReason {
             Self::ReservationUnsupported => "this operator does not take reservations; you can go and charge directly".into(),
             Self::NotPermitted => "not permitted to use this connector".into(),
         }
+    }
+}
+
+/// A refusal's code in words, where the operator gave no text. T/CEC 102 leaves 3–99 to each
+/// operator; 90 and 91 are common ones (cec102.md §8.8). The code itself stays on the order.
+fn refusal_en(code: i64) -> &'static str {
+    match code {
+        90 => "the vehicle is not registered with the operator",
+        91 => "the vehicle is already charging",
+        _ => "it gave no reason; please choose another connector or try again later",
+    }
+}
+
+fn refusal_zh(code: i64) -> &'static str {
+    match code {
+        90 => "车辆未在运营商处登记",
+        91 => "车辆已在充电",
+        _ => "未说明原因，请换一个充电枪或稍后再试",
     }
 }
 
@@ -470,7 +488,8 @@ impl StopReason {
             Self::Bms => "车辆充满或车辆停止".into(),
             Self::ChargerFault => "充电桩故障，充电已中断".into(),
             Self::Disconnected => "充电枪连接断开，充电已中断".into(),
-            Self::Other(code) => format!("运营商自定义原因（{code}）"),
+            // The operator's own code means nothing to a driver; it stays on the order for support.
+            Self::Other(_) => "运营商因其自身原因结束了充电".into(),
         }
     }
 
@@ -481,7 +500,7 @@ impl StopReason {
             Self::Bms => "ended by the vehicle (usually full)".into(),
             Self::ChargerFault => "interrupted by a charger fault".into(),
             Self::Disconnected => "interrupted: connector disconnected".into(),
-            Self::Other(code) => format!("operator-defined reason ({code})"),
+            Self::Other(_) => "ended by the operator for a reason of its own".into(),
         }
     }
 }
@@ -664,21 +683,23 @@ impl OrderEvent {
     }
 }
 
+/// Texts are what a driver, a partner or an operator reads: what the order is and what cannot be
+/// done, in words (the event's name stays in the variant for code and logs).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OrderError {
-    #[error("event {event} is not allowed in state {from}")]
+    #[error("this order {}; {}", where_en(.from), refused_en(.event))]
     IllegalTransition { from: OrderState, event: &'static str },
     /// A report about a session that has already ended; acknowledge and drop it.
-    #[error("late {event} ignored: the order is already {from}")]
+    #[error("this order {}; a late report about it was ignored", where_en(.from))]
     LateEvent { from: OrderState, event: &'static str },
     /// The same final record again; acknowledge and drop it.
-    #[error("duplicate {event}: the order already has this record")]
+    #[error("this order already has this record; the repeat was ignored")]
     Duplicate { event: &'static str },
     /// A different final record for an order that already has one.
-    #[error("a different charge record arrived for an order that is already {from}")]
+    #[error("this order {} and already has a charge record; a different one arrived", where_en(.from))]
     ConflictingRecord { from: OrderState },
     /// The other side reports charging on an order we closed: it must be stopped.
-    #[error("the session is reported charging although the order is {from}; it must be stopped")]
+    #[error("the charger reports charging although this order {}; it must be stopped", where_en(.from))]
     ChargingAfterClose { from: OrderState },
     #[error("payment of {paid} does not match the bill of {billed}")]
     PaymentMismatch { billed: Money, paid: Money },
@@ -697,19 +718,102 @@ impl OrderError {
 
     pub fn message_zh(&self) -> String {
         match self {
-            Self::IllegalTransition { from, event } => {
-                format!("订单当前为「{}」，不能处理「{event}」", from.label_zh())
-            }
-            Self::LateEvent { from, event } => format!("订单已为「{}」，忽略迟到的「{event}」", from.label_zh()),
-            Self::Duplicate { event } => format!("重复的「{event}」，已忽略"),
-            Self::ConflictingRecord { from } => format!("订单已为「{}」，又收到不同的充电记录", from.label_zh()),
-            Self::ChargingAfterClose { from } => {
-                format!("订单已为「{}」，但对方报告仍在充电，需停止充电", from.label_zh())
-            }
+            Self::IllegalTransition { from, event } => format!("订单{}，{}", where_zh(from), refused_zh(event)),
+            Self::LateEvent { from, .. } => format!("订单{}，已忽略迟到的状态报告", where_zh(from)),
+            Self::Duplicate { .. } => "订单已有此记录，重复的记录已忽略".into(),
+            Self::ConflictingRecord { from } => format!("订单{}且已有充电记录，又收到一份不同的充电记录", where_zh(from)),
+            Self::ChargingAfterClose { from } => format!("订单{}，但充电桩报告仍在充电，需停止充电", where_zh(from)),
             Self::PaymentMismatch { billed, paid } => format!("支付金额 {paid} 与账单金额 {billed} 不符"),
             Self::RefundMismatch { payment_id, refunded } => format!("退款（支付单 {payment_id}，金额 {refunded}）与订单的支付不符"),
-            Self::InvalidData(what) => format!("事件数据无效：{what}"),
+            Self::InvalidData(what) => format!("数据无效：{}", invalid_data_zh(what)),
         }
+    }
+}
+
+/// "this order {…}": where an order stands, in words.
+fn where_en(state: &OrderState) -> &'static str {
+    match state {
+        OrderState::Created => "has just been created",
+        OrderState::Reserving => "is being reserved",
+        OrderState::Reserved => "is reserved",
+        OrderState::ReservationExpired => "is a reservation that has expired",
+        OrderState::ReservationUsed => "is a reservation already used",
+        OrderState::Starting => "is starting",
+        OrderState::Charging => "is charging",
+        OrderState::Stopping => "is stopping",
+        OrderState::Interrupted => "was interrupted",
+        OrderState::Finished => "has finished and awaits its bill",
+        OrderState::Billed => "is already billed",
+        OrderState::Paid => "is already paid",
+        OrderState::Refunded => "is already refunded",
+        OrderState::Failed => "has failed",
+        OrderState::Cancelled => "is already cancelled",
+        OrderState::UnknownOutcome => "is waiting for the operator to confirm what happened",
+    }
+}
+
+/// "订单{…}".
+fn where_zh(state: &OrderState) -> &'static str {
+    match state {
+        OrderState::Created => "刚刚创建",
+        OrderState::Reserving => "正在预约",
+        OrderState::Reserved => "已预约",
+        OrderState::ReservationExpired => "的预约已超时",
+        OrderState::ReservationUsed => "的预约已使用",
+        OrderState::Starting => "正在启动",
+        OrderState::Charging => "正在充电",
+        OrderState::Stopping => "正在停止",
+        OrderState::Interrupted => "已异常中断",
+        OrderState::Finished => "已结束，等待出账",
+        OrderState::Billed => "已结算",
+        OrderState::Paid => "已支付",
+        OrderState::Refunded => "已退款",
+        OrderState::Failed => "已失败",
+        OrderState::Cancelled => "已取消",
+        OrderState::UnknownOutcome => "正等待运营商确认结果",
+    }
+}
+
+/// What could not be done, by the event's name ([`OrderEvent::name`]).
+fn refused_en(event: &str) -> &'static str {
+    match event {
+        "reserve_requested" => "it cannot be reserved",
+        "cancel_requested" => "it cannot be cancelled",
+        "start_requested" => "it cannot be started",
+        "stop_requested" => "it cannot be stopped",
+        "billed" => "it cannot be billed",
+        "paid" => "it cannot be paid",
+        "refunded" => "it cannot be refunded",
+        "charge_ended" => "a charge record cannot be taken for it",
+        _ => "this report does not apply to it",
+    }
+}
+
+fn refused_zh(event: &str) -> &'static str {
+    match event {
+        "reserve_requested" => "无法预约",
+        "cancel_requested" => "无法取消",
+        "start_requested" => "无法启动",
+        "stop_requested" => "无法停止",
+        "billed" => "无法出账",
+        "paid" => "无法支付",
+        "refunded" => "无法退款",
+        "charge_ended" => "无法接收充电记录",
+        _ => "此状态报告不适用",
+    }
+}
+
+/// [`OrderError::InvalidData`]'s texts in Chinese.
+fn invalid_data_zh(what: &str) -> &'static str {
+    match what {
+        "reservation ends before it is confirmed" => "预约的结束时间早于确认时间",
+        "the reservation has not expired yet" => "预约尚未到期",
+        "the reservation has expired" => "预约已过期",
+        "a bill cannot be negative" => "账单金额不能为负",
+        "payment id is empty" => "支付单号为空",
+        "the charge record ends before it starts" => "充电记录的结束时间早于开始时间",
+        "the charge record has a negative amount" => "充电记录的金额为负",
+        _ => "请核对后重试",
     }
 }
 
@@ -1129,8 +1233,11 @@ mod tests {
         assert!(FailureReason::ConnectorOccupied.message_zh().contains("占用"));
         assert_eq!(
             FailureReason::from_cec_start(91, Some("vehicle already charging".into())).message_en(),
-            "the operator refused to start: vehicle already charging (code 91)"
+            "the operator refused to start: vehicle already charging"
         );
+        assert_eq!(FailureReason::from_cec_start(91, None).message_en(), "the operator refused to start: the vehicle is already charging");
+        let unexplained = FailureReason::from_cec_start(3, None);
+        assert!(!unexplained.message_en().contains('3') && !unexplained.message_zh().contains('3'), "{}", unexplained.message_zh());
     }
 
     #[test]
@@ -1138,8 +1245,8 @@ mod tests {
         let mut o = order();
         let err = o.apply(OrderEvent::StopRequested, t0()).unwrap_err();
         assert_eq!(err, OrderError::IllegalTransition { from: OrderState::Created, event: "stop_requested" });
-        assert_eq!(err.to_string(), "event stop_requested is not allowed in state created");
-        assert!(err.message_zh().contains("已创建"));
+        assert_eq!(err.to_string(), "this order has just been created; it cannot be stopped");
+        assert_eq!(err.message_zh(), "订单刚刚创建，无法停止");
         assert_eq!(o.state, OrderState::Created, "nothing changes on error");
         assert!(o.apply(OrderEvent::Billed { amount: Money::ZERO }, t0()).is_err());
         assert!(o.apply(OrderEvent::ReservationExpired, t0()).is_err());

@@ -6,6 +6,7 @@
 //! Every transition is decided by [`ReviewState::apply`], so the HTTP API, the CLI and the tests
 //! cannot disagree about what is allowed.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -13,17 +14,19 @@ use serde::{Deserialize, Serialize};
 use crate::credit_code::{CreditCode, CreditCodeError};
 
 /// A field that failed validation, named as the API names it, with a reason in both languages.
+/// Usually a fixed name; a path into a nested body (`open.price_policy`) when a request could not
+/// be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct FieldError {
-    pub field: &'static str,
+    pub field: Cow<'static, str>,
     pub message: String,
     pub message_zh: String,
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, message: impl Into<String>, message_zh: impl Into<String>) -> Self {
-        Self { field, message: message.into(), message_zh: message_zh.into() }
+    pub fn new(field: impl Into<Cow<'static, str>>, message: impl Into<String>, message_zh: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into(), message_zh: message_zh.into() }
     }
 }
 
@@ -318,8 +321,12 @@ impl ReviewAction {
 pub enum ReviewError {
     #[error("cannot {action} a partner that is {from}")]
     IllegalTransition { from: ReviewState, action: &'static str },
-    #[error("a reason is required to {action} (2 to 500 characters)")]
+    #[error("a reason is required to {action}: say what the partner should know or fix (2 to 500 characters)")]
     ReasonRequired { action: &'static str },
+    #[error("the reason to {action} is too short ({given} character): write at least 2 characters the partner can act on")]
+    ReasonTooShort { action: &'static str, given: usize },
+    #[error("the reason to {action} is too long ({given} characters): keep it to at most 500")]
+    ReasonTooLong { action: &'static str, given: usize },
 }
 
 impl ReviewError {
@@ -328,7 +335,9 @@ impl ReviewError {
             Self::IllegalTransition { from, action } => {
                 format!("当前状态为「{}」，不能执行「{}」", state_zh(*from), action_zh(action))
             }
-            Self::ReasonRequired { action } => format!("「{}」须填写原因（2 至 500 字）", action_zh(action)),
+            Self::ReasonRequired { action } => format!("「{}」须填写原因，写明合作商需要了解或改正的内容（2 至 500 字）", action_zh(action)),
+            Self::ReasonTooShort { action, given } => format!("「{}」的原因太短（{given} 个字）：至少写 2 个字，让合作商知道如何处理", action_zh(action)),
+            Self::ReasonTooLong { action, given } => format!("「{}」的原因太长（{given} 个字）：最多 500 字", action_zh(action)),
         }
     }
 }
@@ -359,9 +368,12 @@ impl ReviewState {
         use ReviewAction as A;
         use ReviewState as S;
         if let Some(reason) = action.reason() {
-            let len = reason.trim().chars().count();
-            if !(2..=500).contains(&len) {
-                return Err(ReviewError::ReasonRequired { action: action.name() });
+            let (action, given) = (action.name(), reason.trim().chars().count());
+            match given {
+                0 => return Err(ReviewError::ReasonRequired { action }),
+                1 => return Err(ReviewError::ReasonTooShort { action, given }),
+                501.. => return Err(ReviewError::ReasonTooLong { action, given }),
+                _ => {}
             }
         }
         match (self, action) {
@@ -411,7 +423,7 @@ mod tests {
             ..input()
         })
         .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_ref()).collect();
         assert_eq!(fields, ["company_name", "credit_code", "contact_email", "roles", "callback_base_url"]);
         assert!(errors[1].message.contains("check digit"));
     }
@@ -442,5 +454,10 @@ mod tests {
     fn rejection_needs_a_reason() {
         let err = ReviewState::Submitted.apply(&ReviewAction::Reject { reason: " ".into() }).unwrap_err();
         assert_eq!(err, ReviewError::ReasonRequired { action: "reject" });
+        let err = ReviewState::Submitted.apply(&ReviewAction::Reject { reason: "x".into() }).unwrap_err();
+        assert_eq!(err, ReviewError::ReasonTooShort { action: "reject", given: 1 });
+        assert!(err.to_string().contains("too short") && err.message_zh().contains("太短"), "{err}");
+        let err = ReviewState::Approved.apply(&ReviewAction::Suspend { reason: "长".repeat(501) }).unwrap_err();
+        assert_eq!(err, ReviewError::ReasonTooLong { action: "suspend", given: 501 });
     }
 }

@@ -69,6 +69,7 @@ pub async fn status_push(partners: usize, changes: usize, per_second: u64) -> an
         let peer = CecPeerInput {
             base_url: emsp.base_url().to_owned(),
             version_segment: Some("v1.0".into()),
+            webhook_url: None,
             secrets: CecSecretSet {
                 operator_secret: theirs.operator_secret.clone(),
                 data_secret: theirs.data_secret.clone(),

@@ -74,7 +74,34 @@ fn operator() -> Actor {
     Actor::Cli(std::env::var("USER").unwrap_or_else(|_| "operator".into()))
 }
 
+/// Admin commands work on an existing installation. Run elsewhere (another directory, a
+/// forgotten `--config`), they would otherwise create an empty database and a new master key
+/// beside it and report on that; only `serve`, `demo` and `migrate` create them.
+fn require_existing_installation(config: &Config) -> anyhow::Result<()> {
+    let hint = "run it where chargebridge serves, or name the installation with --config FILE (its data_dir) or DATABASE_URL; \
+                `chargebridge migrate` creates a new one";
+    let hint_zh = "请在 chargebridge 运行的目录中执行，或用 --config 配置文件（其中的 data_dir）或 DATABASE_URL 指明；新建请运行 chargebridge migrate";
+    if let Some(file) = sqlite_file(&config.database_url())
+        && !file.exists()
+    {
+        anyhow::bail!("no database at {path}: {hint}\n未找到数据库 {path}：{hint_zh}", path = file.display());
+    }
+    let key = config.master_key_path();
+    if config.master_key.is_none() && !key.exists() {
+        anyhow::bail!("no master key at {path}: {hint}\n未找到主密钥 {path}：{hint_zh}", path = key.display());
+    }
+    Ok(())
+}
+
+/// The file behind a `sqlite:` URL (none for PostgreSQL or an in-memory database).
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
+}
+
 pub async fn partner(config: Config, command: PartnerCommand) -> anyhow::Result<()> {
+    require_existing_installation(&config)?;
     let services = open_services(&config, Arc::new(SystemClock)).await?;
     let line = |p: &store::partners::PartnerRecord| {
         let reason = p.state_reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default();
@@ -138,10 +165,11 @@ async fn review(services: &Services, id: &str, action: ReviewAction, json: bool)
 }
 
 pub async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    require_existing_installation(&config)?;
     let services = open_services(&config, Arc::new(SystemClock)).await?;
     match command {
         AdminCommand::CreateUser { username } => {
-            let password = match std::env::var("CHARGEBRIDGE_ADMIN_PASSWORD") {
+            let password = match std::env::var(crate::config::ADMIN_PASSWORD_ENV) {
                 Ok(p) => p,
                 Err(_) => {
                     let mut input = String::new();

@@ -185,6 +185,13 @@ impl Default for UploadConfig {
 
 const ENV_PREFIX: &str = "CHARGEBRIDGE_";
 
+/// The password `admin create-user` reads. It shares the prefix for the operator's sake but is
+/// no setting, so the configuration passes over it (and `serve` starts with it set).
+pub const ADMIN_PASSWORD_ENV: &str = "CHARGEBRIDGE_ADMIN_PASSWORD";
+
+/// Variables with the configuration's prefix that belong to a command, not to the configuration.
+const COMMAND_VARIABLES: &[&str] = &[ADMIN_PASSWORD_ENV];
+
 impl Config {
     /// Loads `path` if given (it must exist), else `chargebridge.toml` if present, then applies
     /// the environment.
@@ -252,6 +259,8 @@ fn apply_env(table: &mut toml::Table, vars: impl Iterator<Item = (String, String
     for (key, value) in vars {
         let path: Vec<String> = if key == "DATABASE_URL" {
             vec!["database_url".into()]
+        } else if COMMAND_VARIABLES.contains(&key.as_str()) {
+            continue;
         } else if let Some(rest) = key.strip_prefix(ENV_PREFIX) {
             rest.split("__").map(str::to_lowercase).collect()
         } else {
@@ -289,6 +298,7 @@ mod tests {
             ("CHARGEBRIDGE_AUTH__ACCESS_TOKEN_TTL_SECONDS".into(), "60".into()),
             ("DATABASE_URL".into(), "postgres://u@h/db".into()),
             ("UNRELATED".into(), "x".into()),
+            (ADMIN_PASSWORD_ENV.into(), "a password, not a setting".into()),
         ];
         apply_env(&mut table, vars.into_iter()).unwrap();
         let config: Config = toml::Value::Table(table).try_into().unwrap();

@@ -241,8 +241,8 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
     let (_, paid) = client.call(Method::POST, &format!("/api/app/v1/orders/{id}/pay"), Some(&driver), None).await?;
     ensure!(paid["state"] == "paid", "payment failed: {paid}");
     say.say(
-        "paid from the wallet; settlement line recorded (partner share + our commission) and the partner notified through the outbox",
-        "用户支付完成，记录并通知第三方结算",
+        "paid from the wallet; settlement line recorded (partner share + our commission); this partner registered no webhook for settlement notices, so it settles from check_charge_orders",
+        "用户支付完成，已记录第三方结算（该合作商未登记结算通知地址，按对账接口核对结算）",
     );
     Ok(cpo)
 }

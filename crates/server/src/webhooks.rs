@@ -1,6 +1,7 @@
 //! Delivering outbox messages to partners as signed webhooks.
 //!
-//! `POST {callback_base_url}/chargebridge/webhook` with a JSON body `{id, kind, created_at,
+//! `POST {callback_base_url}/chargebridge/webhook` (a T/CEC 102 partner: the webhook URL it
+//! registered with its endpoint, see `services::webhook_targets`) with a JSON body `{id, kind, created_at,
 //! data}` and `X-Chargebridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret,
 //! "<t>.<body>")>`, the secret being the partner's `webhook_secret`. A 2xx answer acknowledges;
 //! 4xx other than 408/429 is permanent (dead-lettered for an admin to replay after the partner
@@ -61,7 +62,9 @@ impl Deliverer for WebhookDeliverer {
         })
         .to_string();
         let timestamp = self.services.now().timestamp();
-        let url = format!("{}/chargebridge/webhook", partner.application.callback_base_url.trim_end_matches('/'));
+        let Some(url) = self.services.webhook_target(&partner).await.map_err(|e| DeliveryError::Retry(e.to_string()))? else {
+            return Err(DeliveryError::Permanent("the partner has registered no webhook URL".into()));
+        };
         let response = self
             .http
             .post(&url)

@@ -53,6 +53,89 @@ async fn operator_reviews_from_the_command_line() {
     assert!(!ok && err.contains("not found"), "{err}");
 }
 
+/// The README's admin command as written there, beside a platform that serves from the same
+/// data directory: the password variable is the command's, not a setting.
+#[tokio::test]
+async fn readme_create_user_takes_the_password_from_the_environment() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let config = app.config.data_dir.join("chargebridge.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n", app.config.data_dir.display().to_string())).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+        .arg("--config")
+        .arg(&config)
+        .args(["admin", "create-user", "--username", "alice"])
+        .env("CHARGEBRIDGE_ADMIN_PASSWORD", "correct horse battery")
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let (status, body) = app.post("/api/admin/v1/login", None, &serde_json::json!({"username": "alice", "password": "correct horse battery"})).await;
+    assert_eq!(status, 200, "alice logs in with the password from the environment: {body}");
+}
+
+/// `serve` starts although the admin password variable of the README is still set in the shell.
+#[test]
+fn serve_starts_with_the_admin_password_variable_set() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chargebridge.toml");
+    std::fs::write(&config, format!("data_dir = {:?}\n[http]\nbind = \"127.0.0.1:0\"\n", dir.path().display().to_string())).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("CHARGEBRIDGE_ADMIN_PASSWORD", "correct horse battery")
+        .env_remove("DATABASE_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let mut log = String::new();
+    let listening = std::io::BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok).any(|line| {
+        log.push_str(&line);
+        log.push('\n');
+        line.contains("chargebridge listening on")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "serve did not start:\n{log}");
+}
+
+/// An admin command run where there is no installation says where it looked and how to point
+/// it at one, exits non-zero and leaves the directory as it was; `migrate` creates one.
+#[test]
+fn commands_outside_an_installation_say_so_and_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("CHARGEBRIDGE_ADMIN_PASSWORD", "correct horse battery")
+            .env_remove("DATABASE_URL")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("binary runs");
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    for args in [&["partner", "list"][..], &["partner", "show", "MA5FCTXX0"], &["admin", "create-user", "--username", "alice"]] {
+        let (ok, err) = run(args);
+        assert!(!ok, "{args:?} succeeded without a database");
+        for words in ["no database at ./chargebridge.db", "--config", "DATABASE_URL", "未找到数据库"] {
+            assert!(err.contains(words), "{args:?}: {words:?} missing from:\n{err}");
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing is created: {left:?}");
+
+    let (ok, err) = run(&["migrate"]);
+    assert!(ok, "{err}");
+    assert!(dir.path().join("chargebridge.db").exists() && dir.path().join("chargebridge.master.key").exists());
+    let (ok, err) = run(&["partner", "list"]);
+    assert!(ok, "{err}");
+}
+
 /// A `chargebridge sim …` process, killed when the test ends however it ends. Its stdout lines
 /// and stderr lines are collected as they come.
 struct Simulator {

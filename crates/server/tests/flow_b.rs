@@ -474,6 +474,16 @@ async fn reservations_need_the_extension(backend: Backend) {
     let (status, refused) = w.app.put(&path, Some(&w.admin), &terms).await;
     assert_eq!((status, refused["error"]["fields"][0]["field"].as_str()), (422, Some("open.reservation_max_minutes")), "{refused}");
     assert_eq!(w.app.get(&path, Some(&w.admin)).await.1, before);
+    // Terms an admin saves apply to the partner's very next request, either way.
+    terms["open"]["reservation_max_minutes"] = json!(30);
+    let (status, saved) = w.app.put(&path, Some(&w.admin), &terms).await;
+    assert_eq!(status, 200, "{saved}");
+    let (seq, held) = w.emsp.reserve(&connector, 10).await.expect("reservations enabled at once");
+    assert_eq!((held.succ_stat, held.reserve_seq_stat), (SuccStat::Success, ReserveSeqStat::Reserved), "{held:?}");
+    w.emsp.cancel_reserve(&seq, &connector).await.unwrap();
+    let (status, _) = w.app.put(&path, Some(&w.admin), &before).await;
+    assert_eq!(status, 200);
+    assert!(matches!(w.emsp.reserve(&connector, 10).await, Err(ClientError::Ret { ret: Ret::Parameter, .. })), "and disabled at once");
     w.fleet.shutdown().await;
     w.app.cleanup().await;
 }

@@ -105,7 +105,7 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
 
     // Rejecting without a reason, resubmitting while in review: refused, state unchanged.
     let (status, body) = app.post(&format!("/api/admin/v1/partners/{id}/reject"), Some(&admin), &json!({"reason": " "})).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("reason_required")), "{body}");
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("reason_required")), "{body}");
     let (status, body) = app.put("/api/portal/v1/partners/me", Some(&portal), &application(CODE_A)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (409, Some("illegal_transition")), "{body}");
 

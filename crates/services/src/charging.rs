@@ -158,6 +158,7 @@ impl Services {
         let entry = crate::onboarding::audit_entry(actor, "set_terms", partner_id, None, None, Some(&json.to_string()), now);
         store::audit::record(&mut tx, &entry).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         self.remember_user_pricing(partner_id, terms.user_pricing);
         Ok(terms.clone())
     }
@@ -469,7 +470,11 @@ impl Services {
             "energy": line.energy,
             "paid_at": now,
         });
-        store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
+        // Told by webhook where the partner has one (see `webhook_targets`); the line is recorded either way.
+        let partner = store::partners::get(&mut tx, operator_partner_id).await?.ok_or(Error::not_found("partner"))?;
+        if crate::webhook_targets::webhook_target(&mut tx, &partner).await?.is_some() {
+            store::outbox::enqueue(&mut tx, operator_partner_id, "settlement.order_paid", current.seq.as_str(), &notice, now).await?;
+        }
         tx.commit().await.map_err(store::Error::from)?;
         self.waker.wake();
         tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");

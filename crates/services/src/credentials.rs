@@ -108,11 +108,22 @@ pub struct CecReceivedView {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The partner's T/CEC 102 endpoint as registered, with its webhook URL if it gave one.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CecPeerView {
+    #[serde(flatten)]
+    pub endpoint: CecReceivedView,
+    pub webhook_url: Option<String>,
+}
+
 /// What a partner tells us about its own T/CEC 102 server.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CecPeerInput {
     pub base_url: String,
     pub version_segment: Option<String>,
+    /// Where we send, as signed webhooks, what T/CEC 102 has no message for (settlement notices
+    /// when our drivers pay). Without one, those are not sent.
+    pub webhook_url: Option<String>,
     #[serde(flatten)]
     pub secrets: CecSecretSet,
 }
@@ -265,16 +276,23 @@ impl Services {
         };
         store::audit::record(&mut tx, &audit_entry(actor, action, partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         self.credentials(partner_id).await
     }
 
     /// Records the partner's own T/CEC 102 server and the secrets it issued to us. The previous
     /// set keeps working through the overlap window.
-    pub async fn set_cec_peer(&self, partner_id: Uuid, input: CecPeerInput, actor: &Actor) -> Result<CecReceivedView> {
+    pub async fn set_cec_peer(&self, partner_id: Uuid, input: CecPeerInput, actor: &Actor) -> Result<CecPeerView> {
         input.secrets.validate()?;
         let base_url = input.base_url.trim().trim_end_matches('/').to_owned();
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(Error::invalid("base_url", "must start with http:// or https://", "须以 http:// 或 https:// 开头"));
+        }
+        let webhook_url = input.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+        if let Some(url) = &webhook_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(Error::invalid("webhook_url", "must start with http:// or https://", "须以 http:// 或 https:// 开头"));
         }
         let version_segment = input.version_segment.unwrap_or_else(|| self.settings.cec_version_segment.clone());
         if !version_segment.starts_with('v') || version_segment.len() > 10 || version_segment.contains('/') {
@@ -298,8 +316,10 @@ impl Services {
             expires_at: None,
         };
         repo::insert_cec(&mut tx, &credential).await?;
+        store::partner_webhooks::set(&mut tx, partner_id, webhook_url.as_deref(), now).await?;
         store::audit::record(&mut tx, &audit_entry(actor, "set_cec_peer", partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         if self.settings.sync_on_peer_registration && partner.application.roles.is_operator() && self.operator_gateway.is_some() {
             // The first moment we can reach a new operator: pull its catalog now rather than at
             // the next periodic sync. The answer to the partner does not wait for it.
@@ -313,13 +333,14 @@ impl Services {
                 }
             });
         }
-        Ok(CecReceivedView {
+        let endpoint = CecReceivedView {
             operator_id: credential.operator_id,
             base_url: credential.base_url,
             version_segment: credential.version_segment,
             created_at: now,
             expires_at: None,
-        })
+        };
+        Ok(CecPeerView { endpoint, webhook_url })
     }
 
     /// Every secret set a caller with this OperatorID may use now (more than one during an

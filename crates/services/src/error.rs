@@ -11,6 +11,7 @@ pub enum Error {
     /// The request could not be read at all (malformed JSON, wrong content type).
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// `what` is one of the nouns [`noun_zh`] knows, so both languages name it.
     #[error("{what} not found")]
     NotFound { what: &'static str },
     /// The request conflicts with what exists (duplicate registration, …).
@@ -47,6 +48,8 @@ pub enum AuthFailure {
     /// The bearer token is unknown.
     InvalidToken,
     ExpiredToken,
+    /// The token's partner is suspended: it must talk to us, a new token would be refused too.
+    PartnerSuspended,
     /// Admin login failed.
     BadLogin,
     /// No credentials were sent.
@@ -61,6 +64,10 @@ impl AuthFailure {
             Self::InvalidClient => "client authentication failed: unknown client_id or wrong client_secret".into(),
             Self::InvalidToken => "the access token is not valid".into(),
             Self::ExpiredToken => "the access token has expired; request a new one at /oauth/token".into(),
+            Self::PartnerSuspended => {
+                "this partner is suspended, so its access tokens no longer work; the partner portal shows why, and access returns when the platform reinstates it"
+                    .into()
+            }
             Self::BadLogin => "wrong username or password".into(),
             Self::Missing => "authentication required: send `Authorization: Bearer <token>`".into(),
             Self::InsufficientScope(s) => format!("the access token lacks the `{s}` scope"),
@@ -71,6 +78,7 @@ impl AuthFailure {
             Self::InvalidClient => "客户端认证失败：client_id 不存在或 client_secret 错误".into(),
             Self::InvalidToken => "访问令牌无效".into(),
             Self::ExpiredToken => "访问令牌已过期，请重新获取".into(),
+            Self::PartnerSuspended => "合作商已被暂停，访问令牌已失效；暂停原因可在合作商门户查看，平台恢复后方可再次访问".into(),
             Self::BadLogin => "用户名或密码错误".into(),
             Self::Missing => "需要认证：请携带 Authorization: Bearer 令牌".into(),
             Self::InsufficientScope(s) => format!("访问令牌缺少 `{s}` 权限范围"),
@@ -100,8 +108,11 @@ impl Error {
             Self::Conflict { code, .. } => code,
             Self::Review(ReviewError::IllegalTransition { .. }) => "illegal_transition",
             Self::Review(ReviewError::ReasonRequired { .. }) => "reason_required",
+            Self::Review(ReviewError::ReasonTooShort { .. }) => "reason_too_short",
+            Self::Review(ReviewError::ReasonTooLong { .. }) => "reason_too_long",
             Self::Unauthorized(AuthFailure::ExpiredToken) => "expired_token",
             Self::Unauthorized(AuthFailure::InsufficientScope(_)) => "insufficient_scope",
+            Self::Unauthorized(AuthFailure::PartnerSuspended) => "partner_suspended",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
             Self::TooLarge { .. } => "payload_too_large",
@@ -117,7 +128,7 @@ impl Error {
         match self {
             Self::Invalid(errors) => errors.iter().map(|e| format!("{}：{}", e.field, e.message_zh)).collect::<Vec<_>>().join("；"),
             Self::Malformed(_) => "请求无法解析：请检查 JSON 格式与 Content-Type".into(),
-            Self::NotFound { what } => format!("未找到{what}"),
+            Self::NotFound { what } => format!("未找到{}", noun_zh(what)),
             Self::Conflict { message_zh, .. }
             | Self::Forbidden { message_zh, .. }
             | Self::Unavailable { message_zh, .. }
@@ -150,4 +161,47 @@ impl store::Transient for Error {
     }
 }
 
+/// The Chinese name of what [`Error::NotFound`] did not find. Every noun the services use is
+/// here (a unit test walks the sources); anything else reads as "record".
+pub fn noun_zh(what: &str) -> &'static str {
+    match what {
+        "partner" => "合作商",
+        "order" => "订单",
+        "connector" => "充电枪",
+        "pile" => "充电桩",
+        "station" => "充电站",
+        "reservation" => "预约",
+        "payment" => "支付单",
+        "payment gateway" => "支付渠道",
+        "statement" => "结算单",
+        "delivery" => "推送记录",
+        "document" => "资质文件",
+        "user" => "用户",
+        _ => "记录",
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every noun the services pass to `Error::not_found` has a Chinese name.
+    #[test]
+    fn every_not_found_noun_has_a_chinese_name() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut nouns = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for part in text.split("not_found(\"").skip(1) {
+                nouns.push(part.split('"').next().unwrap().to_owned());
+            }
+        }
+        assert!(nouns.iter().any(|n| n == "order"), "{nouns:?}");
+        for noun in nouns {
+            assert_ne!(noun_zh(&noun), "记录", "{noun} has no Chinese name");
+        }
+        assert_eq!(Error::not_found("order").message_zh(), "未找到订单");
+    }
+}

@@ -21,6 +21,7 @@ pub mod oauth;
 pub mod offline_sessions;
 pub mod onboarding;
 pub mod open_network;
+pub mod partner_changes;
 pub mod partner_sessions;
 pub mod partner_statements;
 pub mod payment_gateway;
@@ -38,6 +39,7 @@ pub mod statements;
 pub mod status_hub;
 pub mod status_push;
 pub mod users;
+pub mod webhook_targets;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +129,8 @@ pub struct Services {
     pub(crate) pile_links: Arc<offline_sessions::PileLinks>,
     /// When this instance started, by its clock.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// Bumped when a partner's review state, terms or credentials change (caches compare it).
+    pub partner_changes: Arc<partner_changes::PartnerChanges>,
 }
 
 impl Services {
@@ -149,6 +153,7 @@ impl Services {
             piles: Default::default(),
             pile_links: Arc::default(),
             started_at,
+            partner_changes: Arc::default(),
         }
     }
 

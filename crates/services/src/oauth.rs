@@ -89,6 +89,12 @@ impl Services {
         let mut conn = self.db.acquire().await?;
         let token = repo::token(&mut conn, &sha256_hex(bearer)).await?.ok_or(Error::Unauthorized(AuthFailure::InvalidToken))?;
         if token.expires_at <= now {
+            // Suspension ends a partner's tokens at once; tell it why rather than to fetch a
+            // new token it would be refused.
+            let partner = store::partners::get(&mut conn, token.partner_id).await?;
+            if partner.is_some_and(|p| p.state == domain::partner::ReviewState::Suspended) {
+                return Err(Error::Unauthorized(AuthFailure::PartnerSuspended));
+            }
             return Err(Error::Unauthorized(AuthFailure::ExpiredToken));
         }
         Ok(PartnerPrincipal {

@@ -143,6 +143,7 @@ impl Services {
         }
         let partner = partners::get(&mut tx, partner_id).await?.ok_or(Error::not_found("partner"))?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
         tracing::info!(partner = %partner_id, action = action.name(), from = %current.state, to = %to, actor = %actor.label(), "partner review");
         Ok(partner)
     }

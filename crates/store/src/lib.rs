@@ -21,6 +21,7 @@ pub mod documents;
 pub mod orders;
 pub mod outbox;
 pub mod partner_statements;
+pub mod partner_webhooks;
 pub mod partners;
 pub mod payments;
 pub mod pile_reservations;

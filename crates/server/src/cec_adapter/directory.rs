@@ -2,8 +2,9 @@
 //! secret sets we issued to it (two during a rotation overlap).
 //!
 //! Every request needs this, so answers are cached for a few seconds: long enough to spare the
-//! database and the secret decryption at thousands of requests per second, short enough that a
-//! suspension or rotation takes effect almost at once.
+//! database and the secret decryption at thousands of requests per second. A change made here
+//! (review, terms, credentials) drops the cache at once (`services.partner_changes`), so it
+//! applies to the partner's next request; the lifetime bounds changes made by another instance.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +21,8 @@ pub struct ServicesDirectory {
     ttl: Duration,
     /// Known partners only: an unknown OperatorID is looked up again next time, so a partner
     /// approved a moment ago is not refused.
-    cache: Mutex<HashMap<String, (Instant, PartnerEntry)>>,
+    /// Each entry with when it was loaded and the count of partner changes it was loaded at.
+    cache: Mutex<HashMap<String, (Instant, u64, PartnerEntry)>>,
 }
 
 impl ServicesDirectory {
@@ -52,8 +54,10 @@ impl ServicesDirectory {
 #[async_trait]
 impl PartnerDirectory for ServicesDirectory {
     async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
-        if let Some((at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
+        let changes = self.services.partner_changes.current();
+        if let Some((at, loaded_at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
             && at.elapsed() < self.ttl
+            && *loaded_at == changes
         {
             return Ok(Some(entry.clone()));
         }
@@ -61,13 +65,15 @@ impl PartnerDirectory for ServicesDirectory {
     }
 
     async fn refresh(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
+        // Read before loading: a change committed meanwhile makes this entry stale at once.
+        let changes = self.services.partner_changes.current();
         let entry = self.load(operator_id).await?;
         let mut cache = self.cache.lock().expect("directory cache");
         if cache.len() > 10_000 {
-            cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            cache.retain(|_, (at, _, _)| at.elapsed() < self.ttl);
         }
         match &entry {
-            Some(found) => cache.insert(operator_id.to_owned(), (Instant::now(), found.clone())),
+            Some(found) => cache.insert(operator_id.to_owned(), (Instant::now(), changes, found.clone())),
             None => cache.remove(operator_id),
         };
         Ok(entry)

@@ -121,14 +121,16 @@ async fn approve(State(state): State<AppState>, admin: Admin, Path(id): Path<Uui
 
 /// Reject with a reason the partner reads (审核不通过).
 #[utoipa::path(post, path = "/partners/{id}/reject", tag = "admin", security(("admin_session" = [])), request_body = ReasonRequest,
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not in a state to do this"),
+        (status = 422, body = ErrorBody, description = "the reason is missing, too short or too long")))]
 async fn reject(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<PartnerRecord>> {
     act(&state, admin, id, ReviewAction::Reject { reason: r.reason }).await
 }
 
 /// Suspend an approved partner: its tokens stop working at once.
 #[utoipa::path(post, path = "/partners/{id}/suspend", tag = "admin", security(("admin_session" = [])), request_body = ReasonRequest,
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not in a state to do this"),
+        (status = 422, body = ErrorBody, description = "the reason is missing, too short or too long")))]
 async fn suspend(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<PartnerRecord>> {
     act(&state, admin, id, ReviewAction::Suspend { reason: r.reason }).await
 }

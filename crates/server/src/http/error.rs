@@ -7,6 +7,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::partner::ReviewError;
 use serde::Serialize;
 use services::{AuthFailure, Error};
 use utoipa::ToSchema;
@@ -50,7 +51,10 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Malformed(_) => StatusCode::BAD_REQUEST,
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
-        Error::Conflict { .. } | Error::Review(_) => StatusCode::CONFLICT,
+        // A missing or unusable reason is bad input; only a review step the state forbids conflicts.
+        Error::Review(ReviewError::IllegalTransition { .. }) => StatusCode::CONFLICT,
+        Error::Review(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::Conflict { .. } => StatusCode::CONFLICT,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -80,10 +84,13 @@ impl IntoResponse for ApiError {
         };
         let fields = match &e {
             Error::Invalid(list) => {
-                list.iter().map(|f| FieldDetail { field: f.field.into(), message: f.message.clone(), message_zh: f.message_zh.clone() }).collect()
+                list.iter().map(|f| FieldDetail { field: f.field.to_string(), message: f.message.clone(), message_zh: f.message_zh.clone() }).collect()
             }
             Error::Conflict { field: Some(field), message, message_zh, .. } => {
                 vec![FieldDetail { field: (*field).into(), message: message.clone(), message_zh: message_zh.clone() }]
+            }
+            Error::Review(review @ (ReviewError::ReasonRequired { .. } | ReviewError::ReasonTooShort { .. } | ReviewError::ReasonTooLong { .. })) => {
+                vec![FieldDetail { field: "reason".into(), message: review.to_string(), message_zh: review.message_zh() }]
             }
             _ => Vec::new(),
         };
@@ -96,6 +103,7 @@ impl IntoResponse for ApiError {
             let challenge = match failure {
                 AuthFailure::ExpiredToken => r#"Bearer error="invalid_token", error_description="token expired""#,
                 AuthFailure::InvalidToken => r#"Bearer error="invalid_token""#,
+                AuthFailure::PartnerSuspended => r#"Bearer error="invalid_token", error_description="partner suspended""#,
                 AuthFailure::InsufficientScope(_) => r#"Bearer error="insufficient_scope""#,
                 _ => "Bearer",
             };
@@ -105,12 +113,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Malformed JSON, a wrong content type or a missing field all get a 400/422 naming the problem.
+/// Malformed JSON or a wrong content type is a 400; well-formed JSON with a field missing, of the
+/// wrong type or with an unknown value is a 422 naming that field (see `json_fields`).
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
-            // Well-formed JSON with a wrong field type: name the field like other validation errors.
-            JsonRejection::JsonDataError(e) => Self(Error::invalid("body", e.body_text(), "字段类型不符")),
+            JsonRejection::JsonDataError(e) => Self(crate::http::json_fields::data_error(&e)),
+            JsonRejection::JsonSyntaxError(e) => Self(crate::http::json_fields::syntax_error(&e)),
             other => Self(Error::Malformed(other.body_text())),
         }
     }

@@ -8,6 +8,7 @@ mod daily_checks;
 mod deliveries;
 mod error;
 mod extract;
+mod json_fields;
 mod network_api;
 mod oauth;
 mod ops;

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use domain::partner::ApplicationInput;
 use serde::{Deserialize, Serialize};
 use services::Error;
-use services::credentials::{CecPeerInput, CecReceivedView, CredentialKind, CredentialsView};
+use services::credentials::{CecPeerInput, CecPeerView, CredentialKind, CredentialsView};
 use services::onboarding::{Actor, Registered};
 use store::documents::DocumentRecord;
 use store::partners::PartnerRecord;
@@ -87,7 +87,7 @@ async fn upload_document(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Error::TooLarge { limit_bytes: limit }
         } else {
-            Error::invalid("file", format!("unreadable multipart body: {}", e.body_text()), "multipart 请求体无法解析")
+            Error::invalid("file", format!("unreadable multipart body: {}", e.body_text()), "上传内容无法读取：请以 multipart/form-data 表单上传文件")
         }
     };
     let (mut kind, mut file) = (None, None);
@@ -137,13 +137,10 @@ async fn rotate_credentials(
     Ok(Json(state.services.rotate(partner.id, request.kind, &Actor::Partner(partner.id)).await?))
 }
 
-/// Tell us your own T/CEC 102 endpoint and the secrets you issued to us, so we can call you.
+/// Tell us your own T/CEC 102 endpoint and the secrets you issued to us, so we can call you, and
+/// optionally where to send settlement notices (signed webhooks; none are sent without one).
 #[utoipa::path(put, path = "/partners/me/cec-peer", tag = "portal", security(("portal_token" = [])),
-    request_body = CecPeerInput, responses((status = 200, body = CecReceivedView), (status = 422, body = ErrorBody)))]
-async fn set_cec_peer(
-    State(state): State<AppState>,
-    PortalPartner(partner): PortalPartner,
-    Json(input): Json<CecPeerInput>,
-) -> ApiResult<Json<CecReceivedView>> {
+    request_body = CecPeerInput, responses((status = 200, body = CecPeerView), (status = 422, body = ErrorBody)))]
+async fn set_cec_peer(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Json(input): Json<CecPeerInput>) -> ApiResult<Json<CecPeerView>> {
     Ok(Json(state.services.set_cec_peer(partner.id, input, &Actor::Partner(partner.id)).await?))
 }

@@ -17,6 +17,10 @@ pub struct FlowA {
     pub cpo: CpoSimulator,
     pub admin: String,
     pub partner_id: String,
+    /// The partner's portal token.
+    pub portal: String,
+    /// What the partner registered as its T/CEC 102 endpoint (`PUT …/cec-peer`).
+    pub peer: Value,
     pub driver: String,
     /// The secrets we issued to the partner (what its platform calls us with).
     pub issued: Secrets,
@@ -53,7 +57,8 @@ pub async fn onboarded(backend: Backend, adjust_app: impl FnOnce(&mut Config), a
     adjust_cpo(&mut config);
     let cpo = CpoSimulator::start(config).await.expect("simulator starts");
     let peer = json!({"base_url": cpo.base_url(), "version_segment": "v1.0", "operator_secret": ours.operator_secret,
-                      "data_secret": ours.data_secret, "data_secret_iv": ours.data_secret_iv, "sig_secret": ours.sig_secret});
+                      "data_secret": ours.data_secret, "data_secret_iv": ours.data_secret_iv, "sig_secret": ours.sig_secret,
+                      "webhook_url": "https://cpo.example.cn/chargebridge/webhook"});
     let (status, body) = app.put("/api/portal/v1/partners/me/cec-peer", Some(&portal), &peer).await;
     assert_eq!(status, 200, "{body}");
 
@@ -61,7 +66,7 @@ pub async fn onboarded(backend: Backend, adjust_app: impl FnOnce(&mut Config), a
     let driver = session["token"].as_str().unwrap().to_owned();
     let (status, _) = app.post("/api/app/v1/wallet/top-up", Some(&driver), &json!({"amount": "200.00"})).await;
     assert_eq!(status, 200);
-    FlowA { app, cpo, admin, partner_id, driver, issued }
+    FlowA { app, cpo, admin, partner_id, portal, peer, driver, issued }
 }
 
 /// [`onboarded`] with a two-station partner whose catalog is synced.
