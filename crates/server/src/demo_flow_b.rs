@@ -45,7 +45,7 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
     let mut fleet = FleetConfig::new(format!("{}/ocpp", client.base.replace("http://", "ws://")), 1);
     fleet.id_prefix = pile_prefix;
     fleet.meter_interval = Duration::from_millis(500);
-    fleet.wh_per_interval = 120;
+    fleet.power_w = 120_000; // the station's 120 kW pile
     fleet.password_for = Arc::new(move |id| passwords.get(id).cloned());
     let fleet = PileFleet::start(fleet);
     ensure!(fleet.wait_all_online(Duration::from_secs(20)).await, "the simulated pile did not connect");

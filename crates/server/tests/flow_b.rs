@@ -30,6 +30,9 @@ struct World {
 }
 
 const WAIT: Duration = Duration::from_secs(20);
+/// Our test pile is a 120 kW DC pile (`common::station_with_one_pile`); the simulated one
+/// delivers that, so a session of a second or two meters a few tens of Wh.
+const PILE_POWER_W: u32 = 120_000;
 
 async fn world(backend: Backend) -> World {
     world_with(backend, false).await
@@ -87,7 +90,7 @@ async fn world_configured(backend: Backend, reservations: bool, adjust: impl FnO
 
     let mut config = common::fleet_config(&app, &created);
     config.meter_interval = Duration::from_millis(100);
-    config.wh_per_interval = 250;
+    config.power_w = PILE_POWER_W;
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
     World { app, emsp, fleet, admin, partner_id, portal }
@@ -132,6 +135,7 @@ async fn the_whole_flowchart(backend: Backend) {
     let connector = free_connector(&w).await;
 
     // 第三方平台用户在我方桩发起充电 → 启动充电接口 → 返回操作成功结果.
+    let before_start = tokio::time::Instant::now();
     let (seq, answer) = w.emsp.start_charging(&connector).await.unwrap();
     assert_eq!((answer.succ_stat, answer.start_charge_seq_stat), (SuccStat::Success, StartChargeSeqStat::Starting), "{answer:?}");
     // The same StartChargeSeq again is the same order, not a second session.
@@ -140,8 +144,9 @@ async fn the_whole_flowchart(backend: Backend) {
 
     let charging = session(&w, &seq, "start result", |s| s.stat == Some(StartChargeSeqStat::Charging)).await;
     assert_eq!(charging.connector_id, connector);
-    let progressing = session(&w, &seq, "charge status with energy", |s| s.energy > Decimal::ZERO).await;
-    assert!(progressing.money > Decimal::ZERO, "cost so far is reported: {progressing:?}");
+    // At 120 kW the first Wh come within a tenth of a second; the first fen of cost a little later.
+    let progressing = session(&w, &seq, "charge status with energy and cost", |s| s.energy > Decimal::ZERO && s.money > Decimal::ZERO).await;
+    assert!(progressing.energy < Decimal::ONE, "a second or so at 120 kW is some Wh, not kWh: {progressing:?}");
     let queried = w.emsp.query_session(&seq).await.unwrap();
     assert_eq!(queried.start_charge_seq_stat, StartChargeSeqStat::Charging);
 
@@ -149,10 +154,16 @@ async fn the_whole_flowchart(backend: Backend) {
     let stop = w.emsp.stop_charging(&seq).await.unwrap();
     assert_eq!(stop.succ_stat, SuccStat::Success, "{stop:?}");
     let ended = session(&w, &seq, "charge-end record", |s| s.billed.is_some()).await;
+    let charged_within = before_start.elapsed();
     assert!(ended.stopped, "the stop result came first");
     let order = ended.order.unwrap();
     let energy = order.total_power.value();
-    assert!(energy > Decimal::ZERO);
+    // Billed on the pile's meter (it started at 0), which is what 120 kW delivers in the time
+    // the session lasted: more than nothing, never more than the power over the whole wait.
+    let metered = w.fleet.pile(0).snapshot().connectors[0].meter_wh;
+    assert_eq!(energy, Decimal::new(metered, 3), "{order:?}");
+    let most = i64::from(PILE_POWER_W) * i64::try_from(charged_within.as_millis()).unwrap() / 3_600_000;
+    assert!(metered > 0 && metered <= most, "{metered} Wh in {charged_within:?} at most {most} Wh");
     // Our flat tariff at the partner's (default) price: 0.80 + 0.60 per kWh, exactly.
     assert_eq!(order.total_elec_money.value(), (energy * Decimal::new(80, 2)).round_dp(2));
     assert_eq!(order.total_sevice_money.value(), (energy * Decimal::new(60, 2)).round_dp(2));

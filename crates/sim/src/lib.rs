@@ -3,4 +3,5 @@
 pub mod cec_cpo;
 pub mod cec_emsp;
 mod directory;
+mod energy_meter;
 pub mod piles;

@@ -23,6 +23,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::energy_meter::EnergyMeter;
+
 /// Transaction messages kept while offline; the oldest meter values are dropped beyond this.
 const OUTBOX_LIMIT: usize = 1000;
 /// Attempts for a transaction message the central system answers with a CALLERROR.
@@ -44,8 +46,9 @@ pub struct FleetConfig {
     pub password_for: PasswordFor,
     /// Period of MeterValues during a transaction (`MeterValueSampleInterval`).
     pub meter_interval: Duration,
-    /// Energy added to the register per meter interval while charging.
-    pub wh_per_interval: i64,
+    /// Power delivered while a transaction runs, in W: the meter integrates it over time, so a
+    /// session's energy follows its length (30 s at 60 kW is 500 Wh).
+    pub power_w: u32,
     /// `AuthorizeRemoteTxRequests`: send Authorize before starting a remote start.
     pub authorize_remote_start: bool,
     /// Granularity of housekeeping: reservation expiry, heartbeat and reconnect checks.
@@ -74,7 +77,7 @@ impl FleetConfig {
             connectors_per_pile: 2,
             password_for: std::sync::Arc::new(|_| None),
             meter_interval: Duration::from_secs(60),
-            wh_per_interval: 100,
+            power_w: 60_000,
             authorize_remote_start: false,
             tick: Duration::from_secs(1),
             call_timeout: Duration::from_secs(30),
@@ -333,7 +336,7 @@ struct Connector {
     error: ChargePointErrorCode,
     tx: Option<Transaction>,
     reservation: Option<Reservation>,
-    meter_wh: i64,
+    meter: EnergyMeter,
     /// ChangeAvailability(Inoperative) arrived during a transaction.
     unavailable_after_tx: bool,
 }
@@ -406,7 +409,7 @@ impl Pile {
                 error: ChargePointErrorCode::NoError,
                 tx: None,
                 reservation: None,
-                meter_wh: 0,
+                meter: EnergyMeter::new(config.power_w),
                 unavailable_after_tx: false,
             })
             .collect();
@@ -661,7 +664,10 @@ impl Pile {
         let c = &mut self.connectors[connector as usize - 1];
         let reservation_id = c.reservation.take().map(|r| r.id);
         c.tx = Some(Transaction { local, id_tag: id_tag.clone() });
-        let request = StartTransactionRequest { connector_id: connector, id_tag, meter_start: c.meter_wh, reservation_id, timestamp: Utc::now() };
+        // Energy flows from the moment the transaction begins (the meterStart reading).
+        let now = Instant::now();
+        c.meter.start(now);
+        let request = StartTransactionRequest { connector_id: connector, id_tag, meter_start: c.meter.wh(now), reservation_id, timestamp: Utc::now() };
         self.enqueue(TxMessage::Start(local, request));
         self.flush().await;
         if self.connectors[connector as usize - 1].tx.is_some() {
@@ -673,8 +679,16 @@ impl Pile {
         let c = &mut self.connectors[connector as usize - 1];
         let Some(tx) = c.tx.take() else { return };
         let id_tag = matches!(reason, Reason::Local | Reason::DeAuthorized).then_some(tx.id_tag);
-        let request =
-            StopTransactionRequest { id_tag, meter_stop: c.meter_wh, timestamp: Utc::now(), transaction_id: -1, reason: Some(reason), transaction_data: None };
+        let now = Instant::now();
+        c.meter.stop(now);
+        let request = StopTransactionRequest {
+            id_tag,
+            meter_stop: c.meter.wh(now),
+            timestamp: Utc::now(),
+            transaction_id: -1,
+            reason: Some(reason),
+            transaction_data: None,
+        };
         let next = if c.status == ChargePointStatus::Faulted {
             None
         } else if std::mem::take(&mut c.unavailable_after_tx) {
@@ -692,7 +706,7 @@ impl Pile {
     }
 
     async fn on_meter_tick(&mut self) {
-        let now = Utc::now();
+        let (now, instant) = (Utc::now(), Instant::now());
         let mut any = false;
         for n in 1..=self.connectors.len() as u32 {
             let c = &mut self.connectors[n as usize - 1];
@@ -700,11 +714,10 @@ impl Pile {
             if c.status != ChargePointStatus::Charging {
                 continue;
             }
-            c.meter_wh += self.config.wh_per_interval;
             let request = MeterValuesRequest {
                 connector_id: n,
                 transaction_id: None,
-                meter_value: vec![MeterValue { timestamp: now, sampled_value: vec![SampledValue::energy_register_wh(c.meter_wh)] }],
+                meter_value: vec![MeterValue { timestamp: now, sampled_value: vec![SampledValue::energy_register_wh(c.meter.wh(instant))] }],
             };
             let local = tx.local;
             self.enqueue(TxMessage::Meter(local, request));
@@ -1028,7 +1041,7 @@ impl Pile {
                         continue;
                     }
                     let c = &self.connectors[n as usize - 1];
-                    let mut sample = SampledValue::energy_register_wh(c.meter_wh);
+                    let mut sample = SampledValue::energy_register_wh(c.meter.wh(Instant::now()));
                     sample.context = Some(ReadingContext::Trigger);
                     let transaction_id = c.tx.as_ref().map(|t| self.resolve(t.local));
                     let request = MeterValuesRequest {
@@ -1089,6 +1102,7 @@ impl Pile {
     }
 
     fn publish(&self) {
+        let now = Instant::now();
         let snapshot = PileSnapshot {
             online: self.link.as_ref().is_some_and(ChargePoint::is_connected),
             accepted: self.accepted,
@@ -1099,7 +1113,7 @@ impl Pile {
                     status: c.status,
                     error_code: c.error,
                     transaction_id: c.tx.as_ref().map(|t| self.resolve(t.local)),
-                    meter_wh: c.meter_wh,
+                    meter_wh: c.meter.wh(now),
                     reservation_id: c.reservation.as_ref().map(|r| r.id),
                 })
                 .collect(),
@@ -1290,21 +1304,47 @@ mod tests {
         let Seen::Start(start) = h.expect("SIM00001", |s| matches!(s, Seen::Start(_))).await else { unreachable!() };
         assert_eq!((start.connector_id, start.id_tag.as_str()), (2, "APPUSER1"));
         h.expect("SIM00001", |s| matches!(s, Seen::Status(2, ChargePointStatus::Charging, _))).await;
-        let Seen::Meter(mv) = h.expect("SIM00001", |s| matches!(s, Seen::Meter(_))).await else { unreachable!() };
+        // A sample right after the start may still read meterStart (60 kW is one Wh per 60 ms).
+        let register = |mv: &MeterValuesRequest| mv.meter_value[0].sampled_value[0].import_register_wh().unwrap();
+        let grown = |s: &Seen| matches!(s, Seen::Meter(mv) if register(mv) > start.meter_start.into());
+        let Seen::Meter(mv) = h.expect("SIM00001", grown).await else { unreachable!() };
         assert_eq!(mv.transaction_id, Some(500));
-        let wh = mv.meter_value[0].sampled_value[0].import_register_wh().unwrap();
-        assert!(wh > start.meter_start.into());
+        let wh = register(&mv);
 
         let conf = h.cs.send("SIM00001", RemoteStopTransactionRequest { transaction_id: 500 }).await.unwrap();
         assert_eq!(conf.status, RemoteStartStopStatus::Accepted);
         let Seen::Stop(stop) = h.expect("SIM00001", |s| matches!(s, Seen::Stop(_))).await else { unreachable!() };
         assert_eq!((stop.transaction_id, stop.reason()), (500, Reason::Remote));
-        assert!(stop.meter_stop >= 100, "meterStop {}", stop.meter_stop);
+        assert!(rust_decimal::Decimal::from(stop.meter_stop) >= wh, "meterStop {} after a sample of {wh}", stop.meter_stop);
         h.expect("SIM00001", |s| matches!(s, Seen::Status(2, ChargePointStatus::Finishing, _))).await;
         h.expect("SIM00001", |s| matches!(s, Seen::Status(2, ChargePointStatus::Available, _))).await;
         // An unknown transaction cannot be stopped.
         let conf = h.cs.send("SIM00001", RemoteStopTransactionRequest { transaction_id: 500 }).await.unwrap();
         assert_eq!(conf.status, RemoteStartStopStatus::Rejected);
+    }
+
+    /// A real meter: energy is the pile's power over the time it charged, in whole Wh, and the
+    /// samples and the final meterStop tell the same story (checked against the pile's own
+    /// timestamps, 60 kW being one Wh per 60 ms).
+    #[tokio::test]
+    async fn a_session_meters_the_energy_its_power_delivers() {
+        let mut h = Harness::start(1, |c| c.meter_interval = Duration::from_millis(200)).await;
+        h.cs.send("SIM00001", remote_start(1)).await.unwrap();
+        let Seen::Start(start) = h.expect("SIM00001", |s| matches!(s, Seen::Start(_))).await else { unreachable!() };
+        let expected = |at: DateTime<Utc>| start.meter_start + (at - start.timestamp).num_milliseconds() * 60_000 / 3_600_000;
+        let mut last = start.meter_start;
+        for _ in 0..4 {
+            let Seen::Meter(mv) = h.expect("SIM00001", |s| matches!(s, Seen::Meter(_))).await else { unreachable!() };
+            let sample = &mv.meter_value[0];
+            let wh = i64::try_from(sample.sampled_value[0].import_register_wh().unwrap().mantissa()).unwrap();
+            assert!((wh - expected(sample.timestamp)).abs() <= 2, "{wh} Wh at {} after the start", sample.timestamp - start.timestamp);
+            assert!(wh >= last, "the register only grows");
+            last = wh;
+        }
+        h.cs.send("SIM00001", RemoteStopTransactionRequest { transaction_id: 500 }).await.unwrap();
+        let Seen::Stop(stop) = h.expect("SIM00001", |s| matches!(s, Seen::Stop(_))).await else { unreachable!() };
+        assert!(stop.meter_stop >= last && (stop.meter_stop - expected(stop.timestamp)).abs() <= 2, "meterStop {} after {last}", stop.meter_stop);
+        assert_eq!(h.fleet.pile(0).snapshot().connectors[0].meter_wh, stop.meter_stop, "the pile shows what it reported");
     }
 
     #[tokio::test]
