@@ -209,7 +209,11 @@ impl Services {
             Some(stored) if self.is_reservation(&mut conn, stored.order.id).await? => {
                 Err(Error::invalid("StartChargeSeq", "this sequence names a reservation", "该编号为预约编号，不是充电订单号"))
             }
-            Some(stored) if stored.order.ownership.partner_id() == Some(partner_id) => Ok(Some(stored.order)),
+            // Only the platform's own users' sessions: a flow-A order where the caller happens to
+            // be the operator is not a session it may query or stop here.
+            Some(stored) if matches!(stored.order.ownership, Ownership::PartnerUser { platform_partner_id } if platform_partner_id == partner_id) => {
+                Ok(Some(stored.order))
+            }
             Some(_) => Err(Error::invalid("StartChargeSeq", "this sequence belongs to another order", "该充电订单号已被使用")),
             None => Ok(None),
         }
@@ -217,6 +221,7 @@ impl Services {
 
     /// A flow-B order of `partner_id` by its sequence.
     pub async fn partner_session(&self, partner_id: Uuid, seq: &str) -> Result<Option<(Order, SessionNotice)>> {
+        self.require_platform(partner_id).await?;
         let Some(order) = self.existing_order(partner_id, seq).await? else { return Ok(None) };
         let mut conn = self.db.acquire().await?;
         let session = pile_sessions::by_order(&mut conn, order.id).await?;
@@ -226,6 +231,7 @@ impl Services {
 
     /// A partner's stop of its user's session.
     pub async fn partner_stop(&self, partner_id: Uuid, seq: &str) -> Result<PartnerStop> {
+        self.require_platform(partner_id).await?;
         let order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
         if order.state != OrderState::Charging {
             return Ok(PartnerStop::AlreadyStopped(Box::new(order)));
