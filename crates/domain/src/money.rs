@@ -66,7 +66,47 @@ pub enum AmountError {
     OutOfRange { what: &'static str, value: Decimal },
     #[error("{what} is not a decimal number: {text:?}")]
     NotANumber { what: &'static str, text: String },
+    #[error("{what} {value} is more than one charging session can reach (at most {max})")]
+    AboveSessionMaximum { what: &'static str, value: Decimal, max: Decimal },
+    #[error("{what} is too large to compute with")]
+    Overflow { what: &'static str },
 }
+
+impl AmountError {
+    /// The same in plain Chinese, for messages people read.
+    pub fn message_zh(&self) -> String {
+        let what_zh = |what: &str| match what {
+            "energy" => "电量",
+            "unit price" => "单价",
+            "rate" => "比例",
+            "percentage" => "百分比",
+            _ => "金额",
+        };
+        match self {
+            Self::Negative { what, value } => format!("{}不能为负数，当前为 {value}", what_zh(what)),
+            Self::OutOfRange { what, value } => format!("{}超出范围：{value}", what_zh(what)),
+            Self::NotANumber { what, text } => format!("{}「{text}」不是数字", what_zh(what)),
+            Self::AboveSessionMaximum { what, value, max } => format!("{} {value} 超出单次充电的合理上限 {max}", what_zh(what)),
+            Self::Overflow { what } => format!("{}过大，无法计算", what_zh(what)),
+        }
+    }
+}
+
+/// The most energy one charging session can deliver, in kWh. The largest vehicle batteries on
+/// Chinese roads (heavy e-trucks, buses) hold 400–600 kWh; twice that leaves room for a long
+/// session on a big pack while refusing figures no connector can deliver (a typo, an overflow
+/// probe, a meter register sent as a session total).
+pub const MAX_SESSION_ENERGY_KWH: Decimal = Decimal::from_parts(1_000, 0, 0, false, 0);
+
+/// The highest price per kWh (electricity or service fee, each) we take from outside, in yuan.
+/// Regulated peak electricity plus the dearest service fees stay below 3 yuan/kWh; 20 allows any
+/// real tariff and still keeps `energy × price` of a session far inside what we can store.
+pub const MAX_UNIT_PRICE_YUAN: Decimal = Decimal::from_parts(20, 0, 0, false, 0);
+
+/// The most money one charging session can cost, in yuan: the most energy at the highest
+/// electricity and service prices ([`MAX_SESSION_ENERGY_KWH`] × 2 × [`MAX_UNIT_PRICE_YUAN`]).
+/// A bill above it is refused, never stored, paid or settled.
+pub const MAX_SESSION_MONEY_YUAN: Decimal = Decimal::from_parts(40_000, 0, 0, false, 0);
 
 /// Half-up (四舍五入) rounding to `dp` decimals: midpoints go away from zero.
 pub fn round_half_up(value: Decimal, dp: u32) -> Decimal {
@@ -131,12 +171,30 @@ impl Money {
         Self(self.0.abs())
     }
 
+    /// An amount one charging session may cost: from zero to [`MAX_SESSION_MONEY_YUAN`]. Every
+    /// session amount from outside (a partner's record, a statement row) passes through here.
+    pub fn session(yuan: Decimal) -> Result<Self, AmountError> {
+        let money = Self::non_negative(yuan)?;
+        if yuan > MAX_SESSION_MONEY_YUAN {
+            return Err(AmountError::AboveSessionMaximum { what: "amount", value: yuan, max: MAX_SESSION_MONEY_YUAN });
+        }
+        Ok(money)
+    }
+
     /// Integer ten-thousandths of a yuan for storage; finer precision is rounded half-up.
-    ///
-    /// Panics only beyond ±9.2 × 10^14 yuan, far outside anything a charging bill can reach;
-    /// use [`Money::try_to_ten_thousandths`] for untrusted input.
-    pub fn to_ten_thousandths(self) -> i64 {
-        self.try_to_ten_thousandths().expect("amounts are far below i64::MAX / 10^4 yuan")
+    /// Beyond ±9.2 × 10^14 yuan there is no such integer: an error, never a panic.
+    pub fn to_ten_thousandths(self) -> Result<i64, AmountError> {
+        self.try_to_ten_thousandths().ok_or(AmountError::Overflow { what: "amount" })
+    }
+
+    /// `self + rhs`, or `None` past the decimal range.
+    pub fn checked_add(self, rhs: Money) -> Option<Money> {
+        self.0.checked_add(rhs.0).map(Money)
+    }
+
+    /// `self - rhs`, or `None` past the decimal range.
+    pub fn checked_sub(self, rhs: Money) -> Option<Money> {
+        self.0.checked_sub(rhs.0).map(Money)
     }
 
     pub fn try_to_ten_thousandths(self) -> Option<i64> {
@@ -147,14 +205,15 @@ impl Money {
         Self(Decimal::new(value, 4))
     }
 
-    /// This amount times a rate, unrounded (round where the result is shown or stored).
+    /// This amount times a rate, unrounded (round where the result is shown or stored). A rate
+    /// is at most 1, so this cannot leave the decimal range.
     pub fn times(self, rate: Rate) -> Self {
-        Self(self.0 * rate.0)
+        Self(self.0.saturating_mul(rate.0))
     }
 
     /// Absolute difference is within `tolerance` (inclusive).
     pub fn approx_eq(self, other: Money, tolerance: Money) -> bool {
-        (self.0 - other.0).abs() <= tolerance.0
+        self.0.checked_sub(other.0).is_some_and(|d| d.abs() <= tolerance.0)
     }
 }
 
@@ -183,6 +242,15 @@ impl Energy {
         self.0
     }
 
+    /// The energy of one charging session: from zero to [`MAX_SESSION_ENERGY_KWH`].
+    pub fn session(value: Decimal) -> Result<Self, AmountError> {
+        let energy = Self::kwh(value)?;
+        if value > MAX_SESSION_ENERGY_KWH {
+            return Err(AmountError::AboveSessionMaximum { what: "energy", value, max: MAX_SESSION_ENERGY_KWH });
+        }
+        Ok(energy)
+    }
+
     /// kWh with 2 decimals, as T/CEC 102 sends energy.
     pub fn round_2(self) -> Self {
         Self(half_up(self.0, 2))
@@ -201,22 +269,24 @@ impl Energy {
     /// Energy between two meter readings in Wh; a meter that went backwards is an error, not
     /// zero, because it means a replaced or faulty meter that someone has to look at.
     pub fn between_meter_readings(start_wh: Decimal, end_wh: Decimal) -> Result<Self, AmountError> {
-        Self::from_wh(end_wh - start_wh)
+        Self::from_wh(end_wh.checked_sub(start_wh).ok_or(AmountError::Overflow { what: "energy" })?)
     }
 
     /// `self - rhs`, or `None` if that would be negative.
     pub fn checked_sub(self, rhs: Energy) -> Option<Energy> {
-        let d = self.0 - rhs.0;
+        let d = self.0.checked_sub(rhs.0)?;
         (!is_negative(d)).then_some(Energy(d))
     }
 
-    /// Energy × unit price, unrounded.
+    /// Energy × unit price, unrounded. Saturates at the decimal range instead of panicking;
+    /// figures from outside are bounded per session first, so a real bill never gets near it,
+    /// and a saturated amount cannot be stored ([`Money::to_ten_thousandths`] refuses it).
     pub fn cost(self, price: UnitPrice) -> Money {
-        Money(self.0 * price.0)
+        Money(self.0.saturating_mul(price.0))
     }
 
     pub fn approx_eq(self, other: Energy, tolerance: Decimal) -> bool {
-        (self.0 - other.0).abs() <= tolerance
+        self.0.checked_sub(other.0).is_some_and(|d| d.abs() <= tolerance)
     }
 }
 
@@ -243,17 +313,27 @@ impl UnitPrice {
         self.0
     }
 
+    /// A price from outside (a partner's policy or charge record, an admin's tariff): at most
+    /// [`MAX_UNIT_PRICE_YUAN`] per kWh.
+    pub fn bounded(value: Decimal) -> Result<Self, AmountError> {
+        let price = Self::per_kwh(value)?;
+        if price.0 > MAX_UNIT_PRICE_YUAN {
+            return Err(AmountError::AboveSessionMaximum { what: "unit price", value, max: MAX_UNIT_PRICE_YUAN });
+        }
+        Ok(price)
+    }
+
     /// Scales a price by `1 + adjustment` (e.g. a partner's −5 % service-fee discount is
-    /// `-0.05`), rounded to 4 decimals and never below zero.
+    /// `-0.05`), rounded to 4 decimals and never below zero (saturating, never panicking).
     pub fn adjusted(self, adjustment: Decimal) -> Self {
-        Self(half_up((self.0 * (Decimal::ONE + adjustment)).max(Decimal::ZERO), 4))
+        Self(half_up(self.0.saturating_mul(Decimal::ONE.saturating_add(adjustment)).max(Decimal::ZERO), 4))
     }
 }
 
 impl Add for UnitPrice {
     type Output = UnitPrice;
     fn add(self, rhs: UnitPrice) -> UnitPrice {
-        UnitPrice(self.0 + rhs.0)
+        UnitPrice(self.0.saturating_add(rhs.0))
     }
 }
 
@@ -324,17 +404,20 @@ decimal_text!(Energy, Energy::kwh);
 decimal_text!(UnitPrice, UnitPrice::per_kwh);
 decimal_text!(Rate, Rate::fraction);
 
+/// Saturating at the decimal range (≈7.9 × 10^28) instead of panicking: amounts from outside
+/// are bounded per session first, and a saturated sum cannot be stored.
 impl Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {
-        Money(self.0 + rhs.0)
+        Money(self.0.saturating_add(rhs.0))
     }
 }
 
+/// Saturating, like `Add`.
 impl Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {
-        Money(self.0 - rhs.0)
+        Money(self.0.saturating_sub(rhs.0))
     }
 }
 
@@ -357,10 +440,11 @@ impl<'a> Sum<&'a Money> for Money {
     }
 }
 
+/// Saturating at the decimal range, like `Money`.
 impl Add for Energy {
     type Output = Energy;
     fn add(self, rhs: Energy) -> Energy {
-        Energy(self.0 + rhs.0)
+        Energy(self.0.saturating_add(rhs.0))
     }
 }
 
@@ -478,17 +562,69 @@ mod tests {
 
     #[test]
     fn storage_rounds_beyond_four_decimals() {
-        assert_eq!(Money::new(dec!(1.23455)).to_ten_thousandths(), 12346);
-        assert_eq!(Money::new(dec!(-1.23455)).to_ten_thousandths(), -12346);
-        assert_eq!(Money::from_fen(2952).to_ten_thousandths(), 295_200);
+        assert_eq!(Money::new(dec!(1.23455)).to_ten_thousandths(), Ok(12346));
+        assert_eq!(Money::new(dec!(-1.23455)).to_ten_thousandths(), Ok(-12346));
+        assert_eq!(Money::from_fen(2952).to_ten_thousandths(), Ok(295_200));
         assert_eq!(Money::new(Decimal::MAX).try_to_ten_thousandths(), None);
     }
 
+    #[test]
+    fn amounts_beyond_storage_are_errors_not_panics() {
+        // The probe's charge record: ¥9 × 10^17 has no integer ten-thousandths in an i64.
+        assert_eq!(Money::new(dec!(900000000000000000)).to_ten_thousandths(), Err(AmountError::Overflow { what: "amount" }));
+        assert!(Money::new(Decimal::MIN).to_ten_thousandths().is_err());
+        assert_eq!((Money::new(Decimal::MAX) + Money::new(Decimal::MAX)).yuan(), Decimal::MAX);
+        assert_eq!(Money::new(Decimal::MAX).checked_add(Money::from_fen(1)), None);
+        assert_eq!(Money::new(Decimal::MIN).checked_sub(Money::from_fen(1)), None);
+        assert!(Energy::between_meter_readings(Decimal::MIN, Decimal::MAX).is_err());
+    }
+
+    #[test]
+    fn session_bounds_at_their_edges() {
+        assert_eq!(Money::session(MAX_SESSION_MONEY_YUAN).unwrap().yuan(), MAX_SESSION_MONEY_YUAN);
+        assert!(matches!(Money::session(MAX_SESSION_MONEY_YUAN + dec!(0.01)), Err(AmountError::AboveSessionMaximum { .. })));
+        assert!(Money::session(dec!(-0.01)).is_err());
+        assert!(Money::session(dec!(900000000000000000)).is_err());
+        assert_eq!(Energy::session(MAX_SESSION_ENERGY_KWH).unwrap().value(), MAX_SESSION_ENERGY_KWH);
+        assert!(Energy::session(MAX_SESSION_ENERGY_KWH + dec!(0.01)).is_err());
+        assert!(UnitPrice::bounded(MAX_UNIT_PRICE_YUAN).is_ok());
+        assert!(UnitPrice::bounded(MAX_UNIT_PRICE_YUAN + dec!(0.0001)).is_err());
+        // The bounds hold each other: the dearest session is still a session amount, and storable.
+        let dearest = Energy::session(MAX_SESSION_ENERGY_KWH).unwrap().cost(UnitPrice::bounded(MAX_UNIT_PRICE_YUAN).unwrap());
+        assert!(Money::session((dearest + dearest).yuan()).is_ok());
+        assert!(Money::new(MAX_SESSION_MONEY_YUAN * dec!(200000)).to_ten_thousandths().is_ok(), "a statement of 200,000 dearest sessions is storable");
+        let message = Money::session(dec!(1e6)).unwrap_err();
+        assert!(message.to_string().contains("40000") && message.message_zh().contains("上限"), "{message}");
+    }
+
+    fn any_decimal() -> impl Strategy<Value = Decimal> {
+        (any::<u32>(), any::<u32>(), any::<u32>(), any::<bool>(), 0u32..=28)
+            .prop_map(|(lo, mid, hi, negative, scale)| Decimal::from_parts(lo, mid, hi, negative, scale))
+    }
+
     proptest! {
+        /// Nothing in this module panics, whatever a partner or a file sends.
+        #[test]
+        fn no_input_panics(a in any_decimal(), b in any_decimal()) {
+            let (m, n) = (Money::new(a), Money::new(b));
+            let _ = (m + n, m - n, -m, m.round_fen(), m.round_storage(), m.to_ten_thousandths(), m.checked_add(n), m.checked_sub(n));
+            let _ = (m.approx_eq(n, Money::from_fen(1)), m.to_string(), [m, n].iter().sum::<Money>(), Money::session(a));
+            if let Ok(rate) = Rate::fraction(b.abs().fract()) {
+                let _ = m.times(rate);
+            }
+            if let (Ok(e), Ok(f)) = (Energy::kwh(a.abs()), Energy::kwh(b.abs())) {
+                let _ = (e + f, e.checked_sub(f), e.approx_eq(f, dec!(0.01)), e.round_2(), Energy::from_wh(a), Energy::session(a));
+                if let Ok(price) = UnitPrice::per_kwh(b.abs()) {
+                    let _ = (e.cost(price).to_ten_thousandths(), price.adjusted(a), price + price, UnitPrice::bounded(b));
+                }
+            }
+            let _ = Energy::between_meter_readings(a, b);
+        }
+
         #[test]
         fn ten_thousandths_round_trip(units in -10_000_000_000i64..10_000_000_000i64) {
             let money = Money::from_ten_thousandths(units);
-            prop_assert_eq!(money.to_ten_thousandths(), units);
+            prop_assert_eq!(money.to_ten_thousandths(), Ok(units));
             let text = serde_json::to_string(&money).unwrap();
             prop_assert_eq!(serde_json::from_str::<Money>(&text).unwrap(), money);
         }

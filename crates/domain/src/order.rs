@@ -216,10 +216,15 @@ pub enum OrderState {
     Cancelled,
     /// A command went unanswered; resolved only by a fact from the other side.
     UnknownOutcome,
+    /// The partner's charge record does not add up: held, not billed, until an admin decides
+    /// how it is billed (or written off).
+    Disputed,
+    /// A disputed record an admin decided not to bill: the driver pays nothing.
+    WrittenOff,
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 16] = [
+    pub const ALL: [OrderState; 18] = [
         Self::Created,
         Self::Reserving,
         Self::Reserved,
@@ -236,6 +241,8 @@ impl OrderState {
         Self::Failed,
         Self::Cancelled,
         Self::UnknownOutcome,
+        Self::Disputed,
+        Self::WrittenOff,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -256,6 +263,8 @@ impl OrderState {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::UnknownOutcome => "unknown_outcome",
+            Self::Disputed => "disputed",
+            Self::WrittenOff => "written_off",
         }
     }
 
@@ -266,12 +275,12 @@ impl OrderState {
     /// No charging or billing event moves the order any more. A paid order can still be
     /// refunded: money is given back after the session, it does not reopen it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Paid | Self::Refunded | Self::Failed | Self::Cancelled | Self::ReservationExpired | Self::ReservationUsed)
+        matches!(self, Self::Paid | Self::Refunded | Self::Failed | Self::Cancelled | Self::ReservationExpired | Self::ReservationUsed | Self::WrittenOff)
     }
 
     /// The session has ended physically (energy no longer flows for this order).
     pub fn charge_has_ended(self) -> bool {
-        matches!(self, Self::Interrupted | Self::Finished | Self::Billed | Self::Paid | Self::Refunded)
+        matches!(self, Self::Interrupted | Self::Finished | Self::Billed | Self::Paid | Self::Refunded | Self::Disputed | Self::WrittenOff)
     }
 
     /// The connector is (or may be) held by this order. `UnknownOutcome` counts: we must not
@@ -298,6 +307,8 @@ impl OrderState {
             Self::Failed => "失败",
             Self::Cancelled => "已取消",
             Self::UnknownOutcome => "结果待确认",
+            Self::Disputed => "账单核对中",
+            Self::WrittenOff => "已免单",
         }
     }
 
@@ -319,6 +330,8 @@ impl OrderState {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::UnknownOutcome => "outcome being confirmed",
+            Self::Disputed => "bill being checked",
+            Self::WrittenOff => "no charge",
         }
     }
 }
@@ -617,6 +630,15 @@ pub enum OrderEvent {
     ChargeEnded {
         record: ChargeRecord,
     },
+    /// The record does not add up; it is held for an admin.
+    RecordDisputed,
+    /// An admin settled the dispute: the order is billed on `record` (the partner's figures or
+    /// ours from its detail), through the normal billing path.
+    DisputeResolved {
+        record: ChargeRecord,
+    },
+    /// An admin settled the dispute by not billing the order.
+    WrittenOff,
     Billed {
         amount: Money,
     },
@@ -655,6 +677,9 @@ impl OrderEvent {
             Self::StopConfirmed => "stop_confirmed",
             Self::AbnormalStop { .. } => "abnormal_stop",
             Self::ChargeEnded { .. } => "charge_ended",
+            Self::RecordDisputed => "record_disputed",
+            Self::DisputeResolved { .. } => "dispute_resolved",
+            Self::WrittenOff => "written_off",
             Self::Billed { .. } => "billed",
             Self::Paid { .. } => "paid",
             Self::Refunded { .. } => "refunded",
@@ -1039,6 +1064,17 @@ impl Order {
             {
                 return self.finish(record.clone(), at);
             }
+
+            // A record that does not add up, and how an admin settles it.
+            (S::Finished, E::RecordDisputed) => S::Disputed,
+            (S::Disputed, E::DisputeResolved { record }) => {
+                if record.end < record.start || record.elec_money.is_negative() || record.service_money.is_negative() {
+                    return Err(OrderError::InvalidData("the resolved record is not a valid charge record"));
+                }
+                self.record = Some(record.clone());
+                S::Finished
+            }
+            (S::Disputed, E::WrittenOff) => S::WrittenOff,
 
             // Money.
             (S::Finished, E::Billed { amount }) => {

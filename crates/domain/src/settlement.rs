@@ -113,8 +113,8 @@ impl UserPricing {
 /// What our user pays for a session the partner billed with `partner` (flow A). The adjusted
 /// service fee is rounded half-up to fen, since it is shown to the user; never negative.
 pub fn user_fee(partner: &SessionAmounts, pricing: &UserPricing) -> SessionAmounts {
-    let factor = Decimal::ONE + pricing.service_adjust_percent / Decimal::ONE_HUNDRED;
-    let service = Money::new((partner.service.yuan() * factor).max(Decimal::ZERO)).round_fen();
+    let factor = Decimal::ONE.saturating_add(pricing.service_adjust_percent / Decimal::ONE_HUNDRED);
+    let service = Money::new(partner.service.yuan().saturating_mul(factor).max(Decimal::ZERO)).round_fen();
     SessionAmounts { energy: partner.energy, elec: partner.elec, service, total: partner.elec + service }
 }
 

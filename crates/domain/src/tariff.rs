@@ -21,7 +21,7 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveTime, TimeZone, Timelike, Utc
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::money::{Energy, Money, UnitPrice};
+use crate::money::{AmountError, Energy, Money, UnitPrice};
 
 /// Decimals of energy in fee lines (CEC `DetailPower`).
 pub const LINE_ENERGY_DP: u32 = 2;
@@ -47,6 +47,8 @@ pub enum TariffError {
     BadStartTime(String),
     #[error("period {index}: {what} price must not be negative, got {value}")]
     NegativePrice { index: usize, what: &'static str, value: Decimal },
+    #[error("period {index}: {what} price {value} per kWh is above the most we accept ({max})")]
+    PriceTooHigh { index: usize, what: &'static str, value: Decimal, max: Decimal },
     #[error("the session ends before it starts")]
     EndBeforeStart,
     #[error("interval {index} runs from one tariff period into the next; split it at the boundary")]
@@ -70,6 +72,10 @@ impl TariffError {
             Self::NegativePrice { index, what, value } => {
                 let what = if *what == "electricity" { "电价" } else { "服务费" };
                 format!("第 {} 个时段{what}为负数：{value}", index + 1)
+            }
+            Self::PriceTooHigh { index, what, value, max } => {
+                let what = if *what == "electricity" { "电价" } else { "服务费" };
+                format!("第 {} 个时段{what} {value} 元/度超过上限 {max} 元/度", index + 1)
             }
             Self::EndBeforeStart => "结束时间早于开始时间".into(),
             Self::IntervalCrossesPeriod { index } => format!("第 {} 段跨越了电价时段边界", index + 1),
@@ -144,7 +150,12 @@ pub struct TariffPeriod {
 impl TariffPeriod {
     /// From the raw values of a CEC `PolicyInfo`; `index` names the period in errors.
     pub fn parse(index: usize, start: &str, elec: Decimal, service: Decimal) -> Result<Self, TariffError> {
-        let price = |what, value: Decimal| UnitPrice::per_kwh(value).map_err(|_| TariffError::NegativePrice { index, what, value });
+        let price = |what, value: Decimal| {
+            UnitPrice::bounded(value).map_err(|e| match e {
+                AmountError::AboveSessionMaximum { max, .. } => TariffError::PriceTooHigh { index, what, value, max },
+                _ => TariffError::NegativePrice { index, what, value },
+            })
+        };
         Ok(Self { start: PeriodStart::parse(start)?, elec_price: price("electricity", elec)?, service_price: price("service", service)? })
     }
 

@@ -538,7 +538,7 @@ async fn inconsistent_records_are_disputed(backend: Backend) {
     let again = partner.call(&record).await.unwrap();
     assert_eq!(again.confirm_result, 1, "the same answer when sent again");
     let (_, order) = w.app.get(&format!("/api/app/v1/orders/{id}"), Some(&w.driver)).await;
-    assert_eq!(order["state"], "finished", "kept for review, not billed: {order}");
+    assert_eq!(order["state"], "disputed", "held for an admin, not billed: {order}");
     let listed: String = sqlx::query_scalar("SELECT discrepancies FROM order_bills").fetch_one(w.app.services.db.pool()).await.unwrap();
     assert!(listed.contains("energy_sum") && listed.contains("total_not_sum"), "{listed}");
     let (status, body) = w.app.post(&format!("/api/app/v1/orders/{id}/pay"), Some(&w.driver), &json!({})).await;

@@ -40,7 +40,8 @@ pub struct AdminOrderDetail {
     /// Every state change, oldest first.
     pub transitions: Vec<TransitionRow>,
     /// The partner's charge record, what the user was billed and any numbers that did not add
-    /// up (`null` before the session ended).
+    /// up (`null` before the session ended); for a disputed record also our figures computed
+    /// from its detail lines and, once an admin settled it, the resolution.
     #[schema(value_type = Option<Object>)]
     pub bill: Option<serde_json::Value>,
     /// A partner's reservation on our pile: the hold the pile was asked for, until when, and
@@ -69,9 +70,10 @@ impl Services {
         let mut conn = self.db.acquire().await?;
         let order = orders::by_id(&mut conn, id).await?.ok_or(Error::not_found("order"))?.order;
         let transitions = orders::transitions(&mut conn, id).await?;
-        let bill = orders::bill(&mut conn, id)
-            .await?
-            .map(|(partner_record, user_amounts, discrepancies)| serde_json::json!({"partner_record": partner_record, "user_amounts": user_amounts, "discrepancies": discrepancies}));
+        let bill = orders::bill(&mut conn, id).await?.map(|b| {
+            serde_json::json!({"partner_record": b.partner_record, "user_amounts": b.user_amounts, "discrepancies": b.discrepancies,
+                               "computed_from_detail": b.detail_amounts, "resolution": b.resolution})
+        });
         let reservation = store::pile_reservations::by_order(&mut conn, id).await?;
         Ok(AdminOrderDetail { view: order.into(), transitions, bill, reservation })
     }

@@ -295,14 +295,30 @@ impl Services {
         station.connectors.iter().find(|c| c.id == connector_id).map(|c| c.external_id.clone())
     }
 
-    /// The partner's order by our StartChargeSeq; refuses an order that belongs to another partner.
+    /// Refuses a partner that is not an approved operator: only the operator of a pile reports
+    /// what happens on it (session results, status, the charge-end record, reconciliation).
+    pub async fn require_operator(&self, partner_id: Uuid) -> Result<()> {
+        let partner = self.partner(partner_id).await?;
+        if partner.state != domain::partner::ReviewState::Approved || !partner.application.roles.is_operator() {
+            return Err(Error::forbidden(
+                "only an approved operator partner may report on charging sessions at its piles",
+                "仅已审核通过的运营商合作方可上报其充电桩上的充电信息",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A flow-A order by our StartChargeSeq, for the operator of its connector only: an order
+    /// of another operator, a partner platform's own session on our pile (flow B, billed only
+    /// from our meter) or one of our own users at our pile is unknown to the caller.
     pub(crate) async fn partner_order(&self, partner_id: Uuid, seq: &str) -> Result<Order> {
+        self.require_operator(partner_id).await?;
         let mut conn = self.db.acquire().await?;
         let stored = orders::by_seq(&mut conn, seq).await?.ok_or(Error::not_found("order"))?;
-        if stored.order.ownership.partner_id() != Some(partner_id) {
-            return Err(Error::not_found("order"));
+        match stored.order.ownership {
+            Ownership::PartnerPile { operator_partner_id, .. } if operator_partner_id == partner_id => Ok(stored.order),
+            _ => Err(Error::not_found("order")),
         }
-        Ok(stored.order)
     }
 
     /// `notification_start_charge_result` and the like.
@@ -325,8 +341,9 @@ impl Services {
         let order = self.partner_order(partner_id, seq).await?;
         let event = OrderEvent::ChargeStatusReported {
             remote,
-            energy: energy.and_then(|e| Energy::kwh(e).ok()),
-            money: money.map(Money::new),
+            // Progress beyond one session's bounds is not believed (the adapter refuses it first).
+            energy: energy.and_then(|e| Energy::session(e).ok()),
+            money: money.and_then(|m| Money::session(m).ok()),
             soc_percent: soc.and_then(|s| u8::try_from(s.round().mantissa()).ok()).filter(|s| *s <= 100),
         };
         let order = self.apply(order.id, event, None).await?;
@@ -340,10 +357,15 @@ impl Services {
         Ok(self.view(&order))
     }
 
-    /// The charge-end record: checked, recorded, billed with our pricing when it adds up.
+    /// The charge-end record: checked, recorded, billed with our pricing when it adds up, and
+    /// held as disputed for an admin when it does not (`crate::disputes`).
     pub async fn on_charge_order(&self, partner_id: Uuid, record: PartnerChargeOrder) -> Result<RecordVerdict> {
         let order = self.partner_order(partner_id, &record.seq).await?;
         let discrepancies = validate_partner_totals(&record.details, &record.totals);
+        if !discrepancies.is_empty() && order.record.is_some() {
+            // Held (or already settled by an admin): the same answer again, nothing changes.
+            return Ok(RecordVerdict::Disputed(discrepancies));
+        }
         let charge = ChargeRecord {
             start: record.start,
             end: record.end,
@@ -358,13 +380,27 @@ impl Services {
             .map_err(|e| Error::invalid("TotalMoney", e.to_string(), "金额不合法"))?;
         let terms = self.partner_terms(partner_id).await?;
         let user_amounts = user_fee(&partner_amounts, &terms.user_pricing);
+        let detail_amounts = (!discrepancies.is_empty()).then(|| crate::disputes::computed_from_detail(&record.details)).flatten();
         {
             let mut conn = self.db.acquire().await?;
             let as_json = |v: &dyn erased::Json| v.json();
-            orders::save_bill(&mut conn, order.id, &as_json(&partner_amounts), &as_json(&user_amounts), &as_json(&discrepancies), self.now()).await?;
+            let detail_json = detail_amounts.as_ref().map(|d| as_json(d));
+            orders::save_bill(
+                &mut conn,
+                order.id,
+                &as_json(&partner_amounts),
+                &as_json(&user_amounts),
+                &as_json(&discrepancies),
+                detail_json.as_ref(),
+                self.now(),
+            )
+            .await?;
         }
         if !discrepancies.is_empty() {
-            tracing::warn!(order = %order.id, partner = %partner_id, count = discrepancies.len(), "charge record does not add up; disputed");
+            tracing::warn!(order = %order.id, partner = %partner_id, count = discrepancies.len(), "charge record does not add up; held as disputed");
+            if order.state == OrderState::Finished {
+                self.apply(order.id, OrderEvent::RecordDisputed, None).await?;
+            }
             return Ok(RecordVerdict::Disputed(discrepancies));
         }
         if order.state == OrderState::Finished {
@@ -432,7 +468,7 @@ impl Services {
             Err(e) => return Ok(PaidAttempt::NotPayable(current, e)),
         };
         if let Funding::Wallet { user_id } = funding
-            && store::users::move_wallet(&mut tx, *user_id, -amount.to_ten_thousandths(), "order_payment", Some(&order_id.to_string()), now).await?.is_none()
+            && store::users::move_wallet(&mut tx, *user_id, -storable(amount)?, "order_payment", Some(&order_id.to_string()), now).await?.is_none()
         {
             return Err(Error::Conflict {
                 code: "insufficient_balance",
@@ -453,7 +489,7 @@ impl Services {
         }
         orders::record_transition(&mut tx, &transition, None).await?;
         if let Funding::Wallet { user_id } = funding {
-            let mut payment = store::payments::PaymentRecord::new(payment_id, order_id, *user_id, "wallet", amount.to_ten_thousandths(), "succeeded", now);
+            let mut payment = store::payments::PaymentRecord::new(payment_id, order_id, *user_id, "wallet", storable(amount)?, "succeeded", now);
             payment.settled_at = Some(now);
             store::payments::insert(&mut tx, &payment).await?;
         }
@@ -487,7 +523,7 @@ impl Services {
             return Err(Error::invalid("amount", "must be more than 0 and at most 10000 yuan", "充值金额须大于 0 且不超过 10000 元"));
         }
         let mut conn = self.db.acquire().await?;
-        let balance = store::users::move_wallet(&mut conn, user.id, amount.round_fen().to_ten_thousandths(), "top_up", None, self.now())
+        let balance = store::users::move_wallet(&mut conn, user.id, storable(amount.round_fen())?, "top_up", None, self.now())
             .await?
             .ok_or_else(|| Error::Internal("a top-up cannot make a balance negative".into()))?;
         Ok(Money::from_ten_thousandths(balance))
@@ -519,8 +555,8 @@ impl Services {
                 Ok(SessionReport::Starting) => continue,
                 Ok(SessionReport::Charging { energy_kwh, money, soc, .. }) => OrderEvent::ChargeStatusReported {
                     remote: RemoteState::Charging,
-                    energy: Energy::kwh(energy_kwh).ok(),
-                    money: money.map(Money::new),
+                    energy: Energy::session(energy_kwh).ok(),
+                    money: money.and_then(|m| Money::session(m).ok()),
                     soc_percent: soc.and_then(|s| u8::try_from(s.round().mantissa()).ok()),
                 },
                 Ok(SessionReport::Stopping) => OrderEvent::ChargeStatusReported { remote: RemoteState::Stopping, energy: None, money: None, soc_percent: None },
@@ -536,6 +572,11 @@ impl Services {
         }
         Ok(resolved)
     }
+}
+
+/// An amount in the integer ten-thousandths we store, or a specific error (never a panic).
+pub(crate) fn storable(amount: Money) -> Result<i64> {
+    amount.to_ten_thousandths().map_err(|e| Error::invalid("amount", e.to_string(), e.message_zh()))
 }
 
 /// Where the money of a payment comes from.
@@ -591,15 +632,25 @@ impl Services {
     /// Compares the orders a partner lists (its `check_charge_orders`) with our records of
     /// them: a missing order, or energy / money that differ by more than 0.01, is disputed.
     pub async fn reconcile_listed_orders(&self, partner_id: Uuid, listed: &[ListedOrder]) -> Result<Vec<Dispute>> {
+        self.require_operator(partner_id).await?;
         let tolerance = Decimal::new(1, 2);
         let mut disputes = Vec::new();
         let mut conn = self.db.acquire().await?;
         for item in listed {
-            let ours = orders::by_seq(&mut conn, &item.seq).await?.filter(|s| s.order.ownership.partner_id() == Some(partner_id)).and_then(|s| s.order.record);
+            // Only flow-A orders at this operator's piles: anything else is "no such transaction".
+            let at_its_piles =
+                |s: &StoredOrder| matches!(s.order.ownership, Ownership::PartnerPile { operator_partner_id, .. } if operator_partner_id == partner_id);
+            // Our figures: the record as billed (an admin's resolution of a disputed record
+            // included), nothing for a record written off. That is how the partner learns the
+            // outcome of a dispute (docs/disputed-charge-records.md).
+            let ours = orders::by_seq(&mut conn, &item.seq).await?.filter(at_its_piles).and_then(|s| {
+                let written_off = s.order.state == OrderState::WrittenOff;
+                s.order.record.map(|r| (r.energy.value(), if written_off { Decimal::ZERO } else { r.total_money.yuan() }))
+            });
             let dispute = match ours {
                 None => Some((1, Decimal::ZERO, Decimal::ZERO)),
-                Some(r) if (r.total_money.yuan() - item.money).abs() > tolerance => Some((2, r.energy.value(), r.total_money.yuan())),
-                Some(r) if (r.energy.value() - item.energy).abs() > tolerance => Some((3, r.energy.value(), r.total_money.yuan())),
+                Some((energy, money)) if (money - item.money).abs() > tolerance => Some((2, energy, money)),
+                Some((energy, money)) if (energy - item.energy).abs() > tolerance => Some((3, energy, money)),
                 Some(_) => None,
             };
             if let Some((reason, energy, money)) = dispute {

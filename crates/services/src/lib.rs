@@ -14,6 +14,7 @@ pub mod clock;
 pub mod credentials;
 pub mod daily_checks;
 pub mod delivery;
+pub mod disputes;
 pub mod documents;
 pub mod geo_index;
 pub mod network;

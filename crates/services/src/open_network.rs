@@ -47,7 +47,7 @@ pub(crate) fn tariff_under(station: &StationRow, terms: &OpenTerms) -> Option<Ta
 }
 
 impl Services {
-    async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
+    pub(crate) async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
         let partner = self.partner(partner_id).await?;
         if partner.state != ReviewState::Approved || !partner.application.roles.is_platform() {
             return Err(Error::forbidden("only approved platform partners may use our stations", "仅已审核通过的平台合作方可使用自营站点"));

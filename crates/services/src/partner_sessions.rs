@@ -234,7 +234,11 @@ impl Services {
             Some(stored) if self.is_reservation(&mut conn, stored.order.id).await? => {
                 Err(Error::invalid("StartChargeSeq", "this sequence names a reservation", "该编号为预约编号，不是充电订单号"))
             }
-            Some(stored) if stored.order.ownership.partner_id() == Some(partner_id) => Ok(Some(stored.order)),
+            // Only the platform's own users' sessions: a flow-A order where the caller happens to
+            // be the operator is not a session it may query or stop here.
+            Some(stored) if matches!(stored.order.ownership, Ownership::PartnerUser { platform_partner_id } if platform_partner_id == partner_id) => {
+                Ok(Some(stored.order))
+            }
             Some(_) => Err(Error::invalid("StartChargeSeq", "this sequence belongs to another order", "该充电订单号已被使用")),
             None => Ok(None),
         }
@@ -242,6 +246,7 @@ impl Services {
 
     /// A flow-B order of `partner_id` by its sequence.
     pub async fn partner_session(&self, partner_id: Uuid, seq: &str) -> Result<Option<(Order, SessionNotice)>> {
+        self.require_platform(partner_id).await?;
         let Some(order) = self.existing_order(partner_id, seq).await? else { return Ok(None) };
         let mut conn = self.db.acquire().await?;
         let session = pile_sessions::by_order(&mut conn, order.id).await?;
@@ -253,6 +258,7 @@ impl Services {
     /// starting the session (the remote start was accepted, no transaction yet) is remembered
     /// and carried out as soon as the transaction starts; it is never dropped.
     pub async fn partner_stop(&self, partner_id: Uuid, seq: &str) -> Result<PartnerStop> {
+        self.require_platform(partner_id).await?;
         let mut order = self.existing_order(partner_id, seq).await?.ok_or(Error::not_found("order"))?;
         if order.state == OrderState::Starting {
             match self.db.retry("stop before the start", || self.stop_when_started(order.id)).await? {

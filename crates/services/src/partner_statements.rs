@@ -6,7 +6,8 @@
 //!
 //! The CSV has a header row naming at least `order_seq`, `energy_kwh` and `amount` (or
 //! `订单号`, `充电量`, `金额`), in any order; other columns are ignored. Energy in kWh and amounts
-//! in yuan, at most two decimals, never negative; each order once. Every bad row is reported
+//! in yuan, at most two decimals, never negative, each within one session's maxima
+//! (`domain::money`); each order once. Every bad row is reported
 //! with its line number and nothing is stored.
 
 use chrono::{DateTime, Utc};
@@ -73,11 +74,10 @@ pub fn parse_statement(csv_text: &str) -> Result<Vec<LedgerEntry>, Vec<FieldErro
             errors.push(row_error(line, format!("order {seq} is listed twice (first on line {first})"), format!("订单 {seq} 重复（首次出现在第 {first} 行）")));
             continue;
         }
-        let (energy, amount) = (quantity(field(1), "energy_kwh", "充电量"), quantity(field(2), "amount", "金额"));
+        let energy = quantity(field(1), "energy_kwh", "充电量").and_then(|v| Energy::session(v).map_err(|e| bounded(e, "energy_kwh", "充电量")));
+        let amount = quantity(field(2), "amount", "金额").and_then(|v| Money::session(v).map_err(|e| bounded(e, "amount", "金额")));
         match (energy, amount) {
-            (Ok(energy), Ok(amount)) => {
-                entries.push(LedgerEntry { order: seq.to_owned(), energy: Energy::kwh(energy).expect("checked non-negative"), amount: Money::new(amount) })
-            }
+            (Ok(energy), Ok(amount)) => entries.push(LedgerEntry { order: seq.to_owned(), energy, amount }),
             (e, a) => errors.extend([e.err(), a.err()].into_iter().flatten().map(|(en, zh)| row_error(line, en, zh))),
         }
     }
@@ -94,6 +94,11 @@ pub fn parse_statement(csv_text: &str) -> Result<Vec<LedgerEntry>, Vec<FieldErro
 
 fn row_error(line: usize, message: impl Into<String>, message_zh: impl Into<String>) -> FieldError {
     FieldError::new("csv", format!("line {line}: {}", message.into()), format!("第 {line} 行：{}", message_zh.into()))
+}
+
+/// A row is one session: its figures are bounded like a partner's charge record.
+fn bounded(e: domain::money::AmountError, en: &str, zh: &str) -> (String, String) {
+    (format!("{en}: {e}"), format!("{zh}：{}", e.message_zh()))
 }
 
 /// A non-negative decimal with at most two places, or why not.

@@ -350,7 +350,7 @@ impl Services {
     async fn partner_reservation(&self, partner_id: Uuid, seq: &str) -> Result<Option<(Order, PileReservation)>> {
         let mut conn = self.db.acquire().await?;
         let Some(stored) = orders::by_seq(&mut conn, seq).await? else { return Ok(None) };
-        if stored.order.ownership.partner_id() != Some(partner_id) {
+        if !matches!(stored.order.ownership, Ownership::PartnerUser { platform_partner_id } if platform_partner_id == partner_id) {
             return Ok(None);
         }
         Ok(repo::by_order(&mut conn, stored.order.id).await?.map(|r| (stored.order, r)))

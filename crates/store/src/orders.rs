@@ -282,25 +282,48 @@ pub async fn save_bill(
     partner_record: &serde_json::Value,
     user_amounts: &serde_json::Value,
     discrepancies: &serde_json::Value,
+    detail_amounts: Option<&serde_json::Value>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO order_bills (order_id, partner_record, user_amounts, discrepancies, created_at) VALUES ($1,$2,$3,$4,$5) \
+        "INSERT INTO order_bills (order_id, partner_record, user_amounts, discrepancies, detail_amounts, created_at) VALUES ($1,$2,$3,$4,$5,$6) \
          ON CONFLICT (order_id) DO NOTHING",
     )
     .bind(order_id.to_string())
     .bind(partner_record.to_string())
     .bind(user_amounts.to_string())
     .bind(discrepancies.to_string())
+    .bind(detail_amounts.map(|v| v.to_string()))
     .bind(to_millis(now))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// (partner record, user amounts, discrepancies) of a billed order.
-pub async fn bill(conn: &mut Conn, order_id: Uuid) -> Result<Option<(serde_json::Value, serde_json::Value, serde_json::Value)>> {
-    let row = sqlx::query("SELECT partner_record, user_amounts, discrepancies FROM order_bills WHERE order_id=$1")
+/// An order's bill as stored: the partner's figures, what the user pays, what did not add up,
+/// and for a disputed record our figures from its detail and how an admin settled it.
+#[derive(Debug, Clone)]
+pub struct StoredBill {
+    pub partner_record: serde_json::Value,
+    pub user_amounts: serde_json::Value,
+    pub discrepancies: serde_json::Value,
+    pub detail_amounts: Option<serde_json::Value>,
+    pub resolution: Option<serde_json::Value>,
+}
+
+/// Records how an admin settled a disputed bill (once).
+pub async fn resolve_bill(conn: &mut Conn, order_id: Uuid, resolution: &serde_json::Value) -> Result<bool> {
+    let done = sqlx::query("UPDATE order_bills SET resolution = $2 WHERE order_id = $1 AND resolution IS NULL")
+        .bind(order_id.to_string())
+        .bind(resolution.to_string())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The stored bill of an order.
+pub async fn bill(conn: &mut Conn, order_id: Uuid) -> Result<Option<StoredBill>> {
+    let row = sqlx::query("SELECT partner_record, user_amounts, discrepancies, detail_amounts, resolution FROM order_bills WHERE order_id=$1")
         .bind(order_id.to_string())
         .fetch_optional(conn)
         .await?;
@@ -309,5 +332,15 @@ pub async fn bill(conn: &mut Conn, order_id: Uuid) -> Result<Option<(serde_json:
         let t: String = row.try_get(c)?;
         serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("order_bills.{c}: {e}")))
     };
-    Ok(Some((json("partner_record")?, json("user_amounts")?, json("discrepancies")?)))
+    let optional = |c: &str| -> Result<Option<serde_json::Value>> {
+        let t: Option<String> = row.try_get(c)?;
+        t.map(|t| serde_json::from_str(&t).map_err(|e| Error::Corrupt(format!("order_bills.{c}: {e}")))).transpose()
+    };
+    Ok(Some(StoredBill {
+        partner_record: json("partner_record")?,
+        user_amounts: json("user_amounts")?,
+        discrepancies: json("discrepancies")?,
+        detail_amounts: optional("detail_amounts")?,
+        resolution: optional("resolution")?,
+    }))
 }

@@ -21,13 +21,19 @@ pub async fn insert_line(conn: &mut Conn, partner_id: Uuid, line: &SettlementLin
         Flow::B => "b",
     })
     .bind(line.energy.value().to_string())
-    .bind(line.gross.to_ten_thousandths())
-    .bind(line.partner_amount.to_ten_thousandths())
-    .bind(line.our_amount.to_ten_thousandths())
+    .bind(storable(line.gross)?)
+    .bind(storable(line.partner_amount)?)
+    .bind(storable(line.our_amount)?)
     .bind(to_millis(line.at))
     .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A line's amount as stored; lines come from bounded session amounts, so one beyond the
+/// column is a bug upstream, reported rather than panicking.
+fn storable(amount: Money) -> Result<i64> {
+    amount.to_ten_thousandths().map_err(|e| Error::Corrupt(format!("settlement line: {e}")))
 }
 
 /// Whether the order has its settlement line.

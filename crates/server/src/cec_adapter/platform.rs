@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use cec::error::HandlerError;
 use cec::messages::*;
 use cec::server::{Caller, PlatformHandler};
-use domain::money::{Energy, Money, UnitPrice};
+use domain::money::{AmountError, Energy, Money, UnitPrice};
 use domain::order::{RemoteState, StopReason};
 use domain::station::ConnectorStatus;
 use domain::tariff::{PartnerDetail, PartnerTotals};
@@ -27,30 +27,39 @@ fn to_handler(e: Error) -> HandlerError {
         Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
         Error::Invalid(fields) => HandlerError::BadParameter(fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ")),
         Error::Conflict { message, .. } => HandlerError::BadParameter(message),
+        Error::Forbidden { message, message_zh } => HandlerError::BadParameter(format!("{message_zh} / {message}")),
         // T/CEC 102 Ret -1: the caller retries later.
         e if e.is_database_unavailable() => HandlerError::Busy("数据库暂时无法访问，请稍后重试 / database unavailable, retry shortly".into()),
         other => HandlerError::Internal(other.to_string()),
     }
 }
 
-fn money(m: Money2) -> Money {
-    Money::new(m.value())
+/// Figures from a partner are bounded per session here, at the edge (`domain::money`'s
+/// maxima): a record beyond them is refused with 4004 and changes nothing.
+fn bad_figure(field: &str, e: AmountError) -> HandlerError {
+    HandlerError::BadParameter(format!("{field}: {} / {e}", e.message_zh()))
 }
 
-fn energy(e: Energy2) -> Result<Energy, HandlerError> {
-    Energy::kwh(e.value()).map_err(|e| HandlerError::BadParameter(e.to_string()))
+fn money(field: &str, m: Money2) -> Result<Money, HandlerError> {
+    Money::session(m.value()).map_err(|e| bad_figure(field, e))
 }
 
-fn price(p: Price4) -> Result<UnitPrice, HandlerError> {
-    UnitPrice::per_kwh(p.value()).map_err(|e| HandlerError::BadParameter(e.to_string()))
+fn energy(field: &str, e: Energy2) -> Result<Energy, HandlerError> {
+    Energy::session(e.value()).map_err(|e| bad_figure(field, e))
+}
+
+fn price(field: &str, p: Price4) -> Result<UnitPrice, HandlerError> {
+    UnitPrice::bounded(p.value()).map_err(|e| bad_figure(field, e))
 }
 
 #[async_trait]
 impl PlatformHandler for PlatformAdapter {
     async fn notification_station_status(&self, caller: &Caller, req: NotificationStationStatus) -> Result<NotificationStationStatusResponse, HandlerError> {
         let info = req.connector_status_info;
-        let known =
-            self.services.report_status(Some(partner_id(caller)?), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
+        let partner = partner_id(caller)?;
+        // Status comes from operators only, and each reaches only its own connectors.
+        self.services.require_operator(partner).await.map_err(to_handler)?;
+        let known = self.services.report_status(Some(partner), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
         // Status 1: discarded (a connector we do not know yet); the partner must not retry.
         Ok(NotificationStationStatusResponse { status: if known { 0 } else { 1 } })
     }
@@ -74,8 +83,8 @@ impl PlatformHandler for PlatformAdapter {
                 partner_id(caller)?,
                 req.start_charge_seq.as_str(),
                 RemoteState::from_cec(req.start_charge_seq_stat.code()),
-                Some(req.total_power.value()),
-                req.total_money.map(|m| m.value()),
+                Some(energy("TotalPower", req.total_power)?.value()),
+                req.total_money.map(|m| money("TotalMoney", m)).transpose()?.map(Money::yuan),
                 Some(req.soc.value()),
             )
             .await
@@ -100,11 +109,11 @@ impl PlatformHandler for PlatformAdapter {
                 Ok(PartnerDetail {
                     start: d.detail_start_time,
                     end: d.detail_end_time,
-                    energy: energy(d.detail_power)?,
-                    elec_price: price(d.elec_price)?,
-                    service_price: price(d.sevice_price)?,
-                    elec_money: money(d.detail_elec_money),
-                    service_money: money(d.detail_sevice_money),
+                    energy: energy("DetailPower", d.detail_power)?,
+                    elec_price: price("ElecPrice", d.elec_price)?,
+                    service_price: price("SevicePrice", d.sevice_price)?,
+                    elec_money: money("DetailElecMoney", d.detail_elec_money)?,
+                    service_money: money("DetailSeviceMoney", d.detail_sevice_money)?,
                 })
             })
             .collect::<Result<Vec<_>, HandlerError>>()?;
@@ -114,10 +123,10 @@ impl PlatformHandler for PlatformAdapter {
             start: req.start_time,
             end: req.end_time,
             totals: PartnerTotals {
-                total_energy: energy(req.total_power)?,
-                total_elec: money(req.total_elec_money),
-                total_service: money(req.total_sevice_money),
-                total: money(req.total_money),
+                total_energy: energy("TotalPower", req.total_power)?,
+                total_elec: money("TotalElecMoney", req.total_elec_money)?,
+                total_service: money("TotalSeviceMoney", req.total_sevice_money)?,
+                total: money("TotalMoney", req.total_money)?,
             },
             details,
             stop_reason: StopReason::from_cec(req.stop_reason.code()),
@@ -134,8 +143,11 @@ impl PlatformHandler for PlatformAdapter {
         let listed: Vec<ListedOrder> = req
             .charge_orders
             .iter()
-            .map(|o| ListedOrder { seq: o.start_charge_seq.as_str().into(), energy: o.total_power.value(), money: o.total_money.value() })
-            .collect();
+            .map(|o| {
+                let energy = energy("TotalPower", o.total_power)?.value();
+                Ok(ListedOrder { seq: o.start_charge_seq.as_str().into(), energy, money: money("TotalMoney", o.total_money)?.yuan() })
+            })
+            .collect::<Result<_, HandlerError>>()?;
         let disputes = self.services.reconcile_listed_orders(partner_id(caller)?, &listed).await.map_err(to_handler)?;
         let dispute_orders: Vec<DisputeOrder> = disputes
             .iter()

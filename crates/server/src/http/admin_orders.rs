@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use services::admin_orders::{AdminOrderDetail, AdminOrderView};
+use services::disputes::Resolution;
 use services::payments::{PaymentView, RefundResult};
 use store::Page;
 use store::orders::OrderFilter;
@@ -19,7 +20,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{Admin, Json, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(refund)).routes(routes!(payments))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(refund)).routes(routes!(payments)).routes(routes!(resolve))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -83,4 +84,23 @@ async fn refund(
     responses((status = 200, body = Vec<PaymentView>)))]
 async fn payments(State(state): State<AppState>, _admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<PaymentView>>> {
     Ok(Json(state.services.payments_of_order(id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResolveRequest {
+    /// `bill_computed` (our figures from the record's detail lines), `bill_partner` (the
+    /// partner's totals) or `write_off` (the driver pays nothing).
+    pub resolution: Resolution,
+    /// Why (2 to 500 characters); kept in the audit log and shown with the order.
+    pub note: String,
+}
+
+/// Settle a disputed charge record (争议订单处理): the order is billed once on the chosen
+/// figures and goes on to payment and settlement as usual, or is written off. Audited.
+#[utoipa::path(post, path = "/orders/{id}/resolve", tag = "admin", security(("admin_session" = [])), request_body = ResolveRequest,
+    responses((status = 200, body = AdminOrderDetail, description = "billed or written off"),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the order is not disputed"),
+              (status = 422, body = ErrorBody, description = "no note, or nothing to compute from")))]
+async fn resolve(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ResolveRequest>) -> ApiResult<Json<AdminOrderDetail>> {
+    Ok(Json(state.services.resolve_dispute(&admin.0, id, r.resolution, &r.note).await?))
 }

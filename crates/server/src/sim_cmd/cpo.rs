@@ -99,6 +99,7 @@ pub async fn run(args: CpoArgs) -> anyhow::Result<()> {
         duplicate_pushes: args.duplicate_pushes,
         slow_replies: (args.slow_replies_ms > 0).then(|| Duration::from_millis(args.slow_replies_ms)),
         down: false,
+        unbalanced_orders: false,
     };
     if let (Some(url), Some(path)) = (&args.platform_url, &args.platform_credentials) {
         let issued = peer::read_issued(path, &operator_id)?;

@@ -143,12 +143,13 @@ impl Services {
         }
         let now = self.now();
         let open_since = now - self.settings.payment_timeout;
+        let units = crate::charging::storable(amount)?;
         {
             let mut conn = self.db.acquire().await?;
             let open = payments::for_order(&mut conn, order_id)
                 .await?
                 .into_iter()
-                .find(|p| p.status == "pending" && p.method == gateway.name() && p.created_at > open_since && p.amount == amount.to_ten_thousandths());
+                .find(|p| p.status == "pending" && p.method == gateway.name() && p.created_at > open_since && p.amount == units);
             if let Some(PaymentRecord { id, pay_url: Some(pay_url), .. }) = open {
                 return Ok(GatewayPaymentStarted { payment_id: id, pay_url });
             }
@@ -162,7 +163,7 @@ impl Services {
             expires_at: now + self.settings.payment_timeout,
         };
         let trade = gateway.create_trade(&request).await.map_err(|e| gateway_unavailable(&e))?;
-        let mut payment = PaymentRecord::new(payment_id, order_id, user.id, gateway.name(), amount.to_ten_thousandths(), "pending", now);
+        let mut payment = PaymentRecord::new(payment_id, order_id, user.id, gateway.name(), units, "pending", now);
         payment.external_ref = Some(trade.trade_id.clone());
         payment.pay_url = Some(trade.pay_url.clone());
         let mut conn = self.db.acquire().await?;

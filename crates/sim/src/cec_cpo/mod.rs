@@ -59,6 +59,9 @@ pub struct Misbehaviour {
     pub slow_replies: Option<Duration>,
     /// Answer every request with HTTP 503 and push nothing (order bills keep being retried).
     pub down: bool,
+    /// Send order bills whose `TotalMoney` is one yuan more than electricity + service fee, as
+    /// a partner with a fee bug does (the platform should dispute them).
+    pub unbalanced_orders: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -202,6 +202,7 @@ async fn finish(inner: Arc<Inner>, seq: String, reason: StopReason, stop_result:
         let now = inner.clock.now();
         let Some(connector) = state.sessions.get(&seq).map(|s| s.connector_id.clone()) else { return };
         let tariff = state.tariff_at(&inner.config, &connector).to_vec();
+        let unbalanced = state.misbehaviour.unbalanced_orders;
         let Some(session) = state.sessions.get_mut(&seq) else { return };
         if session.stat != StartChargeSeqStat::Stopping {
             return;
@@ -212,6 +213,7 @@ async fn finish(inner: Arc<Inner>, seq: String, reason: StopReason, stop_result:
         let start = session.start_time.unwrap_or(now);
         let details = data::bill(&tariff, session.power_kw, start, now);
         let (energy, elec, service, total) = data::totals(&details);
+        let total = if unbalanced { total + Decimal::ONE } else { total };
         let order = ChargeOrderInfo {
             start_charge_seq: session.start_charge_seq.clone(),
             connector_id: session.connector_id.clone(),
