@@ -774,6 +774,8 @@ fn where_en(state: &OrderState) -> &'static str {
         OrderState::Failed => "has failed",
         OrderState::Cancelled => "is already cancelled",
         OrderState::UnknownOutcome => "is waiting for the operator to confirm what happened",
+        OrderState::Disputed => "has a charge record that does not add up and waits for an administrator's decision",
+        OrderState::WrittenOff => "was written off by an administrator",
     }
 }
 
@@ -796,6 +798,8 @@ fn where_zh(state: &OrderState) -> &'static str {
         OrderState::Failed => "已失败",
         OrderState::Cancelled => "已取消",
         OrderState::UnknownOutcome => "正等待运营商确认结果",
+        OrderState::Disputed => "的充电记录金额不符，正等待管理员处理",
+        OrderState::WrittenOff => "已由管理员核销",
     }
 }
 
