@@ -574,8 +574,8 @@ mod tests {
         assert_eq!(Money::new(dec!(900000000000000000)).to_ten_thousandths(), Err(AmountError::Overflow { what: "amount" }));
         assert!(Money::new(Decimal::MIN).to_ten_thousandths().is_err());
         assert_eq!((Money::new(Decimal::MAX) + Money::new(Decimal::MAX)).yuan(), Decimal::MAX);
-        assert_eq!(Money::new(Decimal::MAX).checked_add(Money::from_fen(1)), None);
-        assert_eq!(Money::new(Decimal::MIN).checked_sub(Money::from_fen(1)), None);
+        assert_eq!(Money::new(Decimal::MAX).checked_add(Money::new(Decimal::ONE)), None);
+        assert_eq!(Money::new(Decimal::MIN).checked_sub(Money::new(Decimal::ONE)), None);
         assert!(Energy::between_meter_readings(Decimal::MIN, Decimal::MAX).is_err());
     }
 

@@ -23,7 +23,8 @@ on_both_backends!(
     operator_cannot_report_on_another_operators_order,
     figures_beyond_a_session_are_refused,
     statement_rows_beyond_a_session_are_refused,
-    unbalanced_record_is_held_until_an_admin_resolves_it
+    unbalanced_record_is_held_until_an_admin_resolves_it,
+    simulators_unbalanced_records_are_held_then_written_off
 );
 
 /// A partner approved with `roles`, and a T/CEC client holding the secrets we issued to it.
@@ -377,5 +378,55 @@ async fn unbalanced_record_is_held_until_an_admin_resolves_it(backend: Backend) 
     let answer = cpo.call(&check).await.unwrap();
     assert_eq!((answer.dispute_orders.len(), answer.dispute_orders[0].dispute_reason), (1, 2), "{answer:?}");
     assert_eq!(answer.dispute_orders[0].total_money.value(), dec!(18.00));
+    world.app.cleanup().await;
+}
+
+/// The CPO simulator with a fee bug (TotalMoney one yuan above its fees): each session's record
+/// is disputed, the driver cannot pay it, and an admin writes it off — no payment, no
+/// settlement line, and reconciliation tells the partner our figure is nothing.
+async fn simulators_unbalanced_records_are_held_then_written_off(backend: Backend) {
+    let world = common::billed::flow_a(backend, |_| {}).await;
+    let w = &world;
+    w.cpo.set_misbehaviour(sim::cec_cpo::Misbehaviour { unbalanced_orders: true, ..Default::default() });
+    let (id, seq, _) = charging_order(w).await;
+    w.wait_order(&id, |o| o["energy_kwh"].is_string()).await;
+    let (status, _) = w.app.post(&format!("/api/app/v1/orders/{id}/stop"), Some(&w.driver), &json!({})).await;
+    assert_eq!(status, 200);
+    let held = w.wait_order(&id, |o| o["state"] == "disputed").await;
+    assert!(!held["message_zh"].as_str().unwrap().is_empty() && !held["message_en"].as_str().unwrap().is_empty(), "{held}");
+    let sent = w.cpo.orders().into_iter().find(|o| o.start_charge_seq.as_str() == seq).expect("the simulator sent its record");
+    assert_eq!(sent.total_money.value(), sent.total_elec_money.value() + sent.total_sevice_money.value() + dec!(1));
+    for _ in 0..100 {
+        if w.cpo.order_deliveries().iter().any(|d| d.start_charge_seq.as_str() == seq && d.attempts.iter().any(|a| a.outcome == Ok(1))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        w.cpo.order_deliveries().iter().any(|d| d.start_charge_seq.as_str() == seq && d.attempts.iter().any(|a| a.outcome == Ok(1))),
+        "answered ConfirmResult 1"
+    );
+
+    let path = format!("/api/admin/v1/orders/{id}/resolve");
+    let (status, resolved) = w.app.post(&path, Some(&w.admin), &json!({"resolution": "write_off", "note": "运营商确认计费错误 / operator's fee bug"})).await;
+    assert_eq!((status, resolved["state"].as_str()), (200, Some("written_off")), "{resolved}");
+    let (status, body) = w.app.post(&format!("/api/app/v1/orders/{id}/pay"), Some(&w.driver), &json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("not_payable")), "{body}");
+    assert_eq!(w.wallet_balance().await, dec!(200));
+    let lines: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM settlement_lines WHERE order_id = $1").bind(&id).fetch_one(w.app.services.db.pool()).await.unwrap();
+    assert_eq!(lines, 0);
+    let check = CheckChargeOrders {
+        check_order_seq: Seq27("MA5FCTXX0202612040100000003".into()),
+        start_time: Utc::now() - chrono::Duration::hours(1),
+        end_time: Utc::now() + chrono::Duration::hours(1),
+        order_count: 1,
+        total_order_power: sent.total_power,
+        total_order_money: sent.total_money,
+        charge_orders: vec![ChargeOrder { start_charge_seq: Seq27(seq.clone()), total_power: sent.total_power, total_money: sent.total_money }],
+    };
+    let answer = operator_client(w).call(&check).await.unwrap();
+    assert_eq!(answer.dispute_orders.len(), 1, "{answer:?}");
+    assert_eq!((answer.dispute_orders[0].dispute_reason, answer.dispute_orders[0].total_money.value()), (2, dec!(0)));
     world.app.cleanup().await;
 }
