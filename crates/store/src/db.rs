@@ -38,8 +38,9 @@ impl Db {
     /// Pool sizes are chosen for how the services use connections: a request or pile message
     /// holds at most one at a time (a write transaction never waits for a second one), so the
     /// pool bounds concurrent database work, not concurrent requests, and callers queue fairly
-    /// for it. SQLite has one writer: 4 connections let WAL readers run beside it while writers
-    /// queue in the pool rather than in SQLite's busy loop. PostgreSQL gets 16: enough to keep
+    /// for it. SQLite has one writer: 4 connections let WAL readers run beside it, and keep
+    /// most waiting writers in the pool's fair queue rather than in SQLite's busy loop (at most
+    /// three wait there, within the busy timeout). PostgreSQL gets 16: enough to keep
     /// the server busy, and several instances stay well under its default 100 connections.
     ///
     /// The acquire timeout is short on purpose: when the database is unreachable a request
