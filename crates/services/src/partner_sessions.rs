@@ -334,7 +334,7 @@ impl Services {
     }
 
     fn hub_station(&self, connector_id: Uuid) -> Option<Uuid> {
-        self.catalog.read().expect("catalog lock").station_of(connector_id)
+        self.catalog.read().station_of(connector_id)
     }
 
     /// OCPP StartTransaction: binds the pile's transaction to the order our id tag names. `None`

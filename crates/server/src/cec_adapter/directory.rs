@@ -6,13 +6,13 @@
 //! suspension or rotation takes effect almost at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cec::error::HandlerError;
 use cec::server::{PartnerDirectory, PartnerEntry};
 use domain::partner::Protocol;
+use parking_lot::Mutex;
 use services::Services;
 
 pub struct ServicesDirectory {
@@ -52,7 +52,7 @@ impl ServicesDirectory {
 #[async_trait]
 impl PartnerDirectory for ServicesDirectory {
     async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
-        if let Some((at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
+        if let Some((at, entry)) = self.cache.lock().get(operator_id)
             && at.elapsed() < self.ttl
         {
             return Ok(Some(entry.clone()));
@@ -62,7 +62,7 @@ impl PartnerDirectory for ServicesDirectory {
 
     async fn refresh(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
         let entry = self.load(operator_id).await?;
-        let mut cache = self.cache.lock().expect("directory cache");
+        let mut cache = self.cache.lock();
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _)| at.elapsed() < self.ttl);
         }
