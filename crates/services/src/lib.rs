@@ -8,6 +8,7 @@ mod error;
 
 pub mod admin_auth;
 pub mod admin_orders;
+pub mod background;
 pub mod catalog;
 pub mod charging;
 pub mod clock;
@@ -127,6 +128,8 @@ pub struct Services {
     pub(crate) pile_links: Arc<offline_sessions::PileLinks>,
     /// When this instance started, by its clock.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// Work a request started and did not wait for; shutdown waits for it.
+    pub background: background::Background,
 }
 
 impl Services {
@@ -149,6 +152,7 @@ impl Services {
             piles: Default::default(),
             pile_links: Arc::default(),
             started_at,
+            background: Default::default(),
         }
     }
 

@@ -186,7 +186,7 @@ impl Services {
         // The pile is commanded after the answer is committed; its reply only moves the order.
         let services = self.clone();
         let order_id = order.id;
-        tokio::spawn(async move {
+        self.background.spawn("remote start on a pile", async move {
             let reply = control.remote_start(&session.ocpp_id, session.connector_no, &session.id_tag).await;
             let event = match reply {
                 Ok(PileReply::Accepted) => OrderEvent::StartAccepted,
@@ -240,7 +240,7 @@ impl Services {
         };
         let order = self.advance_session(order.id, OrderEvent::StopRequested, None).await?;
         let services = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn("remote stop on a pile", async move {
             let (event, note) = match control.remote_stop(&session.ocpp_id, transaction).await {
                 Ok(PileReply::Accepted) => (OrderEvent::StopAccepted, None),
                 Ok(PileReply::Rejected) => (OrderEvent::StopRefused { already_stopped: false }, Some("the pile rejected the remote stop".to_owned())),
@@ -390,7 +390,7 @@ impl Services {
                 && let Some(control) = self.pile_control.clone()
             {
                 let (ocpp_id, order_id) = (ocpp_id.to_owned(), order.id);
-                tokio::spawn(async move {
+                self.background.spawn("stopping a transaction of a closed order", async move {
                     let reply = control.remote_stop(&ocpp_id, transaction).await;
                     tracing::warn!(order = %order_id, pile = %ocpp_id, transaction, ?reply, "asked a pile to stop a transaction whose order was closed while it was offline");
                 });
