@@ -1,9 +1,8 @@
 //! The envelope (T/CEC 102 §4): request `OperatorID/Data/TimeStamp/Seq/Sig`, response
 //! `Ret/Msg/Data/Sig`. Sign after encrypting, verify before decrypting.
 
-use std::sync::Mutex;
-
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -139,7 +138,7 @@ pub struct SeqCounter(Mutex<(i64, u16)>);
 
 impl SeqCounter {
     pub fn next(&self, at: DateTime<Utc>) -> u16 {
-        let mut state = self.0.lock().expect("seq lock");
+        let mut state = self.0.lock();
         let second = at.timestamp();
         if state.0 != second {
             *state = (second, rand::random_range(0..9000));

@@ -36,6 +36,9 @@ pub struct HttpConfig {
     pub bind: SocketAddr,
     /// Largest request body accepted, in bytes (uploads have their own limit).
     pub max_body_bytes: usize,
+    /// A connection that has not sent a complete request head this long after it opened (or
+    /// after its previous request) is closed.
+    pub header_read_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -149,7 +152,7 @@ impl Default for Config {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024 }
+        Self { bind: SocketAddr::from(([127, 0, 0, 1], 8080)), max_body_bytes: 2 * 1024 * 1024, header_read_timeout_ms: 10_000 }
     }
 }
 
@@ -220,6 +223,9 @@ impl Config {
         }
         if self.ocpp.call_timeout_ms == 0 || self.ocpp.offline_session_timeout_seconds <= 0 {
             bail!("ocpp.call_timeout_ms and ocpp.offline_session_timeout_seconds must be positive");
+        }
+        if self.http.header_read_timeout_ms == 0 {
+            bail!("http.header_read_timeout_ms must be positive");
         }
         Ok(())
     }

@@ -78,6 +78,7 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     announce_bootstrap_admin(&app.services, &config).await?;
     let addr = app.local_addr();
     let services = app.services.clone();
+    let stop = app.shutdown_token();
     let server = tokio::spawn(app.run(shutdown_signal()));
     say.say(&format!("platform up at http://{addr} (API docs at /docs), database: {}", if config.is_sqlite() { "SQLite" } else { "PostgreSQL" }), "平台已启动");
 
@@ -88,8 +89,8 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
 
     if exit {
         say.say("demo finished", "演示结束");
-        server.abort();
-        return Ok(());
+        stop.cancel();
+        return server.await?;
     }
     say.say("demo finished; still serving, press Ctrl-C to stop", "演示结束，平台继续运行，按 Ctrl-C 退出");
     server.await??;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use services::{Clock, MasterKey, Services, Settings, SystemClock};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
@@ -18,7 +19,13 @@ pub struct Application {
     router: axum::Router,
     pub services: Services,
     workers: crate::workers::WorkerConfig,
+    header_read_timeout: std::time::Duration,
+    /// Cancelled to stop: serving, SSE streams and background workers all watch it.
+    shutdown: CancellationToken,
 }
+
+/// How long background workers get at shutdown to finish the item in hand.
+const WORKERS_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Application {
     /// Connects and migrates the database, loads (or creates) the master key and binds the
@@ -39,19 +46,43 @@ impl Application {
         tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
         let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;
         let (services, peers) = sandbox_pay(services, &config, &listener, http)?;
-        let state = AppState { services: services.clone(), metrics: Metrics::new() };
+        let shutdown = CancellationToken::new();
+        let state = AppState { services: services.clone(), metrics: Metrics::new(), shutdown: shutdown.clone() };
         let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config, &piles), peers);
-        Ok(Self { listener, router, services, workers: config.workers.clone() })
+        let header_read_timeout = std::time::Duration::from_millis(config.http.header_read_timeout_ms);
+        Ok(Self { listener, router, services, workers: config.workers.clone(), header_read_timeout, shutdown })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    /// Serves until ctrl-c / SIGTERM (or forever in tests, where the task is dropped).
+    /// A handle that stops the application as `run`'s shutdown future would.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until `shutdown` completes (ctrl-c / SIGTERM in `main`; never in tests, where the
+    /// runtime is dropped) or the shutdown token is cancelled. Then, in order: no new
+    /// connections, SSE streams end, open requests finish, background workers finish their item
+    /// in hand, and the status write-behind flushes what is left.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        crate::workers::spawn(self.services.clone(), self.workers.clone());
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await?;
+        let supervisor = crate::supervisor::Supervisor::new(self.shutdown.clone(), crate::supervisor::Backoff::default());
+        crate::workers::spawn(self.services.clone(), self.workers.clone(), &supervisor);
+        let token = self.shutdown.clone();
+        let signal = async {
+            tokio::select! {
+                () = shutdown => tracing::info!("shutdown requested; finishing open requests and background work"),
+                () = token.cancelled() => {}
+            }
+            token.cancel();
+        };
+        tokio::join!(signal, crate::serve::serve(self.listener, self.router, self.header_read_timeout, token.clone()));
+        supervisor.shutdown(WORKERS_GRACE).await;
+        self.services.background.wait(WORKERS_GRACE).await;
+        // Statuses the last requests applied after the write-behind's own final flush.
+        self.services.flush_statuses().await.context("writing the last status changes")?;
+        tracing::info!("stopped");
         Ok(())
     }
 }

@@ -5,7 +5,6 @@
 //! rebuilt from the store at start and updated by every sync.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
 
 use chrono::{DateTime, Utc};
 use domain::geo::Gcj02;
@@ -13,6 +12,7 @@ use domain::partner::ReviewState;
 use domain::settlement::UserPricing;
 use domain::station::ConnectorStatus;
 use domain::tariff::Tariff;
+use parking_lot::RwLock;
 use rust_decimal::Decimal;
 use serde::Serialize;
 use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
@@ -217,7 +217,7 @@ impl Services {
         for partner in stations.iter().filter_map(|s| s.partner_id).collect::<std::collections::HashSet<_>>() {
             pricing.insert(partner, self.partner_terms(partner).await?.user_pricing);
         }
-        let mut cache = self.catalog.write().expect("catalog lock");
+        let mut cache = self.catalog.write();
         cache.user_pricing = pricing;
         for s in &stations {
             let connectors = by_station.get(&s.id).map_or(&[][..], Vec::as_slice);
@@ -231,7 +231,7 @@ impl Services {
     /// Puts a stored station into the in-memory catalog and registers its connectors.
     pub fn index_station(&self, station: &StationRow, connectors: &[ConnectorRow]) {
         // Catalog lock first, then the hub's (inside `register`): the order `nearby` takes them.
-        let mut cache = self.catalog.write().expect("catalog lock");
+        let mut cache = self.catalog.write();
         let slots: Vec<ConnectorSlot> = connectors.iter().map(|c| self.hub.register(c.id, station.id, None)).collect();
         cache.put(summary(station, connectors), &slots);
     }
@@ -239,7 +239,7 @@ impl Services {
     /// Takes a station out of the in-memory catalog and its connectors out of the status hub
     /// (the stored rows stay). Returns whether it was indexed.
     pub fn unindex_station(&self, station_id: Uuid) -> bool {
-        let mut cache = self.catalog.write().expect("catalog lock");
+        let mut cache = self.catalog.write();
         let known = cache.stations.contains_key(&station_id);
         for connector in cache.remove(station_id) {
             self.hub.forget(connector);
@@ -266,7 +266,7 @@ impl Services {
             }
         };
         let user_pricing = self.partner_terms(partner_id).await?.user_pricing;
-        self.catalog.write().expect("catalog lock").user_pricing.insert(partner_id, user_pricing);
+        self.catalog.write().user_pricing.insert(partner_id, user_pricing);
         let tariffs = self.fetch_tariffs(gateway.as_ref(), &partner, &remote).await;
         // A deadlock with the status write-behind (PostgreSQL picks one victim) is retried.
         let (report, summaries) = self.db.retry("catalog write", || self.write_catalog(partner_id, &remote, &tariffs, since.is_some(), query_time)).await?;
@@ -410,16 +410,16 @@ impl Services {
 
     /// The partner's station ids (its own identifiers), for periodic status repair.
     pub fn partner_station_ids(&self, partner_id: Uuid) -> Vec<String> {
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         cache.stations_of(partner_id).map(|s| s.external_id.clone()).collect()
     }
 
     pub fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<(Uuid, Uuid)> {
-        self.catalog.read().expect("catalog lock").by_external.get(&(partner_id, external_id.to_owned())).copied()
+        self.catalog.read().by_external.get(&(partner_id, external_id.to_owned())).copied()
     }
 
     pub fn station_summary(&self, id: Uuid) -> Option<StationSummary> {
-        self.catalog.read().expect("catalog lock").stations.get(&id).cloned()
+        self.catalog.read().stations.get(&id).cloned()
     }
 
     /// Stations within `radius_m` of a WGS-84 point that pass `filter`, nearest first, paged.
@@ -429,7 +429,7 @@ impl Services {
     /// station in its geo cell), else just the returned page.
     pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> (usize, Vec<NearbyStation>) {
         let now = self.now();
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         let price = |station: &StationSummary| crate::prices::user_price(&cache, station, now);
         let fits = |power_kw: Decimal, dc: bool| (!filter.dc_only || dc) && filter.min_power_kw.is_none_or(|min| power_kw >= min);
         self.hub.with_view(now, |view| {
@@ -579,7 +579,7 @@ mod tests {
             }
         }
         let (lat, lng) = (22.52, 114.03);
-        let expected = services.catalog.read().unwrap().geo.nearby(lat, lng, 50_000.0, |_, _| true);
+        let expected = services.catalog.read().geo.nearby(lat, lng, 50_000.0, |_, _| true);
         assert_eq!(expected.len(), 300);
         for per_page in [1, 7, 20, 300, 1_000] {
             let mut seen = Vec::new();
@@ -608,7 +608,7 @@ mod tests {
     /// Each connector's status as search reads it (by the slot kept beside its station), next to
     /// its id; read under the view, compared outside it.
     fn statuses_by_slot(services: &Services, now: DateTime<Utc>) -> Vec<(Uuid, ConnectorStatus)> {
-        let cache = services.catalog.read().unwrap();
+        let cache = services.catalog.read();
         services.hub.with_view(now, |view| {
             let mut out = Vec::new();
             for (id, facts) in cache.geo.entries() {
@@ -628,7 +628,7 @@ mod tests {
         }
         // Search itself runs at the services' clock.
         let free_stations = {
-            let cache = services.catalog.read().unwrap();
+            let cache = services.catalog.read();
             let at = services.now();
             cache.stations.values().filter(|s| s.connectors.iter().any(|c| services.hub.effective(c.id, at).is_free())).count()
         };

@@ -117,7 +117,7 @@ impl Services {
     }
 
     fn hub_station_of(&self, connector_id: Uuid) -> Option<Uuid> {
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         cache.station_of(connector_id)
     }
 
@@ -217,7 +217,7 @@ impl Services {
 
     /// A partner's connector the driver picked, and the partner operating it.
     pub(crate) fn partner_connector(&self, connector_id: Uuid) -> Result<(crate::catalog::ConnectorSummary, Uuid)> {
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         let station = cache.station_of(connector_id).and_then(|s| cache.summary(s)).ok_or(Error::not_found("connector"))?;
         let connector = station.connectors.iter().find(|c| c.id == connector_id).cloned().ok_or(Error::not_found("connector"))?;
         let partner_id = station.partner_id.ok_or_else(|| Error::forbidden("our own piles are started through the pile API", "自营桩请通过桩控制接口启动"))?;
@@ -290,7 +290,7 @@ impl Services {
     }
 
     pub(crate) fn connector_external(&self, connector_id: Uuid) -> Option<String> {
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         let station = cache.summary(cache.station_of(connector_id)?)?;
         station.connectors.iter().find(|c| c.id == connector_id).map(|c| c.external_id.clone())
     }

@@ -324,7 +324,7 @@ impl Services {
             // The first moment we can reach a new operator: pull its catalog now rather than at
             // the next periodic sync. The answer to the partner does not wait for it.
             let services = self.clone();
-            tokio::spawn(async move {
+            self.background.spawn("catalog pull after endpoint registration", async move {
                 match services.sync_catalog(partner_id).await {
                     Ok(report) => tracing::info!(partner = %partner_id, stations = report.stations, "catalog pulled after the partner registered its endpoint"),
                     Err(e) => {

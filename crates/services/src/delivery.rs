@@ -83,13 +83,26 @@ impl Dispatcher {
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Runs until `stop` completes; a pass under way when it does finishes first (what it
+    /// claimed is delivered and recorded, not left to the lease).
+    pub async fn run_until(&self, stop: impl std::future::Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
         loop {
-            match self.run_once().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "outbox dispatch failed; will retry"),
-            }
+            let busy = match self.run_once().await {
+                Ok(n) => n > 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox dispatch failed; will retry");
+                    false
+                }
+            };
             tokio::select! {
+                biased;
+                _ = &mut stop => return,
+                // A full pass may have left more: go again at once.
+                _ = std::future::ready(()), if busy => {}
                 _ = self.waker.0.notified() => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
             }

@@ -8,6 +8,7 @@ mod error;
 
 pub mod admin_auth;
 pub mod admin_orders;
+pub mod background;
 pub mod catalog;
 pub mod charging;
 pub mod clock;
@@ -132,6 +133,8 @@ pub struct Services {
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
     /// Bumped when a partner's review state, terms or credentials change (caches compare it).
     pub partner_changes: Arc<partner_changes::PartnerChanges>,
+    /// Work a request started and did not wait for; shutdown waits for it.
+    pub background: background::Background,
 }
 
 impl Services {
@@ -155,6 +158,7 @@ impl Services {
             pile_links: Arc::default(),
             started_at,
             partner_changes: Arc::default(),
+            background: Default::default(),
         }
     }
 

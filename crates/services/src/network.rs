@@ -38,7 +38,7 @@ impl CachedPile {
     }
 }
 
-pub type PileCache = Arc<std::sync::RwLock<std::collections::HashMap<String, Arc<CachedPile>>>>;
+pub type PileCache = Arc<parking_lot::RwLock<std::collections::HashMap<String, Arc<CachedPile>>>>;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct OwnStationInput {
@@ -204,13 +204,13 @@ impl Services {
     /// One of our piles by OCPP identity, from memory after the first read. Unknown identities
     /// are not remembered, so a pile created later (here or on another instance) is found.
     pub(crate) async fn pile(&self, ocpp_id: &str) -> Result<Option<Arc<CachedPile>>> {
-        if let Some(pile) = self.piles.read().expect("pile cache lock").get(ocpp_id) {
+        if let Some(pile) = self.piles.read().get(ocpp_id) {
             return Ok(Some(pile.clone()));
         }
         let mut conn = self.db.acquire().await?;
         let Some((_, password_hash, connectors)) = repo::pile(&mut conn, ocpp_id).await? else { return Ok(None) };
         let pile = Arc::new(CachedPile { password_hash, connectors });
-        self.piles.write().expect("pile cache lock").insert(ocpp_id.to_owned(), pile.clone());
+        self.piles.write().insert(ocpp_id.to_owned(), pile.clone());
         Ok(Some(pile))
     }
 

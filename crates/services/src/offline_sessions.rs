@@ -19,10 +19,10 @@
 //! asked to stop (once): that energy would be billed to nobody and the connector stay taken.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use domain::order::{Order, OrderEvent, OrderState, PendingCommand, StopReason, Transition};
+use parking_lot::Mutex;
 use store::Conn;
 use store::orders::{self, StoredOrder};
 use store::pile_sessions::{self, PileSession};
@@ -46,19 +46,19 @@ pub struct PileLinks {
 impl PileLinks {
     /// True the first time only, so one RemoteStop goes out however many meter values follow.
     pub(crate) fn ask_stop_once(&self, order_id: uuid::Uuid) -> bool {
-        self.stops_asked.lock().expect("pile links lock").insert(order_id)
+        self.stops_asked.lock().insert(order_id)
     }
 
     fn connected(&self, ocpp_id: &str) {
-        self.lost_at.lock().expect("pile links lock").remove(ocpp_id);
+        self.lost_at.lock().remove(ocpp_id);
     }
 
     fn lost(&self, ocpp_id: &str, at: DateTime<Utc>) {
-        self.lost_at.lock().expect("pile links lock").insert(ocpp_id.to_owned(), at);
+        self.lost_at.lock().insert(ocpp_id.to_owned(), at);
     }
 
     fn lost_at(&self, ocpp_id: &str) -> Option<DateTime<Utc>> {
-        self.lost_at.lock().expect("pile links lock").get(ocpp_id).copied()
+        self.lost_at.lock().get(ocpp_id).copied()
     }
 }
 

@@ -177,7 +177,7 @@ impl Services {
         // The pile is commanded after the answer is committed; its reply only moves the order.
         let services = self.clone();
         let order_id = order.id;
-        tokio::spawn(async move {
+        self.background.spawn("remote start on a pile", async move {
             let reply = control.remote_start(&session.ocpp_id, session.connector_no, &session.id_tag).await;
             let event = match reply {
                 Ok(PileReply::Accepted) => OrderEvent::StartAccepted,
@@ -318,7 +318,7 @@ impl Services {
     /// StartTransaction has reached it, so a refusal is asked again a few times.
     fn command_stop(&self, control: std::sync::Arc<dyn PileControl>, session: PileSession, transaction: i64, just_started: bool) {
         let services = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn("remote stop on a pile", async move {
             let mut reply = control.remote_stop(&session.ocpp_id, transaction).await;
             let again = if just_started { 3 } else { 0 };
             for _ in 0..again {
@@ -432,7 +432,7 @@ impl Services {
     }
 
     fn hub_station(&self, connector_id: Uuid) -> Option<Uuid> {
-        self.catalog.read().expect("catalog lock").station_of(connector_id)
+        self.catalog.read().station_of(connector_id)
     }
 
     /// OCPP StartTransaction: binds the pile's transaction to the order our id tag names. `None`
@@ -520,7 +520,7 @@ impl Services {
                 && let Some(control) = self.pile_control.clone()
             {
                 let ocpp_id = ocpp_id.to_owned();
-                tokio::spawn(async move {
+                self.background.spawn("stopping a transaction of a closed order", async move {
                     let reply = control.remote_stop(&ocpp_id, transaction).await;
                     tracing::warn!(order = %order_id, pile = %ocpp_id, transaction, ?reply, "asked a pile to stop a transaction whose order was closed while it was offline");
                 });

@@ -322,7 +322,7 @@ impl Services {
         }
         // Answered from the pile's own StatusNotification: ask it in the background.
         let services = self.clone();
-        tokio::spawn(async move {
+        self.background.spawn("restoring a dropped hold", async move {
             if let Err(e) = services.restore_hold(&r).await {
                 tracing::warn!(pile = %r.ocpp_id, order = %r.order_id, error = %e, "restoring a dropped hold failed; it ends at its deadline");
             }
@@ -387,7 +387,7 @@ impl Services {
     fn release_on_pile(&self, r: &PileReservation) {
         let Ok(control) = self.pile_control() else { return };
         let (ocpp_id, reservation_id) = (r.ocpp_id.clone(), r.reservation_id);
-        tokio::spawn(async move {
+        self.background.spawn("releasing a hold on a pile", async move {
             if !control.is_connected(&ocpp_id) {
                 return;
             }

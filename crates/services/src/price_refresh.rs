@@ -38,7 +38,7 @@ impl Services {
         let partner = self.approved_operator(partner_id).await?;
         // (StationID, ConnectorID) to ask by, and what we know now, by StationID.
         let (asks, known): (Vec<PriceAsk>, HashMap<String, Known>) = {
-            let cache = self.catalog.read().expect("catalog lock");
+            let cache = self.catalog.read();
             let stations: Vec<_> = cache.stations_of(partner_id).filter(|s| !s.connectors.is_empty()).collect();
             (
                 stations.iter().map(|s| (s.external_id.clone(), s.connectors[0].external_id.clone())).collect(),
@@ -60,7 +60,7 @@ impl Services {
                 store::catalog::set_station_tariff(&mut tx, *station, &serde_json::to_value(tariff).unwrap_or_default()).await?;
             }
             tx.commit().await.map_err(store::Error::from)?;
-            let mut cache = self.catalog.write().expect("catalog lock");
+            let mut cache = self.catalog.write();
             for (station, tariff) in changed.iter().cloned() {
                 cache.set_tariff(station, tariff);
             }

@@ -86,14 +86,14 @@ fn price_now(tariff: &Tariff, pricing: domain::settlement::UserPricing, now: Dat
 impl Services {
     /// The price now and the whole day's periods our user pays at a station.
     pub fn station_prices(&self, station_id: Uuid) -> Option<(PriceNow, Vec<PeriodPrice>)> {
-        let cache = self.catalog.read().expect("catalog lock");
+        let cache = self.catalog.read();
         let (tariff, pricing) = user_tariff(&cache, cache.summary(station_id)?)?;
         Some((price_now(tariff, pricing, self.now()), tariff.periods().iter().map(|p| PeriodPrice::from(&pricing.period(p))).collect()))
     }
 
     /// Keeps the in-memory copy of a partner's user pricing in step with its terms.
     pub(crate) fn remember_user_pricing(&self, partner_id: Uuid, pricing: domain::settlement::UserPricing) {
-        self.catalog.write().expect("catalog lock").user_pricing.insert(partner_id, pricing);
+        self.catalog.write().user_pricing.insert(partner_id, pricing);
     }
 
     /// Asks the partner for each station's prices (`query_equip_business_policy`, which the
@@ -130,9 +130,7 @@ impl Services {
                         tracing::warn!(partner = %partner.id, %station, error = %e, "station prices not fetched; keeping the last known");
                     }
                     out.failed += 1;
-                    let known = self
-                        .connector_by_external(Some(partner.id), &connector)
-                        .and_then(|(_, s)| self.catalog.read().expect("catalog lock").summary(s)?.tariff.clone());
+                    let known = self.connector_by_external(Some(partner.id), &connector).and_then(|(_, s)| self.catalog.read().summary(s)?.tariff.clone());
                     if let Some(tariff) = known {
                         out.by_station.insert(station, tariff);
                     }

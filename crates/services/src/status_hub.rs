@@ -13,10 +13,10 @@
 //! probe per connector that misses the cache.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
 use domain::station::{ConnectorStatus, StatusReading};
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -90,7 +90,7 @@ impl StatusHub {
     /// Makes a connector known (from the catalog), with its last stored reading if any, and
     /// returns its slot (the same one while it stays registered).
     pub fn register(&self, connector_id: Uuid, station_id: Uuid, reading: Option<StatusReading>) -> ConnectorSlot {
-        let mut slots = self.slots.write().expect("hub lock");
+        let mut slots = self.slots.write();
         let slot = match slots.by_connector.get(&connector_id) {
             Some(slot) => *slot,
             None => {
@@ -120,13 +120,13 @@ impl StatusHub {
     /// Forgets a connector (its station left the catalog); its slot may be reused. Returns
     /// whether it was known.
     pub fn forget(&self, connector_id: Uuid) -> bool {
-        let mut slots = self.slots.write().expect("hub lock");
+        let mut slots = self.slots.write();
         let Some(slot) = slots.by_connector.remove(&connector_id) else { return false };
         slots.readings[slot.0 as usize] = None;
         slots.stations[slot.0 as usize] = None;
         slots.free.push(slot);
         drop(slots);
-        self.dirty.lock().expect("dirty lock").remove(&connector_id);
+        self.dirty.lock().remove(&connector_id);
         true
     }
 
@@ -134,7 +134,7 @@ impl StatusHub {
     /// order). Returns whether it changed anything.
     pub fn apply(&self, connector_id: Uuid, status: ConnectorStatus, at: DateTime<Utc>) -> bool {
         let change = {
-            let mut slots = self.slots.write().expect("hub lock");
+            let mut slots = self.slots.write();
             let Some(i) = slots.slot(connector_id) else { return false };
             let Some(station_id) = slots.stations[i] else { return false };
             let reading = &mut slots.readings[i];
@@ -145,7 +145,7 @@ impl StatusHub {
             *reading = Some(StatusReading { status, observed_at: at });
             changed.then_some(StatusChange { connector_id, station_id, status, at })
         };
-        self.dirty.lock().expect("dirty lock").insert(connector_id);
+        self.dirty.lock().insert(connector_id);
         match change {
             Some(change) => {
                 let _ = self.changes.send(change);
@@ -163,12 +163,12 @@ impl StatusHub {
     /// Runs `f` with a view of the statuses at `now` that holds the lock once, for queries over
     /// many connectors.
     pub fn with_view<R>(&self, now: DateTime<Utc>, f: impl FnOnce(&StatusView<'_>) -> R) -> R {
-        let slots = self.slots.read().expect("hub lock");
+        let slots = self.slots.read();
         f(&StatusView { slots: &slots, now, freshness: self.freshness })
     }
 
     pub fn reading(&self, connector_id: Uuid) -> Option<StatusReading> {
-        self.slots.read().expect("hub lock").reading(connector_id)
+        self.slots.read().reading(connector_id)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<StatusChange> {
@@ -176,7 +176,7 @@ impl StatusHub {
     }
 
     pub fn len(&self) -> usize {
-        self.slots.read().expect("hub lock").by_connector.len()
+        self.slots.read().by_connector.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -185,13 +185,13 @@ impl StatusHub {
 
     /// Puts connectors back on the write-behind list (their write failed).
     pub fn mark_dirty(&self, ids: impl IntoIterator<Item = Uuid>) {
-        self.dirty.lock().expect("dirty lock").extend(ids);
+        self.dirty.lock().extend(ids);
     }
 
     /// Takes the connectors changed since the last call, with their latest readings.
     pub fn take_dirty(&self) -> Vec<(Uuid, StatusReading)> {
-        let ids: Vec<Uuid> = std::mem::take(&mut *self.dirty.lock().expect("dirty lock")).into_iter().collect();
-        let slots = self.slots.read().expect("hub lock");
+        let ids: Vec<Uuid> = std::mem::take(&mut *self.dirty.lock()).into_iter().collect();
+        let slots = self.slots.read();
         ids.into_iter().filter_map(|id| slots.reading(id).map(|r| (id, r))).collect()
     }
 }

@@ -2,12 +2,12 @@
 //! through the outbox, for each platform partner that may see its station and can receive
 //! pushes — keyed by connector, so each partner sees a connector's changes in order.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use domain::partner::{Protocol, ReviewState};
 use domain::station::ConnectorStatus;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use store::catalog::{self as repo, ConnectorRow};
 use uuid::Uuid;
@@ -38,7 +38,7 @@ impl Services {
     /// Approved platform partners that have somewhere to receive pushes: a registered T/CEC 102
     /// endpoint, or (REST API partners) their webhook.
     async fn status_subscribers(&self) -> Result<Vec<Uuid>> {
-        if let Some((at, ids)) = self.subscribers.0.lock().expect("subscribers lock").as_ref()
+        if let Some((at, ids)) = self.subscribers.0.lock().as_ref()
             && at.elapsed() < SUBSCRIBERS_TTL
         {
             return Ok(ids.clone());
@@ -56,7 +56,7 @@ impl Services {
                 ids.push(p.id);
             }
         }
-        *self.subscribers.0.lock().expect("subscribers lock") = Some((Instant::now(), ids.clone()));
+        *self.subscribers.0.lock() = Some((Instant::now(), ids.clone()));
         Ok(ids)
     }
 

@@ -7,7 +7,7 @@
 //! users' sessions and their bills, and — for tests — every notification in arrival order.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use cec::messages::*;
 use cec::server::{Caller, CecServer, PlatformHandler, ServerConfig};
 use cec::{CecClient, ClientConfig, ClientError, Secrets};
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use rust_decimal::Decimal;
 
 pub use crate::cec_cpo::PlatformLink;
@@ -91,8 +92,8 @@ struct Inner {
 }
 
 impl Inner {
-    fn state(&self) -> std::sync::MutexGuard<'_, State_> {
-        self.state.lock().expect("emsp state")
+    fn state(&self) -> parking_lot::MutexGuard<'_, State_> {
+        self.state.lock()
     }
 
     fn record(&self, interface: &'static str, key: &str, value: impl ToString) {

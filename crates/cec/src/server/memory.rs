@@ -1,12 +1,12 @@
 //! In-process token store and replay guard: the embedded default. Both are bounded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Mutex;
 
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use rand::RngCore;
 
 use super::ports::{ReplayGuard, TokenStore};
@@ -23,7 +23,7 @@ impl TokenStore for MemoryTokenStore {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
-        let mut tokens = self.tokens.lock().expect("token lock");
+        let mut tokens = self.tokens.lock();
         // Drop expired tokens as new ones are issued, so the map stays bounded.
         let now = Utc::now();
         tokens.retain(|_, (_, until)| *until > now);
@@ -32,7 +32,7 @@ impl TokenStore for MemoryTokenStore {
     }
 
     async fn holder(&self, token: &str, now: DateTime<Utc>) -> Result<Option<String>, HandlerError> {
-        let tokens = self.tokens.lock().expect("token lock");
+        let tokens = self.tokens.lock();
         Ok(tokens.get(token).filter(|(_, until)| *until > now).map(|(op, _)| op.clone()))
     }
 }
@@ -61,7 +61,7 @@ impl Default for MemoryReplayGuard {
 
 impl ReplayGuard for MemoryReplayGuard {
     fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> bool {
-        let mut guard = self.state.lock().expect("replay lock");
+        let mut guard = self.state.lock();
         let (seen, order) = &mut *guard;
         while let Some((until, _)) = order.front() {
             if *until > now && order.len() < self.cap {
@@ -95,6 +95,6 @@ mod tests {
         for k in ["b", "c", "d", "e"] {
             assert!(guard.first_time(k, now, until));
         }
-        assert!(guard.state.lock().unwrap().0.len() <= 3);
+        assert!(guard.state.lock().0.len() <= 3);
     }
 }

@@ -1,9 +1,10 @@
 //! The [`CentralSystem`] handle: live connections by identity, and outbound commands.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
 use super::config::CentralSystemConfig;
@@ -140,8 +141,8 @@ impl CentralSystem {
         self.lock().get(cp).cloned()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ChargePointId, Entry>> {
-        self.inner.connections.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> parking_lot::MutexGuard<'_, HashMap<ChargePointId, Entry>> {
+        self.inner.connections.lock()
     }
 
     /// Makes this connection the one for `cp`, closing any previous one and waiting (bounded)

@@ -7,13 +7,13 @@
 //! applies to the partner's next request; the lifetime bounds changes made by another instance.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cec::error::HandlerError;
 use cec::server::{PartnerDirectory, PartnerEntry};
 use domain::partner::Protocol;
+use parking_lot::Mutex;
 use services::Services;
 
 pub struct ServicesDirectory {
@@ -55,7 +55,7 @@ impl ServicesDirectory {
 impl PartnerDirectory for ServicesDirectory {
     async fn lookup(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
         let changes = self.services.partner_changes.current();
-        if let Some((at, loaded_at, entry)) = self.cache.lock().expect("directory cache").get(operator_id)
+        if let Some((at, loaded_at, entry)) = self.cache.lock().get(operator_id)
             && at.elapsed() < self.ttl
             && *loaded_at == changes
         {
@@ -68,7 +68,7 @@ impl PartnerDirectory for ServicesDirectory {
         // Read before loading: a change committed meanwhile makes this entry stale at once.
         let changes = self.services.partner_changes.current();
         let entry = self.load(operator_id).await?;
-        let mut cache = self.cache.lock().expect("directory cache");
+        let mut cache = self.cache.lock();
         if cache.len() > 10_000 {
             cache.retain(|_, (at, _, _)| at.elapsed() < self.ttl);
         }

@@ -157,9 +157,15 @@ async fn station(State(state): State<AppState>, Path(id): Path<Uuid>) -> ApiResu
 #[utoipa::path(get, path = "/status/stream", tag = "app", responses((status = 200, description = "text/event-stream of status changes")))]
 async fn status_stream(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut changes = state.services.hub.subscribe();
+    let shutdown = state.shutdown.clone();
     let stream = async_stream::stream! {
         loop {
-            match changes.recv().await {
+            // The stream ends at shutdown, so the connection can close and the process exit.
+            let received = tokio::select! {
+                received = changes.recv() => received,
+                () = shutdown.cancelled() => break,
+            };
+            match received {
                 Ok(change) => {
                     if let Ok(event) = Event::default().event("status").json_data(&change) {
                         yield Ok(event);

@@ -41,6 +41,8 @@ pub use ops::Metrics;
 pub struct AppState {
     pub services: Services,
     pub metrics: Arc<Metrics>,
+    /// Cancelled at shutdown: long-lived responses (SSE) end on it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 #[derive(OpenApi)]

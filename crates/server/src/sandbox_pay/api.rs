@@ -83,7 +83,7 @@ async fn create(State(sandbox): State<Arc<SandboxPay>>, headers: HeaderMap, body
         return Err(fail(StatusCode::UNPROCESSABLE_ENTITY, "bad_notify_url", "notify_url must be an http(s) URL"));
     }
     let now = sandbox.now();
-    let mut trades = sandbox.trades.lock().expect("sandbox trades lock");
+    let mut trades = sandbox.trades.lock();
     if let Some(existing) = trades.values().find(|t| t.out_trade_no == request.out_trade_no) {
         return Ok((StatusCode::OK, Json(CreatedTrade { trade_id: existing.trade_id.clone(), pay_url: sandbox.pay_url(&existing.trade_id) })));
     }

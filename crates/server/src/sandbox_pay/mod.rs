@@ -18,11 +18,12 @@ mod page;
 pub mod signing;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use domain::money::Money;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use services::Clock;
 use services::payment_gateway::TradeStatus;
@@ -105,12 +106,12 @@ impl SandboxPay {
     }
 
     fn trade(&self, trade_id: &str) -> Option<Trade> {
-        self.trades.lock().expect("sandbox trades lock").get(trade_id).cloned()
+        self.trades.lock().get(trade_id).cloned()
     }
 
     /// Changes a trade under the lock; `None` when there is no such trade.
     fn update<T>(&self, trade_id: &str, change: impl FnOnce(&mut Trade) -> T) -> Option<T> {
-        self.trades.lock().expect("sandbox trades lock").get_mut(trade_id).map(change)
+        self.trades.lock().get_mut(trade_id).map(change)
     }
 
     /// A pending trade past its expiry is closed, as a real gateway closes it on its own.

@@ -18,7 +18,7 @@ mod sessions;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State as AxumState};
@@ -29,6 +29,7 @@ use cec::messages::*;
 use cec::server::{CecServer, ServerConfig};
 use cec::{CecClient, ClientConfig, ClientError, Secrets};
 use chrono::{DateTime, SubsecRound, Utc};
+use parking_lot::{Mutex, MutexGuard};
 use rust_decimal::Decimal;
 use tokio::task::AbortHandle;
 
@@ -275,13 +276,13 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking push task must not take the whole simulator down with it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Spawns a task that `shutdown` will abort.
     pub(crate) fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, fut: F) {
         let handle = tokio::spawn(fut);
-        let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tasks = self.tasks.lock();
         tasks.retain(|t| !t.is_finished());
         tasks.push(handle.abort_handle());
     }
@@ -495,7 +496,7 @@ impl CpoSimulator {
 
 impl Drop for CpoSimulator {
     fn drop(&mut self) {
-        for task in self.inner.tasks.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for task in self.inner.tasks.lock().drain(..) {
             task.abort();
         }
     }
