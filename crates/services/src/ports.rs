@@ -229,12 +229,25 @@ pub trait PileControl: Send + Sync + 'static {
     async fn unlock_connector(&self, ocpp_id: &str, connector_no: i64) -> Result<UnlockReply, PileCommandError>;
 }
 
-/// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer).
+/// Why a partner disputes one of our orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisputeKind {
+    /// The partner has no such order.
+    NoSuchOrder,
+    AmountDiffers,
+    EnergyDiffers,
+    /// A reason of the partner's own.
+    Other,
+}
+
+/// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer),
+/// with the partner's own figures for it: what goes on the statement as "theirs".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderDispute {
     pub seq: String,
-    /// 1 the partner has no such order, 2 amount differs, 3 energy differs, other: custom.
-    pub reason: i64,
+    pub kind: DisputeKind,
+    pub energy: domain::money::Energy,
+    pub amount: domain::money::Money,
 }
 
 /// Asking a partner to check our list of its users' orders for a settlement period (flow B).

@@ -14,6 +14,7 @@ use store::{Page, PageRequest};
 use uuid::Uuid;
 
 use crate::onboarding::{Actor, audit_entry};
+use crate::ports::{DisputeKind, OrderDispute};
 use crate::{Error, Result, Services};
 
 /// Longest period one statement may cover.
@@ -57,12 +58,25 @@ pub(crate) fn check_period(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(
     Ok(())
 }
 
-fn difference_for(seq: String, reason: i64, line: &SettlementLine) -> Difference {
-    match reason {
-        2 => Difference::AmountMismatch { order: seq, ours: line.gross, theirs: Money::ZERO },
-        3 => Difference::EnergyMismatch { order: seq, ours: line.energy, theirs: domain::money::Energy::ZERO },
-        _ => Difference::MissingTheirs { order: seq },
+/// What a partner's dispute of one of our flow-B lines puts on the statement: its own figures
+/// against ours. Both figures are compared whatever reason it gave (a wrong amount often comes
+/// with a wrong energy); a dispute whose figures agree with ours is still listed, under the
+/// reason it gave, so nothing the partner raised is hidden.
+fn differences_for(dispute: OrderDispute, line: &SettlementLine) -> Vec<Difference> {
+    let OrderDispute { seq, kind, energy, amount } = dispute;
+    if kind == DisputeKind::NoSuchOrder {
+        return vec![Difference::MissingTheirs { order: seq }];
     }
+    let ours = LedgerEntry { order: seq.clone(), energy: line.energy, amount: line.gross };
+    let theirs = LedgerEntry { order: seq.clone(), energy, amount };
+    let found = reconcile(&[ours], &[theirs], None, Tolerance::default());
+    if !found.is_empty() {
+        return found;
+    }
+    vec![match kind {
+        DisputeKind::EnergyDiffers => Difference::EnergyMismatch { order: seq, ours: line.energy, theirs: energy },
+        _ => Difference::AmountMismatch { order: seq, ours: line.gross, theirs: amount },
+    }]
 }
 
 impl Services {
@@ -125,7 +139,7 @@ impl Services {
             for d in disputes {
                 let line = flow_b.iter().find(|(e, _)| e.order == d.seq).map(|(_, l)| *l);
                 match line {
-                    Some(line) => differences.push(difference_for(d.seq, d.reason, line)),
+                    Some(line) => differences.extend(differences_for(d, line)),
                     None => differences.push(Difference::MissingOurs { order: d.seq }),
                 }
             }

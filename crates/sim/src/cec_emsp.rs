@@ -153,6 +153,16 @@ impl EmspSimulator {
         self.inner.state().refuse_orders = refuse;
     }
 
+    /// The platform's own books say other figures for an order it was billed (what it will
+    /// dispute in `check_charge_orders`). False if it holds no record of that order.
+    pub fn amend_record(&self, seq: &str, total_power: Decimal, total_money: Decimal) -> bool {
+        let mut state = self.inner.state();
+        let Some(order) = state.sessions.get_mut(seq).and_then(|s| s.order.as_mut()) else { return false };
+        order.total_power = total_power.into();
+        order.total_money = total_money.into();
+        true
+    }
+
     /// Pulls the operator's stations, every page; incremental after the first pull.
     pub async fn sync_stations(&self) -> Result<usize, ClientError> {
         let since = self.inner.state().last_pull;
@@ -390,18 +400,14 @@ impl PlatformHandler for Handler {
             .iter()
             .filter_map(|o| {
                 let ours = state.sessions.get(o.start_charge_seq.as_str()).and_then(|s| s.order.as_ref());
-                let reason = match ours {
-                    None => 1,
-                    Some(mine) if mine.total_money != o.total_money => 2,
-                    Some(mine) if mine.total_power != o.total_power => 3,
+                // §9.12: the disputing side states its own figures (none for an order it lacks).
+                let (reason, power, money) = match ours {
+                    None => (1, Decimal::ZERO.into(), Decimal::ZERO.into()),
+                    Some(mine) if mine.total_money != o.total_money => (2, mine.total_power, mine.total_money),
+                    Some(mine) if mine.total_power != o.total_power => (3, mine.total_power, mine.total_money),
                     Some(_) => return None,
                 };
-                Some(DisputeOrder {
-                    start_charge_seq: o.start_charge_seq.clone(),
-                    total_power: o.total_power,
-                    total_money: o.total_money,
-                    dispute_reason: reason,
-                })
+                Some(DisputeOrder { start_charge_seq: o.start_charge_seq.clone(), total_power: power, total_money: money, dispute_reason: reason })
             })
             .collect();
         drop(state);

@@ -16,6 +16,8 @@ use domain::partner::Protocol;
 use parking_lot::Mutex;
 use services::Services;
 
+use super::errors::to_handler;
+
 pub struct ServicesDirectory {
     services: Services,
     ttl: Duration,
@@ -31,11 +33,11 @@ impl ServicesDirectory {
     }
 
     async fn load(&self, operator_id: &str) -> Result<Option<PartnerEntry>, HandlerError> {
-        let found = self.services.cec_issued_for_operator(operator_id).await.map_err(|e| HandlerError::Internal(e.to_string()))?;
+        let found = self.services.cec_issued_for_operator(operator_id).await.map_err(to_handler)?;
         // A partner without issued secrets (not approved yet) cannot call us at all.
         let Some((partner, sets)) = found.filter(|(_, sets)| !sets.is_empty()) else { return Ok(None) };
         // The reservation extension is not part of the standard: only where its terms allow it.
-        let reservation_enabled = self.services.partner_terms(partner.id).await.map_err(|e| HandlerError::Internal(e.to_string()))?.open.reservations;
+        let reservation_enabled = self.services.partner_terms(partner.id).await.map_err(to_handler)?.open.reservations;
         let mut versions: Vec<String> = sets.iter().map(|s| s.version_segment.clone()).collect();
         versions.dedup();
         Ok(Some(PartnerEntry {

@@ -7,13 +7,14 @@ use async_trait::async_trait;
 use cec::messages::*;
 use cec::{CecClient, ClientError};
 use chrono::{DateTime, Utc};
+use domain::money::{Energy, Money};
 use domain::order::{FailureReason, StartChargeSeq};
 use domain::settlement::LedgerEntry;
 use domain::station::ConnectorStatus;
 use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
 use services::ports::{
-    CancelReserveReply, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply,
+    CancelReserveReply, DisputeKind, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply,
     SessionReport, StartReply, StopReply,
 };
 use store::partners::PartnerRecord;
@@ -192,6 +193,19 @@ impl OperatorGateway for CecOperatorGateway {
     }
 }
 
+/// One `DisputeOrders` entry (§9.12): its reason (§10.10) and the partner's own figures.
+fn order_dispute(d: DisputeOrder) -> Result<OrderDispute, GatewayError> {
+    let kind = match d.dispute_reason {
+        1 => DisputeKind::NoSuchOrder,
+        2 => DisputeKind::AmountDiffers,
+        3 => DisputeKind::EnergyDiffers,
+        _ => DisputeKind::Other,
+    };
+    let energy = Energy::kwh(d.total_power.value())
+        .map_err(|e| GatewayError::Refused(format!("the dispute of order {} carries an invalid TotalPower: {e}", d.start_charge_seq)))?;
+    Ok(OrderDispute { seq: d.start_charge_seq.0, kind, energy, amount: Money::new(d.total_money.value()) })
+}
+
 #[async_trait]
 impl PartnerLedger for CecOperatorGateway {
     async fn check_orders(
@@ -216,6 +230,6 @@ impl PartnerLedger for CecOperatorGateway {
                 .collect(),
         };
         let answer = client.call(&request).await.map_err(map_error)?;
-        Ok(answer.dispute_orders.into_iter().map(|d| OrderDispute { seq: d.start_charge_seq.0, reason: d.dispute_reason }).collect())
+        answer.dispute_orders.into_iter().map(order_dispute).collect()
     }
 }

@@ -4,6 +4,7 @@
 
 mod clients;
 mod directory;
+mod errors;
 mod gateway;
 mod notices;
 mod notify;

@@ -15,6 +15,7 @@ use services::open_network::VisibleStation;
 use services::partner_sessions::{PartnerStart, PartnerStop, StartRefusal};
 use services::pile_reservations::{CancelAnswer, ReserveFailure, ReserveOutcome};
 
+use super::errors::to_handler;
 use super::notices;
 use uuid::Uuid;
 
@@ -26,22 +27,13 @@ fn partner_id(caller: &Caller) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(&caller.partner_ref).map_err(|_| HandlerError::Internal("caller without a partner id".into()))
 }
 
-fn to_handler(e: services::Error) -> HandlerError {
-    match e {
-        services::Error::Forbidden { message, message_zh } => HandlerError::BadParameter(format!("{message_zh} / {message}")),
-        e @ services::Error::Invalid(_) => HandlerError::BadParameter(format!("{} / {e}", e.message_zh())),
-        services::Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
-        // T/CEC 102 Ret -1: the caller retries later.
-        e if e.is_database_unavailable() => HandlerError::Busy("数据库暂时无法访问，请稍后重试 / database unavailable, retry shortly".into()),
-        other => HandlerError::Internal(other.to_string()),
-    }
-}
-
 fn dec(value: f64, dp: u32) -> Decimal {
     Decimal::try_from(value).unwrap_or_default().round_dp(dp)
 }
 
-fn station_info(services: &Services, visible: &VisibleStation) -> StationInfo {
+/// `reservations`: whether the partner's terms enable our reservation extension; only then is a
+/// station advertised with `SupportOrder 1` (a partner without it would be refused the calls).
+fn station_info(services: &Services, visible: &VisibleStation, reservations: bool) -> StationInfo {
     let s = &visible.station;
     // Chinese partners' maps use GCJ-02; we store WGS-84.
     let gcj = Coordinate::new(s.lat, s.lng).map(|c| c.to_gcj02()).ok();
@@ -71,7 +63,7 @@ fn station_info(services: &Services, visible: &VisibleStation) -> StationInfo {
         service_fee: None,
         park_fee: None,
         payment: Some("线上".into()),
-        support_order: Some(1),
+        support_order: Some(i64::from(reservations)),
         remark: None,
         equipment_infos: visible
             .equipment
@@ -127,12 +119,14 @@ impl OperatorHandler for OperatorAdapter {
     async fn query_stations_info(&self, caller: &Caller, req: QueryStationsInfo) -> Result<QueryStationsInfoResponse, HandlerError> {
         let page = req.page_no.unwrap_or(1);
         let size = req.page_size.unwrap_or(10);
-        let (total, stations) = self.services.visible_stations(partner_id(caller)?, req.last_query_time, page, size).await.map_err(to_handler)?;
+        let partner = partner_id(caller)?;
+        let (total, stations) = self.services.visible_stations(partner, req.last_query_time, page, size).await.map_err(to_handler)?;
+        let reservations = self.services.partner_terms(partner).await.map_err(to_handler)?.open.reservations;
         Ok(QueryStationsInfoResponse {
             page_no: page,
             page_count: (total + size - 1) / size,
             item_size: total,
-            station_infos: stations.iter().map(|s| station_info(&self.services, s)).collect(),
+            station_infos: stations.iter().map(|s| station_info(&self.services, s, reservations)).collect(),
         })
     }
 

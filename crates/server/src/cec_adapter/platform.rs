@@ -8,10 +8,12 @@ use domain::money::{AmountError, Energy, Money, UnitPrice};
 use domain::order::{RemoteState, StopReason};
 use domain::station::ConnectorStatus;
 use domain::tariff::{PartnerDetail, PartnerTotals};
+use services::Services;
 use services::charging::{ListedOrder, PartnerChargeOrder, RecordVerdict};
 use services::reservations::ReservationEnd;
-use services::{Error, Services};
 use uuid::Uuid;
+
+use super::errors::to_handler;
 
 pub struct PlatformAdapter {
     pub services: Services,
@@ -19,19 +21,6 @@ pub struct PlatformAdapter {
 
 fn partner_id(caller: &Caller) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(&caller.partner_ref).map_err(|_| HandlerError::Internal("caller without a partner id".into()))
-}
-
-/// Services errors in protocol terms: unknown orders and bad numbers are the caller's to fix.
-fn to_handler(e: Error) -> HandlerError {
-    match e {
-        Error::NotFound { what } => HandlerError::BadParameter(format!("{what} 不存在 / unknown {what}")),
-        Error::Invalid(fields) => HandlerError::BadParameter(fields.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("; ")),
-        Error::Conflict { message, .. } => HandlerError::BadParameter(message),
-        Error::Forbidden { message, message_zh } => HandlerError::BadParameter(format!("{message_zh} / {message}")),
-        // T/CEC 102 Ret -1: the caller retries later.
-        e if e.is_database_unavailable() => HandlerError::Busy("数据库暂时无法访问，请稍后重试 / database unavailable, retry shortly".into()),
-        other => HandlerError::Internal(other.to_string()),
-    }
 }
 
 /// Figures from a partner are bounded per session here, at the edge (`domain::money`'s
