@@ -54,6 +54,8 @@ async fn down_then_back_delivers_exactly_once_in_order(backend: Backend) {
     let endpoint = partner_endpoint(partner.clone()).await;
     let mut form = application(CODE_A);
     form["callback_base_url"] = json!(endpoint);
+    // A partner of our REST API: its callback base is where it takes webhooks.
+    form["protocol"] = json!("rest_api");
     let (id, portal) = app.register(&form).await;
     app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(&admin), &json!({})).await;
     let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
