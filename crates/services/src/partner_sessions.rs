@@ -340,6 +340,9 @@ impl Services {
     /// OCPP StartTransaction: binds the pile's transaction to the order our id tag names. `None`
     /// means the tag is not ours (the pile is told the tag is invalid).
     pub async fn pile_transaction_started(&self, ocpp_id: &str, connector_no: i64, tag: &str, meter_wh: i64, at: DateTime<Utc>) -> Result<Option<i64>> {
+        // idTags compare case-insensitively; ours are looked up in the casing we issue them in.
+        let Some(issued) = crate::pile_tags::issued_form(tag) else { return Ok(None) };
+        let tag = issued.as_str();
         for _ in 0..8 {
             let now = self.now();
             let mut tx = self.db.begin().await?;
