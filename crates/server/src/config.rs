@@ -96,11 +96,14 @@ pub struct OcppConfig {
     /// A flow-B session whose pile has been offline this long is ended and billed on its last
     /// meter reading, and the partner told (the pile's late StopTransaction is kept, not billed).
     pub offline_session_timeout_seconds: i64,
+    /// Largest OCPP message a pile may send (a StopTransaction with the samples of a long
+    /// session is about 100 kB); a larger one closes its connection with 1009.
+    pub max_message_bytes: usize,
 }
 
 impl Default for OcppConfig {
     fn default() -> Self {
-        Self { call_timeout_ms: 30_000, offline_session_timeout_seconds: 30 * 60 }
+        Self { call_timeout_ms: 30_000, offline_session_timeout_seconds: 30 * 60, max_message_bytes: 1024 * 1024 }
     }
 }
 
@@ -226,6 +229,9 @@ impl Config {
         }
         if self.http.header_read_timeout_ms == 0 {
             bail!("http.header_read_timeout_ms must be positive");
+        }
+        if self.ocpp.max_message_bytes < 64 * 1024 {
+            bail!("ocpp.max_message_bytes must be at least 65536: piles send meter samples in one message");
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ use ocpp::enums::{
 use ocpp::messages::*;
 use ocpp::{CallError, CentralSystem, CentralSystemConfig, CentralSystemHandler, ChargePointAuth, ChargePointId, CommandError, IdToken};
 use services::Services;
+use services::pile_tags::IssuedTag;
 use services::ports::{PileCommandError, PileControl, PileReply, ReservationReply, TriggerReply, TriggeredMessage, UnlockReply};
 
 pub struct PileAuth {
@@ -80,6 +81,11 @@ impl CentralSystemHandler for PileHandler {
 
     async fn disconnected(&self, cp: &ChargePointId, reason: DisconnectReason) {
         tracing::info!(pile = %cp.as_str(), ?reason, "pile disconnected");
+        if reason == DisconnectReason::Replaced {
+            // The pile opened a new connection (its `connected` follows): it is still online,
+            // and the central system asks it for fresh statuses.
+            return;
+        }
         self.services.pile_disconnected(cp.as_str());
         if let Err(e) = self.services.pile_status(cp.as_str(), 0, ConnectorStatus::Offline, Utc::now()).await {
             tracing::warn!(pile = %cp.as_str(), error = %e, "marking pile offline failed");
@@ -112,10 +118,10 @@ impl CentralSystemHandler for PileHandler {
         Ok(StatusNotificationResponse {})
     }
 
+    /// Only tags we issued for a session or reservation that is under way may charge (there
+    /// are no RFID cards of ours yet); a card that merely looks like ours is `Invalid`.
     async fn authorize(&self, _cp: &ChargePointId, req: AuthorizeRequest) -> Result<AuthorizeResponse, CallError> {
-        // Our remote starts use id tags we generate ("CB…"); there are no RFID cards yet.
-        let status = if req.id_tag.as_str().starts_with("CB") { AuthorizationStatus::Accepted } else { AuthorizationStatus::Invalid };
-        Ok(AuthorizeResponse { id_tag_info: IdTagInfo::with_status(status) })
+        Ok(AuthorizeResponse { id_tag_info: self.id_tag_info(req.id_tag.as_str()).await? })
     }
 
     async fn start_transaction(&self, cp: &ChargePointId, req: StartTransactionRequest) -> Result<StartTransactionResponse, CallError> {
@@ -129,10 +135,15 @@ impl CentralSystemHandler for PileHandler {
                 id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Accepted),
                 transaction_id: i32::try_from(transaction_id).map_err(|_| CallError::internal("transaction id out of range"))?,
             },
-            // Not a session we asked for: the pile is told to stop it (OCPP 1.6 §4.8).
+            // Not a session we asked for: the pile is told to stop it (OCPP 1.6 §4.8), under a
+            // transaction id of its own, as every StartTransaction answer needs one.
             None => {
                 tracing::warn!(pile = %cp.as_str(), tag = %req.id_tag.as_str(), "transaction with an id tag we did not issue refused");
-                StartTransactionResponse { id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Invalid), transaction_id: 0 }
+                let transaction_id = self.services.refused_transaction_id(cp.as_str()).await.map_err(internal)?;
+                StartTransactionResponse {
+                    id_tag_info: IdTagInfo::with_status(AuthorizationStatus::Invalid),
+                    transaction_id: i32::try_from(transaction_id).map_err(|_| CallError::internal("transaction id out of range"))?,
+                }
             }
         })
     }
@@ -147,6 +158,11 @@ impl CentralSystemHandler for PileHandler {
 
     async fn stop_transaction(&self, cp: &ChargePointId, req: StopTransactionRequest) -> Result<StopTransactionResponse, CallError> {
         let transaction = i64::from(req.transaction_id);
+        // Read before the stop ends the session the tag belongs to.
+        let id_tag_info = match &req.id_tag {
+            Some(tag) => Some(self.id_tag_info(tag.as_str()).await?),
+            None => None,
+        };
         if let Some(data) = &req.transaction_data {
             self.services.pile_meter_values(cp.as_str(), transaction, &samples(data), None).await.map_err(internal)?;
         }
@@ -155,7 +171,19 @@ impl CentralSystemHandler for PileHandler {
         if !known {
             tracing::warn!(pile = %cp.as_str(), transaction, "stop of a transaction we do not know");
         }
-        Ok(StopTransactionResponse { id_tag_info: None })
+        Ok(StopTransactionResponse { id_tag_info })
+    }
+}
+
+impl PileHandler {
+    /// What a pile is told about an id tag it presents.
+    async fn id_tag_info(&self, tag: &str) -> Result<IdTagInfo, CallError> {
+        let status = match self.services.pile_id_tag(tag).await.map_err(internal)? {
+            IssuedTag::Usable => AuthorizationStatus::Accepted,
+            IssuedTag::Spent => AuthorizationStatus::Expired,
+            IssuedTag::NotIssued => AuthorizationStatus::Invalid,
+        };
+        Ok(IdTagInfo::with_status(status))
     }
 }
 

@@ -97,7 +97,11 @@ fn protocol_routers(services: &Services, config: &Config, piles: &crate::ocpp_ad
     let platform = Arc::new(crate::cec_adapter::PlatformAdapter { services: services.clone() });
     let operator = Arc::new(crate::cec_adapter::OperatorAdapter { services: services.clone() });
     let cec = cec::server::CecServer::new(directory, cec_config).with_platform(platform).with_operator(operator).router();
-    let ocpp = ocpp::CentralSystemConfig { call_timeout: std::time::Duration::from_millis(config.ocpp.call_timeout_ms), ..Default::default() };
+    let ocpp = ocpp::CentralSystemConfig {
+        call_timeout: std::time::Duration::from_millis(config.ocpp.call_timeout_ms),
+        max_message_size: config.ocpp.max_message_bytes,
+        ..Default::default()
+    };
     cec.merge(crate::ocpp_adapter::central_system(services, piles, ocpp).router())
 }
 

@@ -31,6 +31,7 @@ pub mod payments;
 pub mod pile_commands;
 pub mod pile_faults;
 pub mod pile_reservations;
+pub mod pile_tags;
 pub mod ports;
 pub mod price_refresh;
 pub mod prices;

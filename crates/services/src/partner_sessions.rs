@@ -439,6 +439,9 @@ impl Services {
     /// means the tag is not ours (the pile is told the tag is invalid). A stop the partner asked
     /// for while the pile was starting is carried out now.
     pub async fn pile_transaction_started(&self, ocpp_id: &str, connector_no: i64, tag: &str, meter_wh: i64, at: DateTime<Utc>) -> Result<Option<i64>> {
+        // idTags compare case-insensitively; ours are looked up in the casing we issue them in.
+        let Some(issued) = crate::pile_tags::issued_form(tag) else { return Ok(None) };
+        let tag = issued.as_str();
         let bound = self.db.retry("pile transaction start", || self.bind_transaction(ocpp_id, connector_no, tag, meter_wh, at)).await?;
         Ok(bound.map(|(transaction, stop)| {
             if let Some(session) = stop

@@ -74,6 +74,12 @@ pub async fn by_order(conn: &mut Conn, order_id: Uuid) -> Result<Option<PileRese
     sqlx::query(sql).bind(order_id.to_string()).fetch_optional(conn).await?.as_ref().map(parse).transpose()
 }
 
+/// The reservation we issued `id_tag` for (as issued: callers normalise a pile's casing).
+pub async fn by_id_tag(conn: &mut Conn, id_tag: &str) -> Result<Option<PileReservation>> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM pile_reservations r WHERE r.id_tag = $1"));
+    sqlx::query(sql).bind(id_tag.to_owned()).fetch_optional(conn).await?.as_ref().map(parse).transpose()
+}
+
 /// The hold on a connector whose order is still `reserved` (at most one: the pile refuses a
 /// second ReserveNow on a reserved connector).
 pub async fn live_on_connector(conn: &mut Conn, connector_id: Uuid) -> Result<Option<PileReservation>> {
