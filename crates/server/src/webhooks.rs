@@ -62,6 +62,7 @@ impl Deliverer for WebhookDeliverer {
         .to_string();
         let timestamp = self.services.now().timestamp();
         let url = format!("{}/chargebridge/webhook", partner.application.callback_base_url.trim_end_matches('/'));
+        crate::partner_http::check_literal_address(&url, self.services.settings.allow_private_endpoints).map_err(DeliveryError::Permanent)?;
         let response = self
             .http
             .post(&url)

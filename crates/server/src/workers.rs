@@ -48,7 +48,8 @@ impl Default for WorkerConfig {
 
 /// Starts the loops; they end when the runtime does.
 pub fn spawn(services: Services, config: WorkerConfig) {
-    let http = reqwest::Client::new();
+    // Partners' endpoints, called through the client that refuses non-public addresses.
+    let http = crate::partner_http::partner_client(services.settings.allow_private_endpoints).expect("the partner HTTP client builds");
     let deliverer = std::sync::Arc::new(crate::webhooks::PartnerDeliverer {
         services: services.clone(),
         webhooks: crate::webhooks::WebhookDeliverer { services: services.clone(), http: http.clone() },

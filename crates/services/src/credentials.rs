@@ -276,6 +276,7 @@ impl Services {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(Error::invalid("base_url", "must start with http:// or https://", "须以 http:// 或 https:// 开头"));
         }
+        self.check_partner_endpoint("base_url", &base_url).await?;
         let version_segment = input.version_segment.unwrap_or_else(|| self.settings.cec_version_segment.clone());
         if !version_segment.starts_with('v') || version_segment.len() > 10 || version_segment.contains('/') {
             return Err(Error::invalid("version_segment", "must look like v1.0", "格式应类似 v1.0"));

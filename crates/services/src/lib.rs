@@ -15,7 +15,9 @@ pub mod credentials;
 pub mod daily_checks;
 pub mod delivery;
 pub mod documents;
+pub mod endpoints;
 pub mod geo_index;
+pub mod login_guard;
 pub mod network;
 pub mod oauth;
 pub mod offline_sessions;
@@ -76,6 +78,10 @@ pub struct Settings {
     pub payment_timeout: Duration,
     /// Pull an operator partner's catalog in the background when it registers its endpoint.
     pub sync_on_peer_registration: bool,
+    /// Rate limits and lockout of logins and token requests.
+    pub login_limits: login_guard::LoginLimits,
+    /// Let partners register endpoints on loopback and private addresses (tests, on-premise).
+    pub allow_private_endpoints: bool,
 }
 
 impl Default for Settings {
@@ -94,6 +100,8 @@ impl Default for Settings {
             offline_session_timeout: Duration::minutes(30),
             payment_timeout: Duration::minutes(15),
             sync_on_peer_registration: true,
+            login_limits: login_guard::LoginLimits::default(),
+            allow_private_endpoints: false,
         }
     }
 }
@@ -127,12 +135,15 @@ pub struct Services {
     pub(crate) pile_links: Arc<offline_sessions::PileLinks>,
     /// When this instance started, by its clock.
     pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+    /// Rate limits and lockouts of password and secret checks.
+    pub login_guard: Arc<login_guard::LoginGuard>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
         let started_at = clock.now();
+        let login_guard = Arc::new(login_guard::LoginGuard::new(settings.login_limits.clone()));
         Self {
             db,
             key,
@@ -149,6 +160,7 @@ impl Services {
             piles: Default::default(),
             pile_links: Arc::default(),
             started_at,
+            login_guard,
         }
     }
 

@@ -14,6 +14,7 @@ mod time;
 pub mod admins;
 pub mod audit;
 pub mod catalog;
+pub mod cec_tokens;
 pub mod credentials;
 pub mod daily_checks;
 pub mod documents;
@@ -24,10 +25,12 @@ pub mod partners;
 pub mod payments;
 pub mod pile_reservations;
 pub mod pile_sessions;
+pub mod seq_counters;
 pub mod settlement;
 pub mod statements;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod top_ups;
 pub mod users;
 
 pub use db::{Backend, Db};

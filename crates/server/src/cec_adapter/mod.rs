@@ -9,6 +9,7 @@ mod notices;
 mod notify;
 mod operator;
 mod platform;
+mod token_store;
 
 pub use clients::PartnerClients;
 pub use notify::{CecNotifier, handles as notifier_handles};
@@ -17,3 +18,4 @@ pub use directory::ServicesDirectory;
 pub use gateway::CecOperatorGateway;
 pub use operator::OperatorAdapter;
 pub use platform::PlatformAdapter;
+pub use token_store::DbTokens;

@@ -53,6 +53,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NoAnswer { .. } => StatusCode::GATEWAY_TIMEOUT,
+        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -79,6 +80,9 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody { error: ErrorDetail { code: e.code().into(), message, message_zh: e.message_zh(), fields } };
         let mut response = (status, Json(body)).into_response();
+        if let Error::TooManyAttempts { retry_after_secs } = e {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        }
         if let Error::Unauthorized(failure) = e {
             let challenge = match failure {
                 AuthFailure::ExpiredToken => r#"Bearer error="invalid_token", error_description="token expired""#,
