@@ -5,6 +5,7 @@
 
 pub mod credit_code;
 pub mod daily_check;
+pub mod endpoint;
 pub mod geo;
 pub mod money;
 pub mod order;

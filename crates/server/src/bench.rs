@@ -172,6 +172,8 @@ pub(crate) async fn serve_in_process() -> anyhow::Result<(tempfile::TempDir, Str
     let mut config = crate::config::Config { data_dir: dir.path().to_path_buf(), ..Default::default() };
     config.http.bind = "127.0.0.1:0".parse()?;
     config.log.level = "warn".into();
+    // The simulated partners listen on loopback.
+    config.partners.allow_private_endpoints = true;
     let app = crate::startup::Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     let services = app.services.clone();

@@ -25,9 +25,20 @@ pub struct Config {
     pub payments: PaymentsConfig,
     pub sandbox_pay: SandboxPayConfig,
     pub ocpp: OcppConfig,
+    pub partners: PartnersConfig,
     /// Background work intervals; tests shorten them.
     #[serde(skip)]
     pub workers: crate::workers::WorkerConfig,
+}
+
+/// How we treat partners' endpoints.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PartnersConfig {
+    /// Let partners register (and us call) endpoints on loopback, private, link-local and other
+    /// non-public addresses: for tests, demos and on-premise peers. Off: such endpoints are
+    /// refused at registration and at every connection.
+    pub allow_private_endpoints: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +67,16 @@ pub struct AuthConfig {
     pub access_token_ttl_seconds: i64,
     pub admin_session_ttl_seconds: i64,
     pub rotation_overlap_seconds: i64,
+    /// Logins and token requests one client address may make per minute, after a burst of
+    /// `login_per_address_burst`.
+    pub login_per_address_per_minute: u32,
+    pub login_per_address_burst: u32,
+    /// Attempts on one account (admin, driver, OAuth2 client) per minute, after a burst.
+    pub login_per_account_per_minute: u32,
+    pub login_per_account_burst: u32,
+    /// Wrong passwords in a row that lock an account, and for how long.
+    pub lockout_after_failures: u32,
+    pub lockout_seconds: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,6 +169,7 @@ impl Default for Config {
             payments: PaymentsConfig::default(),
             sandbox_pay: SandboxPayConfig::default(),
             ocpp: OcppConfig::default(),
+            partners: PartnersConfig::default(),
             workers: Default::default(),
         }
     }
@@ -167,7 +189,18 @@ impl Default for LogConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { access_token_ttl_seconds: 7200, admin_session_ttl_seconds: 12 * 3600, rotation_overlap_seconds: 24 * 3600 }
+        let limits = services::login_guard::LoginLimits::default();
+        Self {
+            access_token_ttl_seconds: 7200,
+            admin_session_ttl_seconds: 12 * 3600,
+            rotation_overlap_seconds: 24 * 3600,
+            login_per_address_per_minute: limits.per_address_per_minute,
+            login_per_address_burst: limits.per_address_burst,
+            login_per_account_per_minute: limits.per_account_per_minute,
+            login_per_account_burst: limits.per_account_burst,
+            lockout_after_failures: limits.lockout_failures,
+            lockout_seconds: limits.lockout.num_seconds(),
+        }
     }
 }
 

@@ -74,6 +74,11 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     // The walk-through shows an admin's "sync now" and narrates its report, so the automatic
     // pull on registration would only race it.
     config.cec.sync_on_register = false;
+    // The driver tops up the wallet through the sandbox payment gateway: money enters a wallet
+    // only by a settled payment.
+    config.sandbox_pay.enabled.get_or_insert(true);
+    // The simulated partners listen on loopback.
+    config.partners.allow_private_endpoints = true;
     let app = Application::build(config.clone()).await?;
     announce_bootstrap_admin(&app.services, &config).await?;
     let addr = app.local_addr();
@@ -213,7 +218,11 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
     let phone = format!("139{:08}", std::process::id() % 100_000_000);
     let (_, session) = client.call(Method::POST, "/api/app/v1/users", None, Some(json!({"phone": phone, "password": "demo-driver-1"}))).await?;
     let driver = session["token"].as_str().context("driver token")?.to_owned();
-    client.call(Method::POST, "/api/app/v1/wallet/top-up", Some(&driver), Some(json!({"amount": "200.00"}))).await?;
+    top_up_wallet(client, &driver, "200.00").await?;
+    say.say(
+        "the driver tops up 200 yuan through the payment gateway; the wallet is credited when the payment settles",
+        "用户通过支付渠道为钱包充值 200 元，支付成功后入账",
+    );
     // On a database kept from an earlier run, older partners' stations are listed too.
     let station = nearby["items"]
         .as_array()
@@ -278,4 +287,23 @@ pub(crate) async fn demo_credit_code(services: &services::Services) -> anyhow::R
         }
     }
     anyhow::bail!("no free demo credit code")
+}
+
+/// Tops up the driver's wallet the way the app does: open the gateway payment, pay on the
+/// gateway's page, and wait for the settled callback to credit the wallet.
+async fn top_up_wallet(client: &Client, driver: &str, amount: &str) -> anyhow::Result<()> {
+    let (_, before) = client.call(reqwest::Method::GET, "/api/app/v1/wallet", Some(driver), None).await?;
+    let (status, started) = client.call(reqwest::Method::POST, "/api/app/v1/wallet/top-up", Some(driver), Some(json!({"amount": amount}))).await?;
+    ensure!(status == 200, "top-up failed: {started}");
+    let pay_url = started["pay_url"].as_str().context("the payment page")?;
+    let paid = client.http.post(format!("{pay_url}/pay")).send().await.context("paying on the gateway page")?;
+    ensure!(paid.status().is_success(), "the gateway page refused to pay: {}", paid.status());
+    for _ in 0..100 {
+        let (_, wallet) = client.call(reqwest::Method::GET, "/api/app/v1/wallet", Some(driver), None).await?;
+        if wallet["balance"] != before["balance"] {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the top-up was paid but the wallet was not credited")
 }

@@ -39,7 +39,8 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let services = open_services(&config, clock).await?;
         let http = reqwest::Client::builder().build().context("building the HTTP client")?;
-        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), http.clone()));
+        let partner_http = crate::partner_http::partner_client(services.settings.allow_private_endpoints)?;
+        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), partner_http));
         let piles = Arc::new(crate::ocpp_adapter::OcppPileControl::default());
         let services = services.with_operator_gateway(gateway.clone()).with_partner_ledger(gateway).with_pile_control(piles.clone());
         let stations = services.load_catalog().await.context("loading the catalog")?;
@@ -96,7 +97,13 @@ fn protocol_routers(services: &Services, config: &Config, piles: &crate::ocpp_ad
     };
     let platform = Arc::new(crate::cec_adapter::PlatformAdapter { services: services.clone() });
     let operator = Arc::new(crate::cec_adapter::OperatorAdapter { services: services.clone() });
-    let cec = cec::server::CecServer::new(directory, cec_config).with_platform(platform).with_operator(operator).router();
+    let tokens = Arc::new(crate::cec_adapter::DbTokens::new(services.clone()));
+    let cec = cec::server::CecServer::new(directory, cec_config)
+        .with_tokens(tokens.clone())
+        .with_replay_guard(tokens)
+        .with_platform(platform)
+        .with_operator(operator)
+        .router();
     let ocpp = ocpp::CentralSystemConfig {
         call_timeout: std::time::Duration::from_millis(config.ocpp.call_timeout_ms),
         max_message_size: config.ocpp.max_message_bytes,
@@ -136,8 +143,11 @@ fn sandbox_pay(services: Services, config: &Config, listener: &TcpListener, http
 
 /// Storage and services without HTTP: what the CLI commands need.
 pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    crate::file_modes::create_private_dir(&config.data_dir)?;
     let url = config.database_url();
+    if let Some(file) = crate::file_modes::sqlite_file(&url) {
+        crate::file_modes::prepare_sqlite_file(&file)?;
+    }
     let db = store::Db::connect(&url).await.with_context(|| format!("connecting to the database ({})", redact(&url)))?;
     db.migrate().await.context("migrating the database")?;
     let key = load_master_key(config)?;
@@ -152,6 +162,15 @@ pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Re
         payment_timeout: chrono::Duration::seconds(config.payments.timeout_seconds),
         sync_on_peer_registration: config.cec.sync_on_register,
         offline_session_timeout: chrono::Duration::seconds(config.ocpp.offline_session_timeout_seconds),
+        login_limits: services::login_guard::LoginLimits {
+            per_address_per_minute: config.auth.login_per_address_per_minute,
+            per_address_burst: config.auth.login_per_address_burst,
+            per_account_per_minute: config.auth.login_per_account_per_minute,
+            per_account_burst: config.auth.login_per_account_burst,
+            lockout_failures: config.auth.lockout_after_failures,
+            lockout: chrono::Duration::seconds(config.auth.lockout_seconds),
+        },
+        allow_private_endpoints: config.partners.allow_private_endpoints,
         ..Settings::default()
     };
     Ok(Services::new(db, key, clock, settings))

@@ -65,6 +65,7 @@ impl Deliverer for WebhookDeliverer {
         let Some(url) = self.services.webhook_target(&partner).await.map_err(|e| DeliveryError::Retry(e.to_string()))? else {
             return Err(DeliveryError::Permanent("the partner has registered no webhook URL".into()));
         };
+        crate::partner_http::check_literal_address(&url, self.services.settings.allow_private_endpoints).map_err(DeliveryError::Permanent)?;
         let response = self
             .http
             .post(&url)

@@ -52,7 +52,8 @@ impl Default for WorkerConfig {
 /// Starts the loops under `supervisor`: each stops at its next wait once the supervisor's
 /// token is cancelled, and a loop that panics is logged and started again.
 pub fn spawn(services: Services, config: WorkerConfig, supervisor: &Supervisor) {
-    let http = reqwest::Client::new();
+    // Partners' endpoints, called through the client that refuses non-public addresses.
+    let http = crate::partner_http::partner_client(services.settings.allow_private_endpoints).expect("the partner HTTP client builds");
     let deliverer = std::sync::Arc::new(crate::webhooks::PartnerDeliverer {
         services: services.clone(),
         webhooks: crate::webhooks::WebhookDeliverer { services: services.clone(), http: http.clone() },

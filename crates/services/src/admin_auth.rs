@@ -4,7 +4,8 @@ use serde::Serialize;
 use store::admins::{self, AdminUser};
 use uuid::Uuid;
 
-use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
+use crate::login_guard::hash_password_off_runtime;
+use crate::secrets::{random_token, sha256_hex};
 use crate::{AuthFailure, Error, Result, Services};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -25,7 +26,7 @@ impl Services {
         if password.chars().count() < 10 {
             return Err(Error::invalid("password", "must be at least 10 characters", "至少 10 个字符"));
         }
-        let user = AdminUser { id: Uuid::now_v7(), username: username.into(), password_hash: hash_password(password) };
+        let user = AdminUser { id: Uuid::now_v7(), username: username.into(), password_hash: hash_password_off_runtime(password).await? };
         let mut conn = self.db.acquire().await?;
         admins::insert(&mut conn, &user, self.now()).await.map_err(|e| match e {
             store::Error::Duplicate { .. } => Error::Conflict {
@@ -39,11 +40,17 @@ impl Services {
     }
 
     pub async fn admin_login(&self, username: &str, password: &str) -> Result<AdminSession> {
-        let mut conn = self.db.acquire().await?;
-        let user = admins::by_username(&mut conn, username.trim()).await?;
-        let Some(user) = user.filter(|u| verify_password(password, &u.password_hash)) else {
+        let username = username.trim();
+        let user = {
+            let mut conn = self.db.acquire().await?;
+            admins::by_username(&mut conn, username).await?
+        };
+        // The connection is not held while Argon2 runs.
+        let verified = self.verify_login(&format!("admin:{}", username.to_lowercase()), password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let Some(user) = user.filter(|_| verified) else {
             return Err(Error::Unauthorized(AuthFailure::BadLogin));
         };
+        let mut conn = self.db.acquire().await?;
         let token = random_token(SESSION_PREFIX);
         let now = self.now();
         let expires_at = now + self.settings.admin_session_ttl;

@@ -96,6 +96,8 @@ pub enum RecordVerdict {
 }
 
 const SEQ_COUNTER_MOD: u16 = 10_000;
+/// Draws of a StartChargeSeq before giving up on a run of duplicates.
+const SEQ_ATTEMPTS: u32 = 5;
 
 impl Services {
     pub(crate) fn view(&self, order: &Order) -> OrderView {
@@ -241,15 +243,35 @@ impl Services {
     /// before the partner is asked anything: its StartChargeSeq is the idempotency key.
     pub(crate) async fn new_partner_order(&self, user: &UserRecord, partner_id: Uuid, connector_id: Uuid, first: OrderEvent) -> Result<Order> {
         let now = self.now();
-        let counter = (rand::random::<u16>()) % SEQ_COUNTER_MOD;
-        let seq = StartChargeSeq::generate(&self.settings.our_operator_id, now, counter).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut order = Order::new(Uuid::now_v7(), seq, Ownership::PartnerPile { user_id: user.id, operator_partner_id: partner_id }, connector_id, now);
-        let transition = order.apply(first, now).map_err(|e| Error::Internal(e.to_string()))?;
-        let mut tx = self.db.begin().await?;
-        orders::insert(&mut tx, &order).await?;
-        orders::record_transition(&mut tx, &transition, None).await?;
-        tx.commit().await.map_err(store::Error::from)?;
-        Ok(order)
+        for attempt in 1..=SEQ_ATTEMPTS {
+            let seq = self.next_start_charge_seq(now).await?;
+            let mut order = Order::new(Uuid::now_v7(), seq, Ownership::PartnerPile { user_id: user.id, operator_partner_id: partner_id }, connector_id, now);
+            let transition = order.apply(first.clone(), now).map_err(|e| Error::Internal(e.to_string()))?;
+            let mut tx = self.db.begin().await?;
+            match orders::insert(&mut tx, &order).await {
+                // Taken already (a restored database, a clock set back): draw the next one.
+                Err(store::Error::Duplicate { constraint }) if constraint.contains("seq") && attempt < SEQ_ATTEMPTS => {
+                    tracing::warn!(seq = %order.seq, attempt, "StartChargeSeq already taken; drawing another");
+                    continue;
+                }
+                other => other?,
+            }
+            orders::record_transition(&mut tx, &transition, None).await?;
+            tx.commit().await.map_err(store::Error::from)?;
+            return Ok(order);
+        }
+        Err(Error::Internal("no free StartChargeSeq after several attempts".into()))
+    }
+
+    /// Our OperatorID, the Beijing second, and the last four digits of a counter every instance
+    /// shares: orders of one second differ unless more than 10,000 start in it.
+    async fn next_start_charge_seq(&self, now: DateTime<Utc>) -> Result<StartChargeSeq> {
+        let number = {
+            let mut conn = self.db.acquire().await?;
+            store::seq_counters::next_start_charge_seq(&mut conn).await?
+        };
+        let counter = u16::try_from(number.rem_euclid(i64::from(SEQ_COUNTER_MOD))).expect("below 10,000");
+        StartChargeSeq::generate(&self.settings.our_operator_id, now, counter).map_err(|e| Error::Internal(e.to_string()))
     }
 
     pub(crate) async fn users_order(&self, user: &UserRecord, order_id: Uuid) -> Result<Order> {
@@ -515,18 +537,6 @@ impl Services {
         self.waker.wake();
         tracing::info!(order = %order_id, amount = %amount, partner_amount = %line.partner_amount, commission = %line.our_amount, "order paid");
         Ok(PaidAttempt::Paid(current))
-    }
-
-    /// Sandbox top-up of a driver's wallet (stands in for a payment gateway in tests and demos).
-    pub async fn top_up(&self, user: &UserRecord, amount: Money) -> Result<Money> {
-        if amount.yuan() <= Decimal::ZERO || amount.yuan() > Decimal::from(10_000) {
-            return Err(Error::invalid("amount", "must be more than 0 and at most 10000 yuan", "充值金额须大于 0 且不超过 10000 元"));
-        }
-        let mut conn = self.db.acquire().await?;
-        let balance = store::users::move_wallet(&mut conn, user.id, storable(amount.round_fen())?, "top_up", None, self.now())
-            .await?
-            .ok_or_else(|| Error::Internal("a top-up cannot make a balance negative".into()))?;
-        Ok(Money::from_ten_thousandths(balance))
     }
 
     /// Orders whose outcome we do not know (no answer, or no result in time): ask the partner,

@@ -288,6 +288,7 @@ impl Services {
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
             return Err(Error::invalid("base_url", "must start with http:// or https://", "须以 http:// 或 https:// 开头"));
         }
+        self.check_partner_endpoint("base_url", &base_url).await?;
         let webhook_url = input.webhook_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
         if let Some(url) = &webhook_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -103,9 +103,22 @@ impl Services {
         // missing or half-written file; remove the file if the row cannot be written.
         let path = self.document_path(partner_id, record.id);
         let io = |e: std::io::Error| Error::Internal(format!("saving document: {e}"));
-        tokio::fs::create_dir_all(path.parent().expect("document path has a parent")).await.map_err(io)?;
+        // Qualification documents are the partner's business papers: readable by us alone
+        // (directories 0700, files 0600), whatever the process umask.
+        let mut dirs = tokio::fs::DirBuilder::new();
+        dirs.recursive(true);
+        #[cfg(unix)]
+        dirs.mode(0o700);
+        dirs.create(path.parent().expect("document path has a parent")).await.map_err(io)?;
         let temp = path.with_extension("part");
-        tokio::fs::write(&temp, bytes).await.map_err(io)?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&temp).await.map_err(io)?;
+        tokio::io::AsyncWriteExt::write_all(&mut file, bytes).await.map_err(io)?;
+        file.sync_all().await.map_err(io)?;
+        drop(file);
         tokio::fs::rename(&temp, &path).await.map_err(io)?;
         if let Err(e) = repo::insert(&mut conn, &record).await {
             let _ = tokio::fs::remove_file(&path).await;

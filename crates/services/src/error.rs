@@ -34,6 +34,9 @@ pub enum Error {
     /// One of our devices did not answer in time: what it did is unknown.
     #[error("{message}")]
     NoAnswer { code: &'static str, message: String, message_zh: String },
+    /// Too many attempts from one address or on one account (logins, token requests): wait.
+    #[error("too many attempts; try again in {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("storage error: {0}")]
     Store(#[from] store::Error),
     #[error("internal error: {0}")]
@@ -120,6 +123,7 @@ impl Error {
             Self::Unavailable { .. } => "partner_unavailable",
             Self::NoAnswer { code, .. } => code,
             Self::Store(e) if e.is_unavailable() => "database_unavailable",
+            Self::TooManyAttempts { .. } => "too_many_attempts",
             Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
@@ -138,6 +142,7 @@ impl Error {
             Self::TooLarge { limit_bytes } => format!("文件超过大小上限 {limit_bytes} 字节"),
             Self::UnsupportedType { allowed } => format!("不支持的文件类型，仅允许：{allowed}"),
             Self::Store(e) if e.is_unavailable() => DATABASE_UNAVAILABLE_ZH.into(),
+            Self::TooManyAttempts { retry_after_secs } => format!("尝试次数过多，请 {retry_after_secs} 秒后再试"),
             Self::Store(_) | Self::Internal(_) => "系统内部错误，请稍后重试".into(),
         }
     }

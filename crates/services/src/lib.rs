@@ -17,7 +17,9 @@ pub mod daily_checks;
 pub mod delivery;
 pub mod disputes;
 pub mod documents;
+pub mod endpoints;
 pub mod geo_index;
+pub mod login_guard;
 pub mod network;
 pub mod oauth;
 pub mod offline_sessions;
@@ -81,6 +83,10 @@ pub struct Settings {
     pub payment_timeout: Duration,
     /// Pull an operator partner's catalog in the background when it registers its endpoint.
     pub sync_on_peer_registration: bool,
+    /// Rate limits and lockout of logins and token requests.
+    pub login_limits: login_guard::LoginLimits,
+    /// Let partners register endpoints on loopback and private addresses (tests, on-premise).
+    pub allow_private_endpoints: bool,
 }
 
 impl Default for Settings {
@@ -99,6 +105,8 @@ impl Default for Settings {
             offline_session_timeout: Duration::minutes(30),
             payment_timeout: Duration::minutes(15),
             sync_on_peer_registration: true,
+            login_limits: login_guard::LoginLimits::default(),
+            allow_private_endpoints: false,
         }
     }
 }
@@ -136,12 +144,15 @@ pub struct Services {
     pub partner_changes: Arc<partner_changes::PartnerChanges>,
     /// Work a request started and did not wait for; shutdown waits for it.
     pub background: background::Background,
+    /// Rate limits and lockouts of password and secret checks.
+    pub login_guard: Arc<login_guard::LoginGuard>,
 }
 
 impl Services {
     pub fn new(db: store::Db, key: MasterKey, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
         let started_at = clock.now();
+        let login_guard = Arc::new(login_guard::LoginGuard::new(settings.login_limits.clone()));
         Self {
             db,
             key,
@@ -160,6 +171,7 @@ impl Services {
             started_at,
             partner_changes: Arc::default(),
             background: Default::default(),
+            login_guard,
         }
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use store::credentials::{self as repo, AccessToken};
 use uuid::Uuid;
 
-use crate::secrets::{random_token, sha256_hex, verify_password};
+use crate::secrets::{random_token, sha256_hex};
 use crate::{AuthFailure, Error, Result, Services};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -41,16 +41,17 @@ impl Services {
     /// what the partner's roles allow; otherwise all of those are granted.
     pub async fn issue_token(&self, client_id: &str, client_secret: &str, scope: Option<&str>) -> Result<IssuedToken> {
         let now = self.now();
-        let mut conn = self.db.acquire().await?;
-        let credential = repo::api_by_client_id(&mut conn, client_id).await?;
-        let Some(credential) = credential.filter(|c| c.expires_at.is_none_or(|end| end > now)) else {
-            // Hash anyway so an unknown client takes as long as a wrong secret.
-            let _ = verify_password(client_secret, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2H4jsDUDw/Rx0jhpDn1yz+yhvpAGJGTpNXBqz1ZqPdo");
+        let credential = {
+            let mut conn = self.db.acquire().await?;
+            repo::api_by_client_id(&mut conn, client_id).await?.filter(|c| c.expires_at.is_none_or(|end| end > now))
+        };
+        // An unknown or expired client is verified against a dummy hash: it takes as long as a
+        // wrong secret, and counts against the same limits.
+        let verified = self.verify_login(&format!("client:{client_id}"), client_secret, credential.as_ref().map(|c| c.secret_hash.as_str())).await?;
+        let Some(credential) = credential.filter(|_| verified) else {
             return Err(Error::Unauthorized(AuthFailure::InvalidClient));
         };
-        if !verify_password(client_secret, &credential.secret_hash) {
-            return Err(Error::Unauthorized(AuthFailure::InvalidClient));
-        }
+        let mut conn = self.db.acquire().await?;
         let partner = store::partners::get(&mut conn, credential.partner_id).await?.ok_or(Error::not_found("partner"))?;
         if !partner.state.may_operate() {
             return Err(Error::forbidden(
@@ -80,7 +81,8 @@ impl Services {
         Ok(IssuedToken { access_token, token_type: "Bearer", expires_in: ttl.num_seconds(), scope: record.scopes })
     }
 
-    /// Checks a bearer token: known, not expired, and its partner still approved.
+    /// Checks a bearer token: known, not expired, minted by a credential still valid (tokens of a
+    /// suspended partner are deleted at suspension).
     pub async fn authenticate_partner(&self, bearer: &str) -> Result<PartnerPrincipal> {
         if !bearer.starts_with(ACCESS_TOKEN_PREFIX) {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
@@ -96,6 +98,12 @@ impl Services {
                 return Err(Error::Unauthorized(AuthFailure::PartnerSuspended));
             }
             return Err(Error::Unauthorized(AuthFailure::ExpiredToken));
+        }
+        // A token lives no longer than the credential that minted it: when a rotation's overlap
+        // ends (or a suspension ends every credential), its tokens stop working with it.
+        let minted_by = repo::api_by_client_id(&mut conn, &token.client_id).await?;
+        if !minted_by.is_some_and(|c| c.partner_id == token.partner_id && c.expires_at.is_none_or(|end| end > now)) {
+            return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         }
         Ok(PartnerPrincipal {
             partner_id: token.partner_id,

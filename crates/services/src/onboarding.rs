@@ -65,6 +65,7 @@ fn duplicate(e: store::Error) -> Error {
 impl Services {
     pub async fn register(&self, input: ApplicationInput) -> Result<Registered> {
         let application = Application::parse(input).map_err(Error::Invalid)?;
+        self.check_partner_endpoint("callback_base_url", &application.callback_base_url).await?;
         let id = Uuid::now_v7();
         let portal_token = random_token(PORTAL_TOKEN_PREFIX);
         let now = self.now();
@@ -107,6 +108,7 @@ impl Services {
     /// A rejected partner sends its corrected application; it goes back to review.
     pub async fn resubmit(&self, partner_id: Uuid, input: ApplicationInput) -> Result<PartnerRecord> {
         let application = Application::parse(input).map_err(Error::Invalid)?;
+        self.check_partner_endpoint("callback_base_url", &application.callback_base_url).await?;
         let now = self.now();
         let mut tx = self.db.begin().await?;
         let current = partners::get(&mut tx, partner_id).await?.ok_or(Error::not_found("partner"))?;

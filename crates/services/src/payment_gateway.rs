@@ -17,6 +17,7 @@ use uuid::Uuid;
 pub struct TradeRequest {
     /// Our payment id: the gateway echoes it in callbacks (its "out_trade_no").
     pub payment_id: Uuid,
+    /// The order paid, or the top-up's own id for a wallet top-up.
     pub order_id: Uuid,
     pub amount: Money,
     /// Shown to the user on the payment page.

@@ -4,7 +4,8 @@ use serde::Serialize;
 use store::users::{self, UserRecord};
 use uuid::Uuid;
 
-use crate::secrets::{hash_password, random_token, sha256_hex, verify_password};
+use crate::login_guard::hash_password_off_runtime;
+use crate::secrets::{random_token, sha256_hex};
 use crate::{AuthFailure, Error, Result, Services};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -37,7 +38,14 @@ impl Services {
         if display_name.chars().count() > 40 {
             return Err(Error::invalid("display_name", "at most 40 characters", "昵称最多 40 个字符"));
         }
-        let user = UserRecord { id: Uuid::now_v7(), phone, display_name, password_hash: hash_password(password), wallet_balance: 0, created_at: self.now() };
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            phone,
+            display_name,
+            password_hash: hash_password_off_runtime(password).await?,
+            wallet_balance: 0,
+            created_at: self.now(),
+        };
         let mut conn = self.db.acquire().await?;
         users::insert(&mut conn, &user).await.map_err(|e| match e {
             store::Error::Duplicate { .. } => Error::Conflict {
@@ -49,16 +57,25 @@ impl Services {
             other => other.into(),
         })?;
         drop(conn);
-        self.log_in(&user.phone, password).await
+        self.open_session(user).await
     }
 
     pub async fn log_in(&self, phone: &str, password: &str) -> Result<UserSession> {
-        let phone = normalise_phone(phone).map_err(|_| Error::Unauthorized(AuthFailure::BadLogin))?;
-        let mut conn = self.db.acquire().await?;
-        let user = users::by_phone(&mut conn, &phone).await?;
-        let Some(user) = user.filter(|u| verify_password(password, &u.password_hash)) else {
+        // A number that is no phone number is an unknown account like any other.
+        let phone = normalise_phone(phone).unwrap_or_else(|_| phone.trim().to_owned());
+        let user = {
+            let mut conn = self.db.acquire().await?;
+            users::by_phone(&mut conn, &phone).await?
+        };
+        let verified = self.verify_login(&format!("driver:{phone}"), password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let Some(user) = user.filter(|_| verified) else {
             return Err(Error::Unauthorized(AuthFailure::BadLogin));
         };
+        self.open_session(user).await
+    }
+
+    async fn open_session(&self, user: UserRecord) -> Result<UserSession> {
+        let mut conn = self.db.acquire().await?;
         let token = random_token(SESSION_PREFIX);
         let now = self.now();
         let expires_at = now + chrono::Duration::days(30);

@@ -15,6 +15,7 @@ mod time;
 pub mod admins;
 pub mod audit;
 pub mod catalog;
+pub mod cec_tokens;
 pub mod credentials;
 pub mod daily_checks;
 pub mod documents;
@@ -26,10 +27,12 @@ pub mod partners;
 pub mod payments;
 pub mod pile_reservations;
 pub mod pile_sessions;
+pub mod seq_counters;
 pub mod settlement;
 pub mod statements;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod top_ups;
 pub mod users;
 
 pub use db::{ACQUIRE_TIMEOUT, Backend, Db};

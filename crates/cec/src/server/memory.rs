@@ -1,4 +1,5 @@
-//! In-process token store and replay guard: the embedded default. Both are bounded.
+//! In-process token store and replay guard, for a server used without a database (tests of
+//! this crate, tools). Both are bounded. The application keeps both in its database.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -59,8 +60,15 @@ impl Default for MemoryReplayGuard {
     }
 }
 
+#[async_trait]
 impl ReplayGuard for MemoryReplayGuard {
-    fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> bool {
+    async fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> Result<bool, HandlerError> {
+        Ok(self.first_time_now(key, now, keep_until))
+    }
+}
+
+impl MemoryReplayGuard {
+    fn first_time_now(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> bool {
         let mut guard = self.state.lock();
         let (seen, order) = &mut *guard;
         while let Some((until, _)) = order.front() {
@@ -89,11 +97,11 @@ mod tests {
         let guard = MemoryReplayGuard::new(3);
         let now = Utc::now();
         let until = now + Duration::minutes(5);
-        assert!(guard.first_time("a", now, until));
-        assert!(!guard.first_time("a", now, until));
-        assert!(guard.first_time("a", until + Duration::seconds(1), until + Duration::minutes(5)));
+        assert!(guard.first_time_now("a", now, until));
+        assert!(!guard.first_time_now("a", now, until));
+        assert!(guard.first_time_now("a", until + Duration::seconds(1), until + Duration::minutes(5)));
         for k in ["b", "c", "d", "e"] {
-            assert!(guard.first_time(k, now, until));
+            assert!(guard.first_time_now(k, now, until));
         }
         assert!(guard.state.lock().0.len() <= 3);
     }

@@ -149,7 +149,7 @@ async fn authorise(
         return Err(Refusal::envelope(format!("TimeStamp 超出允许范围 ±{} 秒 / TimeStamp outside the allowed window", window.num_seconds())));
     }
     let key = format!("{}|{}|{}|{}", request.operator_id, request.timestamp, request.seq, request.sig.to_ascii_uppercase());
-    if !server.replay.first_time(&key, now, sent + window) {
+    if !server.replay.first_time(&key, now, sent + window).await.map_err(Refusal::from)? {
         return Err(Refusal::envelope("重复的请求 (Seq+TimeStamp+Sig) / replayed request"));
     }
     Ok(())

@@ -50,10 +50,12 @@ pub trait TokenStore: Send + Sync + 'static {
     async fn holder(&self, token: &str, now: DateTime<Utc>) -> Result<Option<String>, HandlerError>;
 }
 
-/// Remembers recent requests to refuse exact repeats.
+/// Remembers recent requests to refuse exact repeats (kept where the tokens are, so a restart
+/// or another instance does not forget them).
+#[async_trait]
 pub trait ReplayGuard: Send + Sync + 'static {
     /// True the first time `key` is seen; entries may be forgotten after `keep_until`.
-    fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> bool;
+    async fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> Result<bool, HandlerError>;
 }
 
 /// Interfaces the operator of the piles (基础设施运营商) serves: we, in flow B.

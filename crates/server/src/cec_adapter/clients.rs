@@ -46,6 +46,7 @@ impl PartnerClients {
         let secrets = Secrets::new(&s.operator_secret, &s.data_secret, &s.data_secret_iv, &s.sig_secret);
         let base = credential.base_url.clone().unwrap_or_default();
         let base = base.trim_end_matches('/').trim_end_matches("/evcs");
+        crate::partner_http::check_literal_address(base, self.services.settings.allow_private_endpoints).map_err(GatewayError::NotConfigured)?;
         let config = ClientConfig::new(base, &credential.version_segment, &credential.operator_id, secrets);
         let client = Arc::new(CecClient::new(config, self.http.clone()).map_err(|e| GatewayError::NotConfigured(e.to_string()))?);
         clients.insert(partner_id, (credential.created_at, client.clone()));

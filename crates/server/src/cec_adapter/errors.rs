@@ -33,7 +33,7 @@ pub(super) fn to_handler(e: Error) -> HandlerError {
         | Error::Forbidden { .. }
         | Error::TooLarge { .. }
         | Error::UnsupportedType { .. } => HandlerError::BadParameter(bilingual(&e)),
-        Error::Unavailable { .. } | Error::NoAnswer { .. } => HandlerError::Busy(bilingual(&e)),
+        Error::Unavailable { .. } | Error::NoAnswer { .. } | Error::TooManyAttempts { .. } => HandlerError::Busy(bilingual(&e)),
         Error::Store(ref s) if unavailable(s) => {
             HandlerError::Busy("数据暂时不可用，请稍后重试 / our data store cannot be reached now; try again later".into())
         }
@@ -71,6 +71,7 @@ mod tests {
             (Error::UnsupportedType { allowed: "pdf" }, Ret::Parameter),
             (Error::Unavailable { message: "the pile did not answer".into(), message_zh: "充电桩未响应".into() }, Ret::Busy),
             (Error::NoAnswer { code: "pile_no_answer", message: "no answer in time".into(), message_zh: "充电桩未按时应答".into() }, Ret::Busy),
+            (Error::TooManyAttempts { retry_after_secs: 30 }, Ret::Busy),
             (Error::Store(store::Error::Database(sqlx::Error::PoolTimedOut)), Ret::Busy),
             (Error::Store(store::Error::Database(sqlx::Error::PoolClosed)), Ret::Busy),
             (Error::Store(store::Error::Corrupt("bad row".into())), Ret::System),

@@ -10,6 +10,7 @@ mod notices;
 mod notify;
 mod operator;
 mod platform;
+mod token_store;
 
 pub use clients::PartnerClients;
 pub use notify::{CecNotifier, handles as notifier_handles};
@@ -18,3 +19,4 @@ pub use directory::ServicesDirectory;
 pub use gateway::CecOperatorGateway;
 pub use operator::OperatorAdapter;
 pub use platform::PlatformAdapter;
+pub use token_store::DbTokens;

@@ -310,10 +310,10 @@ pub struct TopUpRequest {
     pub amount: Money,
 }
 
-/// Top up the wallet (sandbox).
+/// Top up the wallet: opens a payment at the payment gateway for the amount and answers where
+/// to pay. The wallet is credited when the gateway reports the payment settled, not before.
 #[utoipa::path(post, path = "/wallet/top-up", tag = "app", security(("user_session" = [])), request_body = TopUpRequest,
-    responses((status = 200, body = WalletView), (status = 422, body = ErrorBody)))]
-async fn top_up(State(state): State<AppState>, User(user): User, Json(r): Json<TopUpRequest>) -> ApiResult<Json<WalletView>> {
-    let balance = state.services.top_up(&user, r.amount).await?;
-    Ok(Json(WalletView { balance, entries: vec![] }))
+    responses((status = 200, body = GatewayPaymentStarted), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn top_up(State(state): State<AppState>, User(user): User, Json(r): Json<TopUpRequest>) -> ApiResult<Json<GatewayPaymentStarted>> {
+    Ok(Json(state.services.start_top_up(&user, r.amount).await?))
 }

@@ -6,9 +6,10 @@ mod app_api;
 mod charging_api;
 mod daily_checks;
 mod deliveries;
-mod error;
-mod extract;
+pub(crate) mod error;
+pub(crate) mod extract;
 mod json_fields;
+mod login_limits;
 mod network_api;
 mod oauth;
 mod ops;
@@ -117,6 +118,7 @@ pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: 
         .route("/metrics", get(ops::metrics))
         .with_state(state.clone())
         .merge(protocols)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), login_limits::by_address))
         .layer(axum::middleware::from_fn_with_state(state, ops::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())

@@ -16,6 +16,7 @@ mod hooks;
 mod notifier;
 mod page;
 pub mod signing;
+mod wallet_hook;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -130,12 +131,14 @@ impl SandboxPay {
     }
 }
 
-/// The sandbox's routes under `/sandbox/pay`, with their OpenAPI, ready to merge into an
-/// application router of any state.
-pub fn router<S: Clone + Send + Sync + 'static>(sandbox: Arc<SandboxPay>) -> OpenApiRouter<S> {
+/// The sandbox's routes under `/sandbox/pay`, with their OpenAPI, ready to merge into the
+/// application router.
+pub fn router(sandbox: Arc<SandboxPay>) -> OpenApiRouter<crate::http::AppState> {
     let mut routes = page::router().merge(api::router());
-    if sandbox.settings.test_hooks {
+    let test_hooks = sandbox.settings.test_hooks;
+    if test_hooks {
         routes = routes.merge(hooks::router());
     }
-    OpenApiRouter::new().nest("/sandbox/pay", routes.with_state(sandbox))
+    let router = OpenApiRouter::new().nest("/sandbox/pay", routes.with_state(sandbox));
+    if test_hooks { router.merge(wallet_hook::router()) } else { router }
 }

@@ -33,6 +33,9 @@ pub async fn onboarded(backend: Backend, adjust_app: impl FnOnce(&mut Config), a
     let app = TestApp::start_with(backend, |c| {
         c.workers.status_flush = Duration::from_millis(50);
         c.workers.unknown_outcomes = Duration::from_millis(200);
+        // The driver's wallet is funded through the sandbox gateway's test hook.
+        c.sandbox_pay.enabled = Some(true);
+        c.sandbox_pay.test_hooks = true;
         adjust_app(c);
     })
     .await;
@@ -64,8 +67,8 @@ pub async fn onboarded(backend: Backend, adjust_app: impl FnOnce(&mut Config), a
 
     let (_, session) = app.post("/api/app/v1/users", None, &json!({"phone": "13912345678", "password": "drive-safely"})).await;
     let driver = session["token"].as_str().unwrap().to_owned();
-    let (status, _) = app.post("/api/app/v1/wallet/top-up", Some(&driver), &json!({"amount": "200.00"})).await;
-    assert_eq!(status, 200);
+    let (status, body) = app.post("/sandbox/pay/test/wallet-credit", None, &json!({"phone": "13912345678", "amount": "200.00"})).await;
+    assert_eq!(status, 200, "{body}");
     FlowA { app, cpo, admin, partner_id, portal, peer, driver, issued }
 }
 

@@ -54,6 +54,8 @@ impl TestApp {
         }
         // Tests sync catalogs when they choose; the one about the automatic pull turns it on.
         config.cec.sync_on_register = false;
+        // The simulated partners listen on loopback.
+        config.partners.allow_private_endpoints = true;
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let app = Application::build_with_clock(config.clone(), clock.clone()).await.expect("application builds");

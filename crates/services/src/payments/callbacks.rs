@@ -57,7 +57,16 @@ impl Services {
     pub(crate) async fn apply_trade_notice(&self, gateway: &Arc<dyn PaymentGateway>, notice: &TradeNotice, source: &str) -> Result<NoticeOutcome> {
         let mut payment = {
             let mut conn = self.db.acquire().await?;
-            payments::by_id(&mut conn, notice.payment_id).await?.ok_or(Error::not_found("payment"))?
+            let found = payments::by_id(&mut conn, notice.payment_id).await?;
+            match found {
+                Some(payment) => payment,
+                None => {
+                    // Not an order's payment: a wallet top-up's, or nothing of ours.
+                    let top_up = store::top_ups::by_id(&mut conn, notice.payment_id).await?.ok_or(Error::not_found("payment"))?;
+                    drop(conn);
+                    return self.apply_top_up_notice(gateway, top_up, notice, source).await;
+                }
+            }
         };
         if payment.method != gateway.name() || payment.external_ref.as_deref() != Some(notice.trade_id.as_str()) {
             return Err(Error::invalid("trade_id", "the trade does not belong to this payment", "交易号与支付单不符"));

@@ -19,6 +19,7 @@
 mod callbacks;
 mod expiry;
 mod refunds;
+mod top_ups;
 
 pub use callbacks::NoticeOutcome;
 pub use refunds::RefundResult;
