@@ -20,7 +20,8 @@ pub struct StatementRecord {
     pub state: String,
     #[schema(value_type = Object)]
     pub body: serde_json::Value,
-    #[schema(value_type = Object)]
+    /// What reconciliation found, one object per difference (`kind` says which).
+    #[schema(value_type = Vec<Object>)]
     pub differences: serde_json::Value,
     /// What the flow-B lines were compared with: `partner_statement` (uploaded by the partner),
     /// `check_charge_orders` (the partner's answer over T/CEC 102) or `none`.

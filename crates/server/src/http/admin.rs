@@ -2,7 +2,7 @@
 //! reason, suspend, reinstate). Every action is audited with the admin's name.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
 use domain::partner::{Protocol, ReviewAction, ReviewState};
@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, Query};
+use super::extract::{Admin, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,7 +1,7 @@
 //! Orders for admins and finance: the list across flows and partners, one order's story, and
 //! refunds. Every refund names the admin and the reason in the audit log.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use services::admin_orders::{AdminOrderDetail, AdminOrderView};
@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, Query};
+use super::extract::{Admin, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(refund)).routes(routes!(payments)).routes(routes!(resolve))

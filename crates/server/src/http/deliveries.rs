@@ -1,7 +1,7 @@
 //! Admin view of deliveries to a partner (the outbox): list by status, inspect attempts and
 //! errors, replay what was dead-lettered.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use services::Error;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, Query};
+use super::extract::{Admin, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list)).routes(routes!(show)).routes(routes!(replay))

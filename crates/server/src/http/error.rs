@@ -4,7 +4,7 @@
 //! so a partner's code can branch on `code` and a person can read either language.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use domain::partner::ReviewError;
@@ -132,6 +132,13 @@ impl From<JsonRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self(Error::invalid("query", rejection.body_text(), "查询参数不合法"))
+    }
+}
+
+/// A path segment that is not what the route takes (an id that is no UUID) names no resource.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self(Error::invalid("path", rejection.body_text(), "路径参数不合法"))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Extractors: JSON and query strings with our error format, and the three kinds of caller
+//! Extractors: JSON, query strings and path segments with our error format, and the three kinds of caller
 //! (partner portal token, partner OAuth2 token, admin session), each read from
 //! `Authorization: Bearer …`.
 
@@ -25,6 +25,12 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
+
+/// Path segments (ids) with our error format: axum's own answer to `/orders/not-a-uuid` is
+/// plain text, which clients of a JSON API cannot parse.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts.headers.get(AUTHORIZATION).ok_or(Error::Unauthorized(AuthFailure::Missing))?;

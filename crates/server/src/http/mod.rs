@@ -4,6 +4,7 @@ mod admin;
 mod admin_orders;
 mod app_api;
 mod charging_api;
+mod common_responses;
 mod daily_checks;
 mod deliveries;
 pub(crate) mod error;
@@ -25,7 +26,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
 use services::Services;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -62,6 +62,7 @@ pub struct AppState {
         (name = "app", description = "Driver app: account, stations, charging (用户 App)"),
         (name = "partner", description = "Partner REST API, OAuth2 bearer tokens (合作商接口)"),
         (name = "payments", description = "Payment gateway callbacks (支付回调)"),
+        (name = "ops", description = "Liveness, readiness and metrics for operators and orchestrators (运维)"),
         (name = "sandbox", description = "The built-in sandbox payment gateway: payment page, merchant API, test hooks (沙箱支付)"),
     )
 )]
@@ -90,7 +91,7 @@ impl Modify for SecuritySchemes {
 /// formats and are documented in `docs/`, not in the OpenAPI. `peers` holds documented routes
 /// of built-in peers with their own state (the sandbox payment gateway).
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()))
         .nest(
             "/api/admin/v1",
@@ -108,14 +109,14 @@ pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: 
         .nest("/api/partner/v1", partner_api::router())
         .nest("/api/app/v1", app_api::router().merge(charging_api::router()))
         .merge(oauth::router())
+        .merge(ops::router())
         .split_for_parts();
+    // After the routes are in: it adds to each operation what its inputs can be refused with.
+    common_responses::CommonResponses.modify(&mut openapi);
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
         .with_state(state.clone())
         .merge(protocols)
         .layer(axum::middleware::from_fn_with_state(state.clone(), login_limits::by_address))

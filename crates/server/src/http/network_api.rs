@@ -1,7 +1,7 @@
 //! Admin API for our own network (flow B): create stations with their piles, connectors and
 //! tariff. Each pile's OCPP password is returned once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use services::network::{CreatedStation, OwnStationInput};
 use utoipa_axum::router::OpenApiRouter;
@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json};
+use super::extract::{Admin, Json, Path};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_station)).routes(routes!(grant))

@@ -3,7 +3,7 @@
 //! that period are reconciled against it.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, PortalPartner, Query};
+use super::extract::{Admin, Json, Path, PortalPartner, Query};
 use super::statements::PageParams;
 
 /// Largest CSV accepted (about 200,000 rows).

@@ -6,7 +6,7 @@
 //! refused (403) and changes nothing.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
 use services::payment_gateway::CallbackRequest;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::Json;
+use super::extract::{Json, Path};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(callback))

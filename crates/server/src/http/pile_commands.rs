@@ -2,7 +2,7 @@
 //! UnlockConnector, sent through the central system and answered with the pile's own status.
 //! Each command that reaches the pile is audited with the admin's name.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use services::pile_commands::PileCommandResult;
 use store::audit::AuditEntry;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json};
+use super::extract::{Admin, Json, Path};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(trigger)).routes(routes!(unlock)).routes(routes!(audit))

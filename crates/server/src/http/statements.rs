@@ -1,7 +1,7 @@
 //! Finance: settlement statements per partner and period — draw up (reconciled), list, view,
 //! export as CSV, confirm, mark paid.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, Query};
+use super::extract::{Admin, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(draw_up, list)).routes(routes!(show)).routes(routes!(csv)).routes(routes!(confirm)).routes(routes!(mark_paid))
