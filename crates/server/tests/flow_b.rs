@@ -161,7 +161,7 @@ async fn the_whole_flowchart(backend: Backend) {
     // Billed on the pile's meter (it started at 0), which is what 120 kW delivers in the time
     // the session lasted: more than nothing, never more than the power over the whole wait.
     let metered = w.fleet.pile(0).snapshot().connectors[0].meter_wh;
-    assert_eq!(energy, Decimal::new(metered, 3), "{order:?}");
+    assert_eq!(energy, on_the_wire(Decimal::new(metered, 3)), "{order:?}");
     let most = i64::from(PILE_POWER_W) * i64::try_from(charged_within.as_millis()).unwrap() / 3_600_000;
     assert!(metered > 0 && metered <= most, "{metered} Wh in {charged_within:?} at most {most} Wh");
     // Our flat tariff at the partner's (default) price: 0.80 + 0.60 per kWh, exactly.
@@ -595,6 +595,11 @@ fn charge_records(w: &World, seq: &str) -> usize {
     w.emsp.received().into_iter().filter(|r| r.key == seq && r.interface == "notification_charge_order_info").count()
 }
 
+/// Energy as a T/CEC 102 record carries it: kWh with two decimals (the pile meters whole Wh).
+fn on_the_wire(kwh: Decimal) -> Decimal {
+    kwh.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
 /// Our flat test tariff at the partner's (default) price: 0.80 + 0.60 per kWh.
 fn assert_priced(order: &cec::messages::ChargeOrderInfo) {
     let energy = order.total_power.value();
@@ -625,7 +630,7 @@ async fn pile_fault_ends_the_session(backend: Backend) {
     assert_eq!(record.stop_reason.code(), 3, "StopReason 3 (设备故障), not an operator-defined one: {record:?}");
     let metered = w.fleet.pile(0).snapshot().connectors[0].meter_wh;
     assert!(metered > 0);
-    assert_eq!(record.total_power.value(), Decimal::new(metered, 3), "all energy metered until the fault (the meter started at 0)");
+    assert_eq!(record.total_power.value(), on_the_wire(Decimal::new(metered, 3)), "all energy metered until the fault (the meter started at 0)");
     assert_priced(&record);
     assert_eq!(ended.billed, Some(record.total_money.value()));
 
@@ -680,7 +685,7 @@ async fn pile_offline_mid_session(backend: Backend) {
         store::pile_sessions::by_order(&mut conn, order.id).await.unwrap().unwrap().readings
     };
     let billed_register = readings.last().unwrap().kwh.value();
-    assert_eq!(record.total_power.value(), billed_register - readings[0].kwh.value(), "billed on the last reading");
+    assert_eq!(record.total_power.value(), on_the_wire(billed_register - readings[0].kwh.value()), "billed on the last reading");
     assert!(record.total_power.value() > Decimal::ZERO);
     let (steps, _) = admin_order(&w, &seq).await;
     let interrupted = steps.iter().find(|(e, _, _)| e == "abnormal_stop").unwrap_or_else(|| panic!("{steps:?}"));
