@@ -61,6 +61,7 @@ mod tests {
     /// registered) is not connected to; with private endpoints allowed it is.
     #[tokio::test]
     async fn names_resolving_to_internal_addresses_are_not_called() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
