@@ -71,7 +71,7 @@ macro_rules! int_enum {
             }
             /// Whether the standard allows `code` in this field.
             pub fn allows(code: i64) -> bool {
-                matches!(code, $($code)|*) $(|| ($lo..=$hi).contains(&code))?
+                [$($code),*].contains(&code) $(|| ($lo..=$hi).contains(&code))?
             }
         }
 
