@@ -67,7 +67,7 @@ async fn flow_b(backend: Backend, reservations: &[bool]) -> FlowB {
     }
     let mut config = common::fleet_config(&app, &created);
     config.meter_interval = Duration::from_millis(100);
-    config.wh_per_interval = 250;
+    config.power_w = 120_000;
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
     FlowB { app, admin, fleet, partners }

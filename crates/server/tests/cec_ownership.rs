@@ -103,7 +103,7 @@ async fn platform_cannot_report_on_its_own_session(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     let mut config = common::fleet_config(&app, &created);
     config.meter_interval = Duration::from_millis(100);
-    config.wh_per_interval = 250;
+    config.power_w = 120_000;
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
 

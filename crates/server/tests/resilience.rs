@@ -105,7 +105,7 @@ async fn network(api: &Api, admin: &str, piles: usize, tune: impl FnOnce(&mut Fl
     config.connectors_per_pile = 1;
     config.password_for = std::sync::Arc::new(move |id| passwords.get(id).cloned());
     config.meter_interval = Duration::from_millis(500);
-    config.wh_per_interval = 250;
+    config.power_w = 120_000;
     tune(&mut config);
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "{} of {piles} piles online", fleet.online_count());

@@ -46,7 +46,7 @@ impl Services {
             id,
             user_id: user.id,
             method: gateway.name().into(),
-            amount: amount.to_ten_thousandths(),
+            amount: crate::charging::storable(amount)?,
             status: "pending".into(),
             external_ref: Some(trade.trade_id.clone()),
             pay_url: Some(trade.pay_url.clone()),
@@ -119,7 +119,7 @@ impl Services {
     pub async fn sandbox_credit_wallet(&self, user_id: Uuid, amount: Money) -> Result<Money> {
         let amount = checked_amount(amount)?;
         let mut tx = self.db.begin().await?;
-        let balance = store::users::move_wallet(&mut tx, user_id, amount.to_ten_thousandths(), "sandbox_credit", None, self.now())
+        let balance = store::users::move_wallet(&mut tx, user_id, crate::charging::storable(amount)?, "sandbox_credit", None, self.now())
             .await?
             .ok_or_else(|| Error::Internal("a credit cannot make a balance negative".into()))?;
         tx.commit().await.map_err(store::Error::from)?;
