@@ -42,37 +42,34 @@ impl DbTokens {
     }
 }
 
-/// The database cannot be reached now: the caller may try again.
-fn busy(e: store::Error) -> HandlerError {
-    HandlerError::Busy(e.to_string())
-}
-
-fn internal(e: store::Error) -> HandlerError {
-    HandlerError::Internal(e.to_string())
+/// Storage errors in T/CEC terms, as every other service error: "busy, retry" when the
+/// database cannot be reached now, a system error otherwise.
+fn store_error(e: store::Error) -> HandlerError {
+    super::errors::to_handler(services::Error::Store(e))
 }
 
 #[async_trait]
 impl TokenStore for DbTokens {
     async fn issue(&self, operator_id: &str, expires_at: DateTime<Utc>) -> Result<String, HandlerError> {
         let token = random_token("");
-        let mut conn = self.services.db.acquire().await.map_err(busy)?;
-        store::cec_tokens::insert_token(&mut conn, &sha256_hex(&token), operator_id, expires_at).await.map_err(internal)?;
+        let mut conn = self.services.db.acquire().await.map_err(store_error)?;
+        store::cec_tokens::insert_token(&mut conn, &sha256_hex(&token), operator_id, expires_at).await.map_err(store_error)?;
         drop(conn);
         self.prune_now_and_then(Utc::now()).await;
         Ok(token)
     }
 
     async fn holder(&self, token: &str, now: DateTime<Utc>) -> Result<Option<String>, HandlerError> {
-        let mut conn = self.services.db.acquire().await.map_err(busy)?;
-        store::cec_tokens::token_holder(&mut conn, &sha256_hex(token), now).await.map_err(internal)
+        let mut conn = self.services.db.acquire().await.map_err(store_error)?;
+        store::cec_tokens::token_holder(&mut conn, &sha256_hex(token), now).await.map_err(store_error)
     }
 }
 
 #[async_trait]
 impl ReplayGuard for DbTokens {
     async fn first_time(&self, key: &str, now: DateTime<Utc>, keep_until: DateTime<Utc>) -> Result<bool, HandlerError> {
-        let mut conn = self.services.db.acquire().await.map_err(busy)?;
-        let first = store::cec_tokens::first_request(&mut conn, &sha256_hex(key), now, keep_until).await.map_err(internal)?;
+        let mut conn = self.services.db.acquire().await.map_err(store_error)?;
+        let first = store::cec_tokens::first_request(&mut conn, &sha256_hex(key), now, keep_until).await.map_err(store_error)?;
         drop(conn);
         self.prune_now_and_then(now).await;
         Ok(first)
