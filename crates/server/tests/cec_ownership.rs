@@ -162,6 +162,8 @@ async fn platform_cannot_report_on_its_own_session(backend: Backend) {
     assert_eq!(order["state"], "charging", "{order}");
     emsp.refresh_status(std::slice::from_ref(&station)).await.unwrap();
     assert_eq!(emsp.connector_status(&connector), Some(ConnectorStatusCode::Charging), "our pile's status, not the pushed fault");
+    // Let the pile meter a little (120 kW: a second is about 0.03 kWh) so our bill is above the forged one.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let stop = emsp.stop_charging(&seq).await.unwrap();
     assert_eq!(stop.succ_stat, SuccStat::Success, "{stop:?}");
     let ended = emsp.wait_session(&seq, WAIT, |s| s.billed.is_some()).await.expect("billed from our meter");

@@ -367,7 +367,11 @@ struct Serve {
 impl Serve {
     fn start(dir: &std::path::Path, port: u16, run: u32) -> Serve {
         let config = dir.join("chargebridge.toml");
-        std::fs::write(&config, format!("data_dir = {:?}\n[http]\nbind = \"127.0.0.1:{port}\"\n", dir.display().to_string())).unwrap();
+        std::fs::write(
+            &config,
+            format!("data_dir = {:?}\n[http]\nbind = \"127.0.0.1:{port}\"\n[partners]\nallow_private_endpoints = true\n", dir.display().to_string()),
+        )
+        .unwrap();
         let log = dir.join(format!("serve-{run}.log"));
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_chargebridge"))
             .arg("--config")

@@ -172,6 +172,8 @@ pub fn noun_zh(what: &str) -> &'static str {
     match what {
         "partner" => "合作商",
         "order" => "订单",
+        "disputed order" => "待处理的争议订单",
+        "top-up" => "充值单",
         "connector" => "充电枪",
         "pile" => "充电桩",
         "station" => "充电站",
@@ -195,12 +197,19 @@ mod tests {
     /// Every noun the services pass to `Error::not_found` has a Chinese name.
     #[test]
     fn every_not_found_noun_has_a_chinese_name() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut dirs = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
         let mut nouns = Vec::new();
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-            for part in text.split("not_found(\"").skip(1) {
-                nouns.push(part.split('"').next().unwrap().to_owned());
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(path).unwrap();
+                for part in text.split("not_found(\"").skip(1) {
+                    nouns.push(part.split('"').next().unwrap().to_owned());
+                }
             }
         }
         assert!(nouns.iter().any(|n| n == "order"), "{nouns:?}");

@@ -46,7 +46,8 @@ async fn fixture(backend: TestBackend) -> Fixture {
     let store = store::Db::connect(&db.url).await.unwrap();
     store.migrate().await.unwrap();
     let clock = Arc::new(ManualClock::new(Utc::now()));
-    let services = Services::new(store, MasterKey::from_bytes(&MasterKey::generate()), clock.clone(), Settings::default());
+    let services =
+        Services::new(store, MasterKey::from_bytes(&MasterKey::generate()), clock.clone(), Settings { allow_private_endpoints: true, ..Settings::default() });
     let registered = services
         .register(ApplicationInput {
             company_name: Some("推送测试平台".into()),
