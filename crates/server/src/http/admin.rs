@@ -59,8 +59,10 @@ pub struct ListParams {
     /// Part of the company name, credit code or OperatorID.
     pub q: Option<String>,
     /// From 1 (default 1).
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// 1 to 200 (default 20).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 

@@ -34,7 +34,9 @@ pub struct ListParams {
     pub state: Option<String>,
     /// A StartChargeSeq, exactly.
     pub seq: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 

@@ -22,6 +22,7 @@ pub struct SignUpRequest {
     /// 11-digit mainland mobile number.
     pub phone: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
     pub display_name: Option<String>,
 }

@@ -50,9 +50,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct NearbyParams {
     /// Latitude, WGS-84 (or GCJ-02 with `coords=gcj02`).
+    #[param(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[param(minimum = -180, maximum = 180)]
     pub lng: f64,
     /// Metres, 100 to 50,000 (default 5,000).
+    #[param(minimum = 100, maximum = 50000)]
     pub radius_m: Option<f64>,
     /// Only stations with a free connector now.
     #[serde(default)]
@@ -64,7 +67,9 @@ pub struct NearbyParams {
     pub max_price: Option<Decimal>,
     /// `wgs84` (default) or `gcj02` (Chinese maps): applies to the query and the results.
     pub coords: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 
@@ -218,7 +223,9 @@ async fn cancel_reservation(State(state): State<AppState>, User(user): User, Pat
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrdersParams {
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 

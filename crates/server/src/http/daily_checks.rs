@@ -29,7 +29,9 @@ pub struct ListParams {
     /// Only checks that found something.
     #[serde(default)]
     pub with_findings: bool,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 

@@ -27,7 +27,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct DeliveryParams {
     /// pending, delivering, delivered or dead
     pub status: Option<String>,
+    #[param(minimum = 1)]
     pub page: Option<u32>,
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u32>,
 }
 
