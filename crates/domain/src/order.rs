@@ -22,7 +22,7 @@
 //! means unbilled energy, a blocked connector and a dispute. The one action allowed without
 //! knowing is the safe one: asking to stop.
 //!
-//! Pushes arrive twice, late and out of order (CEC §12.2): an ended order never moves back. Such
+//! Pushes arrive twice, late and out of order (every protocol retries): an ended order never moves back. Such
 //! events are refused with [`OrderError::LateEvent`] or [`OrderError::Duplicate`], which callers
 //! acknowledge and drop; a partner saying a closed order is charging is
 //! [`OrderError::ChargingAfterClose`], which callers must act on (send a stop).
@@ -64,7 +64,7 @@ fn valid_operator_id(s: &str) -> bool {
     s.len() == 9 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
-/// The CEC order number (充电订单号): the creating side's 9-character OperatorID followed by an
+/// The order number both sides know a session by (充电订单号): the creating side's 9-character OperatorID followed by an
 /// 18-character unique part. It is the idempotency key of the whole session: a second start
 /// with the same sequence is the same order, never a second session.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -355,21 +355,22 @@ pub enum PendingCommand {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FailureReason {
-    /// CEC start FailReason 1 (此设备不存在).
+    /// 此设备不存在.
     ConnectorNotFound,
-    /// CEC start FailReason 2 (此设备离线).
+    /// 此设备离线.
     ConnectorOffline,
     /// Someone else is plugged in, charging or holds a reservation.
     ConnectorOccupied,
     ConnectorFaulted,
-    /// CEC equip-auth FailReason 1 (此设备尚未插枪).
+    /// 此设备尚未插枪.
     GunNotPlugged,
-    /// The partner refused the start or reservation with its own code.
+    /// The partner refused the start or reservation with a code of its own (each protocol
+    /// adapter turns the codes it knows into the variants above).
     Refused {
         code: i64,
         detail: Option<String>,
     },
-    /// The charger reported that the start failed (CEC start result 4/5, OCPP rejected).
+    /// The charger reported that the start failed (a failed start result, OCPP rejected).
     StartFailed {
         detail: Option<String>,
     },
@@ -384,15 +385,6 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
-    /// From a CEC `query_start_charge` FailReason (1 device missing, 2 offline, 3–99 custom).
-    pub fn from_cec_start(code: i64, detail: Option<String>) -> Self {
-        match code {
-            1 => Self::ConnectorNotFound,
-            2 => Self::ConnectorOffline,
-            _ => Self::Refused { code, detail },
-        }
-    }
-
     pub fn message_zh(&self) -> String {
         match self {
             Self::ConnectorNotFound => "充电枪不存在，请核对编号后重试".into(),
@@ -430,8 +422,8 @@ impl FailureReason {
     }
 }
 
-/// A refusal's code in words, where the operator gave no text. T/CEC 102 leaves 3–99 to each
-/// operator; 90 and 91 are common ones (cec102.md §8.8). The code itself stays on the order.
+/// A refusal's code in words, where the operator gave no text: 90 and 91 are codes operators
+/// commonly give their own refusals. The code itself stays on the order.
 fn refusal_en(code: i64) -> &'static str {
     match code {
         90 => "the vehicle is not registered with the operator",
@@ -448,47 +440,24 @@ fn refusal_zh(code: i64) -> &'static str {
     }
 }
 
-/// CEC §10.9 StopReason.
+/// Why a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "code", rename_all = "snake_case")]
 pub enum StopReason {
-    /// 0: the user stopped it (app or charger).
+    /// The user stopped it (app or charger).
     User,
-    /// 1: the customer-side platform stopped it.
+    /// The customer-side platform stopped it.
     Platform,
-    /// 2: the vehicle's BMS ended it (usually: full).
+    /// The vehicle's BMS ended it (usually: full).
     Bms,
-    /// 3: charger fault.
     ChargerFault,
-    /// 4: connector disconnected.
+    /// Connector disconnected.
     Disconnected,
-    /// 5–99: partner-defined.
+    /// A reason of the operator's own, by its code.
     Other(i64),
 }
 
 impl StopReason {
-    pub fn from_cec(code: i64) -> Self {
-        match code {
-            0 => Self::User,
-            1 => Self::Platform,
-            2 => Self::Bms,
-            3 => Self::ChargerFault,
-            4 => Self::Disconnected,
-            other => Self::Other(other),
-        }
-    }
-
-    pub fn cec_code(self) -> i64 {
-        match self {
-            Self::User => 0,
-            Self::Platform => 1,
-            Self::Bms => 2,
-            Self::ChargerFault => 3,
-            Self::Disconnected => 4,
-            Self::Other(code) => code,
-        }
-    }
-
     /// An end nobody asked for: shown as 异常中断 and worth a look by operations.
     pub fn is_abnormal(self) -> bool {
         matches!(self, Self::ChargerFault | Self::Disconnected)
@@ -518,7 +487,7 @@ impl StopReason {
     }
 }
 
-/// The remote session state as the other side reports it (CEC §10.8 StartChargeSeqStat).
+/// The remote session state as the other side reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemoteState {
@@ -526,33 +495,11 @@ pub enum RemoteState {
     Charging,
     Stopping,
     Ended,
-    /// 5: the other side does not know either.
+    /// The other side does not know either.
     Unknown,
 }
 
-impl RemoteState {
-    pub fn from_cec(code: i64) -> Self {
-        match code {
-            1 => Self::Starting,
-            2 => Self::Charging,
-            3 => Self::Stopping,
-            4 => Self::Ended,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn cec_code(self) -> i64 {
-        match self {
-            Self::Starting => 1,
-            Self::Charging => 2,
-            Self::Stopping => 3,
-            Self::Ended => 4,
-            Self::Unknown => 5,
-        }
-    }
-}
-
-/// The final record of a session (CEC `notification_charge_order_info`, OCPI CDR, OCPP
+/// The final record of a session (a partner's charge-end record, an OCPI CDR, an OCPP
 /// StopTransaction priced by us).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeRecord {
@@ -615,7 +562,7 @@ pub enum OrderEvent {
     StopRequested,
     /// The synchronous reply accepted the stop.
     StopAccepted,
-    /// The stop was refused. CEC stop FailReason 3 (already stopped) is not a refusal of the
+    /// The stop was refused. "Already stopped" is not a refusal of the
     /// end, so callers pass `already_stopped: true` and the order keeps waiting for its record.
     StopRefused {
         already_stopped: bool,
@@ -1265,18 +1212,18 @@ mod tests {
     fn refused_start_fails_with_a_reason() {
         let mut o = order();
         o.apply(OrderEvent::StartRequested, t0()).unwrap();
-        o.apply(OrderEvent::StartRefused { reason: FailureReason::from_cec_start(2, None) }, t0()).unwrap();
+        o.apply(OrderEvent::StartRefused { reason: FailureReason::ConnectorOffline }, t0()).unwrap();
         assert_eq!(o.state, OrderState::Failed);
         assert_eq!(o.failure, Some(FailureReason::ConnectorOffline));
         assert!(o.message_zh().contains("离线"));
         assert!(o.message_en().contains("offline"));
         assert!(FailureReason::ConnectorOccupied.message_zh().contains("占用"));
         assert_eq!(
-            FailureReason::from_cec_start(91, Some("vehicle already charging".into())).message_en(),
+            FailureReason::Refused { code: 91, detail: Some("vehicle already charging".into()) }.message_en(),
             "the operator refused to start: vehicle already charging"
         );
-        assert_eq!(FailureReason::from_cec_start(91, None).message_en(), "the operator refused to start: the vehicle is already charging");
-        let unexplained = FailureReason::from_cec_start(3, None);
+        assert_eq!(FailureReason::Refused { code: 91, detail: None }.message_en(), "the operator refused to start: the vehicle is already charging");
+        let unexplained = FailureReason::Refused { code: 3, detail: None };
         assert!(!unexplained.message_en().contains('3') && !unexplained.message_zh().contains('3'), "{}", unexplained.message_zh());
     }
 
@@ -1341,8 +1288,7 @@ mod tests {
         assert!(o.apply(status(RemoteState::Charging), t0()).unwrap_err().is_harmless());
         let tr = o.apply(OrderEvent::ChargeEnded { record: record(StopReason::ChargerFault) }, t0()).unwrap();
         assert_eq!((tr.from, tr.to), (OrderState::Interrupted, OrderState::Finished));
-        assert!(StopReason::from_cec(4).is_abnormal() && !StopReason::from_cec(2).is_abnormal());
-        assert_eq!(StopReason::from_cec(42).cec_code(), 42);
+        assert!(StopReason::Disconnected.is_abnormal() && !StopReason::Bms.is_abnormal());
     }
 
     #[test]
@@ -1501,9 +1447,6 @@ mod tests {
         assert!(!Ownership::PartnerUser { platform_partner_id: Uuid::nil() }.we_bill_the_user());
         assert!(Ownership::Own { user_id: Uuid::nil() }.we_bill_the_user());
         assert_eq!(Ownership::Own { user_id: Uuid::nil() }.partner_id(), None);
-        for code in 1..=5 {
-            assert_eq!(RemoteState::from_cec(code).cec_code(), code);
-        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::credit_code::{CreditCode, CreditCodeError};
 
@@ -246,6 +248,22 @@ fn validate_base_url(url: &str) -> Result<(), String> {
         return Err("must be an absolute URL with a host".into());
     }
     Ok(())
+}
+
+/// A registered partner: its application, where it stands in review, and the identifier it is
+/// known by to other platforms (its organisation code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Partner {
+    pub id: Uuid,
+    pub operator_id: String,
+    #[serde(flatten)]
+    pub application: Application,
+    pub state: ReviewState,
+    /// Why it was rejected or suspended; shown to the partner.
+    pub state_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// Where a partner stands in review.

@@ -211,11 +211,23 @@ pub struct LedgerEntry {
     pub amount: Money,
 }
 
-/// One payment received for an order (several may add up to one order).
+/// One payment received for an order (several may add up to one order), and what of it was
+/// paid back to the user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentEntry {
     pub order: String,
     pub amount: Money,
+    pub refunded: Money,
+}
+
+impl PaymentEntry {
+    pub fn paid(order: impl Into<String>, amount: Money) -> Self {
+        Self { order: order.into(), amount, refunded: Money::ZERO }
+    }
+
+    pub fn refund(order: impl Into<String>, refunded: Money) -> Self {
+        Self { order: order.into(), amount: Money::ZERO, refunded }
+    }
 }
 
 /// Tolerances of a comparison; differences strictly larger are reported.
@@ -226,7 +238,7 @@ pub struct Tolerance {
 }
 
 impl Default for Tolerance {
-    /// 0.01 kWh and 0.01 yuan: one unit of the CEC wire precision.
+    /// 0.01 kWh and 0.01 yuan: one unit of the precision partners exchange figures in.
     fn default() -> Self {
         Self { energy_kwh: Decimal::new(1, 2), money: Decimal::new(1, 2) }
     }
@@ -305,24 +317,55 @@ impl Difference {
         }
     }
 
-    /// The CEC `DisputeReason` (§10.10) to answer a `check_charge_orders` with, when the
-    /// difference is one a partner can be told about.
-    pub fn cec_dispute_reason(&self) -> Option<i64> {
+    /// What to tell a partner that listed its orders for us to check, when the difference is
+    /// one a partner can be told about (an order it has and we do not is "no such order").
+    pub fn dispute_kind(&self) -> Option<DisputeKind> {
         match self {
-            Self::MissingOurs { .. } => Some(1),
-            Self::AmountMismatch { .. } => Some(2),
-            Self::EnergyMismatch { .. } => Some(3),
+            Self::MissingOurs { .. } => Some(DisputeKind::NoSuchOrder),
+            Self::AmountMismatch { .. } => Some(DisputeKind::AmountDiffers),
+            Self::EnergyMismatch { .. } => Some(DisputeKind::EnergyDiffers),
             _ => None,
         }
     }
 }
 
+/// Why one side disputes an order of the other's list; each protocol adapter maps its own
+/// reason codes onto these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeKind {
+    /// The disputing side has no such order.
+    NoSuchOrder,
+    AmountDiffers,
+    EnergyDiffers,
+    /// A reason of the partner's own.
+    Other,
+}
+
+impl DisputeKind {
+    /// Of several kinds found for one order, the one to answer with: a missing order first,
+    /// then the money, then the energy.
+    pub fn most_serious(kinds: impl IntoIterator<Item = DisputeKind>) -> Option<DisputeKind> {
+        let rank = |k: &DisputeKind| match k {
+            Self::NoSuchOrder => 0,
+            Self::AmountDiffers => 1,
+            Self::EnergyDiffers => 2,
+            Self::Other => 3,
+        };
+        kinds.into_iter().min_by_key(rank)
+    }
+}
+
 /// Compares our orders, the partner's and the payments, by order key. Output is sorted by order
 /// key, and within an order in the order of the enum, so two runs over the same data produce
-/// the same report. Duplicates are reported and their values summed. `payments` is `None` when
-/// the comparison has no payment ledger (a flow-B partner pays per statement, not per order):
-/// then no payment difference is reported.
-pub fn reconcile(ours: &[LedgerEntry], theirs: &[LedgerEntry], payments: Option<&[PaymentEntry]>, tolerance: Tolerance) -> Vec<Difference> {
+/// the same report. Duplicates are reported and their values summed.
+///
+/// A ledger that is `None` is not part of the comparison, and no difference against it is
+/// reported: `theirs` is `None` for orders our users paid us for (flow A: the partner's record
+/// was checked when it came, what is left is whether our users paid), `payments` is `None` when
+/// the partner pays per statement, not per order (flow B). An order with a refund is listed as
+/// refunded to the user rather than compared with what was paid.
+pub fn reconcile(ours: &[LedgerEntry], theirs: Option<&[LedgerEntry]>, payments: Option<&[PaymentEntry]>, tolerance: Tolerance) -> Vec<Difference> {
     let mut out = Vec::new();
     let index = |entries: &[LedgerEntry], ledger: Ledger, out: &mut Vec<Difference>| {
         let mut map: BTreeMap<String, (Energy, Money)> = BTreeMap::new();
@@ -338,21 +381,29 @@ pub fn reconcile(ours: &[LedgerEntry], theirs: &[LedgerEntry], payments: Option<
         map
     };
     let ours = index(ours, Ledger::Ours, &mut out);
-    let theirs = index(theirs, Ledger::Theirs, &mut out);
+    let theirs = theirs.map(|t| index(t, Ledger::Theirs, &mut out));
     let mut paid: BTreeMap<String, Money> = BTreeMap::new();
+    let mut refunded: BTreeMap<String, Money> = BTreeMap::new();
     for p in payments.unwrap_or_default() {
         let total = paid.entry(p.order.clone()).or_default();
         *total = *total + p.amount;
+        if !p.refunded.is_zero() {
+            let total = refunded.entry(p.order.clone()).or_default();
+            *total = *total + p.refunded;
+        }
     }
 
-    let keys: std::collections::BTreeSet<&String> = ours.keys().chain(theirs.keys()).chain(paid.keys()).collect();
+    let no_ledger = BTreeMap::new();
+    let their_keys = theirs.as_ref().unwrap_or(&no_ledger).keys();
+    let keys: std::collections::BTreeSet<&String> = ours.keys().chain(their_keys).chain(paid.keys()).collect();
     for order in keys {
-        let (o, t, p) = (ours.get(order), theirs.get(order), paid.get(order));
+        let (o, p) = (ours.get(order), paid.get(order));
         let order = order.clone();
-        match (o, t) {
-            (None, Some(_)) => out.push(Difference::MissingOurs { order: order.clone() }),
-            (Some(_), None) => out.push(Difference::MissingTheirs { order: order.clone() }),
-            (Some((oe, om)), Some((te, tm))) => {
+        match (o, theirs.as_ref().map(|t| t.get(&order))) {
+            (_, None) => {}
+            (None, Some(Some(_))) => out.push(Difference::MissingOurs { order: order.clone() }),
+            (Some(_), Some(None)) => out.push(Difference::MissingTheirs { order: order.clone() }),
+            (Some((oe, om)), Some(Some((te, tm)))) => {
                 if !oe.approx_eq(*te, tolerance.energy_kwh) {
                     out.push(Difference::EnergyMismatch { order: order.clone(), ours: *oe, theirs: *te });
                 }
@@ -360,9 +411,13 @@ pub fn reconcile(ours: &[LedgerEntry], theirs: &[LedgerEntry], payments: Option<
                     out.push(Difference::AmountMismatch { order: order.clone(), ours: *om, theirs: *tm });
                 }
             }
-            (None, None) => {}
+            (None, Some(None)) => {}
         }
         if payments.is_none() {
+            continue;
+        }
+        if let (Some(_), Some(refunded)) = (o, refunded.get(&order)) {
+            out.push(Difference::RefundedToUser { order, refunded: *refunded });
             continue;
         }
         match (o, p) {
@@ -485,7 +540,7 @@ mod tests {
     }
 
     fn pay(order: &str, amount: Decimal) -> PaymentEntry {
-        PaymentEntry { order: order.into(), amount: Money::new(amount) }
+        PaymentEntry::paid(order, Money::new(amount))
     }
 
     #[test]
@@ -505,7 +560,7 @@ mod tests {
             entry("F", dec!(0), dec!(0)),
         ];
         let payments = vec![pay("A", dec!(20)), pay("A", dec!(9.52)), pay("B", dec!(11)), pay("C", dec!(6)), pay("G", dec!(3))];
-        let diffs = reconcile(&ours, &theirs, Some(&payments), Tolerance::default());
+        let diffs = reconcile(&ours, Some(&theirs), Some(&payments), Tolerance::default());
         assert_eq!(
             diffs,
             vec![
@@ -518,19 +573,21 @@ mod tests {
                 Difference::UnexpectedPayment { order: "G".into(), paid: Money::new(dec!(3)) },
             ]
         );
-        assert_eq!(diffs[0].cec_dispute_reason(), Some(2));
-        assert_eq!(diffs[1].cec_dispute_reason(), Some(3));
-        assert_eq!(diffs[5].cec_dispute_reason(), Some(1));
+        assert_eq!(diffs[0].dispute_kind(), Some(DisputeKind::AmountDiffers));
+        assert_eq!(diffs[1].dispute_kind(), Some(DisputeKind::EnergyDiffers));
+        assert_eq!(diffs[5].dispute_kind(), Some(DisputeKind::NoSuchOrder));
+        assert_eq!(diffs[2].dispute_kind(), None);
+        assert_eq!(DisputeKind::most_serious([DisputeKind::EnergyDiffers, DisputeKind::AmountDiffers]), Some(DisputeKind::AmountDiffers));
         // Zero tolerance catches C too.
         let strict = Tolerance { energy_kwh: Decimal::ZERO, money: Decimal::ZERO };
-        assert!(reconcile(&ours, &theirs, Some(&payments), strict).iter().any(|d| d.order() == "C"));
+        assert!(reconcile(&ours, Some(&theirs), Some(&payments), strict).iter().any(|d| d.order() == "C"));
     }
 
     #[test]
     fn duplicates_are_reported() {
         let ours = vec![entry("A", dec!(1), dec!(1)), entry("A", dec!(1), dec!(1))];
         let theirs = vec![entry("A", dec!(2), dec!(2))];
-        let diffs = reconcile(&ours, &theirs, Some(&[pay("A", dec!(2))]), Tolerance::default());
+        let diffs = reconcile(&ours, Some(&theirs), Some(&[pay("A", dec!(2))]), Tolerance::default());
         assert_eq!(diffs, vec![Difference::Duplicate { order: "A".into(), ledger: Ledger::Ours }]);
     }
 
@@ -538,12 +595,28 @@ mod tests {
     fn without_a_payment_ledger_only_the_two_ledgers_are_compared() {
         let ours = vec![entry("A", dec!(1), dec!(1)), entry("B", dec!(2), dec!(2))];
         let theirs = vec![entry("A", dec!(1), dec!(1.5))];
-        let diffs = reconcile(&ours, &theirs, None, Tolerance::default());
+        let diffs = reconcile(&ours, Some(&theirs), None, Tolerance::default());
         assert_eq!(
             diffs,
             vec![
                 Difference::AmountMismatch { order: "A".into(), ours: Money::new(dec!(1)), theirs: Money::new(dec!(1.5)) },
                 Difference::MissingTheirs { order: "B".into() },
+            ]
+        );
+    }
+
+    #[test]
+    fn without_their_ledger_our_orders_are_compared_with_the_payments() {
+        let ours = vec![entry("A", dec!(1), dec!(10)), entry("B", dec!(1), dec!(10)), entry("C", dec!(1), dec!(10)), entry("D", dec!(1), dec!(10))];
+        let payments =
+            vec![pay("A", dec!(10)), pay("B", dec!(9.99)), PaymentEntry::refund("C", Money::new(dec!(10))), PaymentEntry::refund("C", Money::new(dec!(0.5)))];
+        let exact = Tolerance { energy_kwh: Decimal::new(1, 2), money: Decimal::ZERO };
+        assert_eq!(
+            reconcile(&ours, None, Some(&payments), exact),
+            vec![
+                Difference::PaymentMismatch { order: "B".into(), ours: Money::new(dec!(10)), paid: Money::new(dec!(9.99)) },
+                Difference::RefundedToUser { order: "C".into(), refunded: Money::new(dec!(10.5)) },
+                Difference::MissingPayment { order: "D".into() },
             ]
         );
     }

@@ -115,20 +115,20 @@ impl PeriodStart {
     }
 
     /// `HHmmss`.
-    pub fn to_cec(self) -> String {
+    pub fn hhmmss(self) -> String {
         format!("{:02}{:02}{:02}", self.0 / 3600, self.0 / 60 % 60, self.0 % 60)
     }
 }
 
 impl fmt::Display for PeriodStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_cec())
+        f.write_str(&self.hhmmss())
     }
 }
 
 impl Serialize for PeriodStart {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_cec())
+        s.serialize_str(&self.hhmmss())
     }
 }
 
@@ -148,7 +148,7 @@ pub struct TariffPeriod {
 }
 
 impl TariffPeriod {
-    /// From the raw values of a CEC `PolicyInfo`; `index` names the period in errors.
+    /// From a period's raw values as a partner sent them; `index` names the period in errors.
     pub fn parse(index: usize, start: &str, elec: Decimal, service: Decimal) -> Result<Self, TariffError> {
         let price = |what, value: Decimal| {
             UnitPrice::bounded(value).map_err(|e| match e {
@@ -650,7 +650,7 @@ mod tests {
     #[test]
     fn period_start_parses_hhmmss_only() {
         assert_eq!(PeriodStart::parse("083000").unwrap().seconds_from_midnight(), 8 * 3600 + 1800);
-        assert_eq!(PeriodStart::parse("235959").unwrap().to_cec(), "235959");
+        assert_eq!(PeriodStart::parse("235959").unwrap().hhmmss(), "235959");
         for bad in ["240000", "086000", "000060", "0830", "08:30:00", "08300a", ""] {
             assert!(PeriodStart::parse(bad).is_err(), "{bad}");
         }
@@ -696,7 +696,7 @@ mod tests {
     }
 
     #[test]
-    fn cec_example_single_period() {
+    fn standard_example_single_period() {
         // The spec's charge order: 24.60 kWh at 0.8 + 0.4 = 19.68 + 9.84 = 29.52.
         let t = Tariff::flat(price(dec!(0.8)), price(dec!(0.4)));
         let fee = t.fee_for_session(bj(2024, 1, 1, 12, 0, 5), bj(2024, 1, 1, 12, 40, 11), kwh(dec!(24.60))).unwrap();
@@ -768,7 +768,7 @@ mod tests {
         assert!(tou().fee_for_session(bj(2024, 1, 1, 9, 0, 0), bj(2024, 1, 1, 8, 0, 0), kwh(dec!(1))).is_err());
     }
 
-    fn cec_detail() -> (Vec<PartnerDetail>, PartnerTotals) {
+    fn partner_detail() -> (Vec<PartnerDetail>, PartnerTotals) {
         let d = PartnerDetail {
             start: bj(2024, 1, 1, 12, 0, 5),
             end: bj(2024, 1, 1, 12, 40, 11),
@@ -789,7 +789,7 @@ mod tests {
 
     #[test]
     fn consistent_partner_order_has_no_discrepancy() {
-        let (details, totals) = cec_detail();
+        let (details, totals) = partner_detail();
         assert_eq!(validate_partner_totals(&details, &totals), vec![]);
         // Within tolerance is fine.
         let mut t = totals;
@@ -799,7 +799,7 @@ mod tests {
 
     #[test]
     fn partner_discrepancies_are_named() {
-        let (mut details, mut totals) = cec_detail();
+        let (mut details, mut totals) = partner_detail();
         totals.total_energy = kwh(dec!(24.70));
         totals.total = Money::new(dec!(29.62));
         details[0].service_money = Money::new(dec!(9.90));
@@ -812,7 +812,7 @@ mod tests {
 
     #[test]
     fn zero_price_means_not_stated_and_times_are_checked() {
-        let (mut details, totals) = cec_detail();
+        let (mut details, totals) = partner_detail();
         details[0].elec_price = UnitPrice::ZERO;
         details[0].service_price = UnitPrice::ZERO;
         assert_eq!(validate_partner_totals(&details, &totals), vec![]);

@@ -103,7 +103,7 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 pub async fn partner(config: Config, command: PartnerCommand) -> anyhow::Result<()> {
     require_existing_installation(&config)?;
     let services = open_services(&config, Arc::new(SystemClock)).await?;
-    let line = |p: &store::partners::PartnerRecord| {
+    let line = |p: &domain::partner::Partner| {
         let reason = p.state_reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default();
         format!("{}  {}  {:<9}  {:<8}  {}{}", p.id, p.operator_id, p.state.as_str(), p.application.protocol.as_str(), p.application.company_name, reason)
     };

@@ -157,8 +157,8 @@ async fn sigterm_ends_sse_streams_flushes_statuses_and_exits() {
     let db = served.dir.path().join("chargebridge.db");
     let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
     let connector = faulted["connector_id"].as_str().unwrap();
-    let (code,): (i64,) = sqlx::query_as("SELECT status FROM connectors WHERE id = $1").bind(connector).fetch_one(&mut conn).await.unwrap();
-    assert_eq!(ConnectorStatus::from_cec(code), ConnectorStatus::Faulted);
+    let (word,): (String,) = sqlx::query_as("SELECT status FROM connectors WHERE id = $1").bind(connector).fetch_one(&mut conn).await.unwrap();
+    assert_eq!(ConnectorStatus::parse(&word), Some(ConnectorStatus::Faulted));
 }
 
 #[tokio::test]

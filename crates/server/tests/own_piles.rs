@@ -78,8 +78,8 @@ async fn piles_connect_and_report_status(backend: Backend) {
 
     // The write-behind persisted what the hub knows.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let stored: Vec<i64> = sqlx::query_scalar("SELECT status FROM connectors ORDER BY external_id").fetch_all(app.services.db.pool()).await.unwrap();
-    assert_eq!(stored, [1, 1, 1]);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT status FROM connectors ORDER BY external_id").fetch_all(app.services.db.pool()).await.unwrap();
+    assert_eq!(stored, ["available"; 3]);
     fleet.shutdown().await;
     app.cleanup().await;
 }

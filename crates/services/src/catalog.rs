@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use domain::geo::Gcj02;
 use domain::partner::ReviewState;
 use domain::settlement::UserPricing;
-use domain::station::ConnectorStatus;
+use domain::station::{ConnectorStatus, ConnectorType, Station, StationStatus, StationType};
 use domain::tariff::Tariff;
 use parking_lot::RwLock;
 use rust_decimal::Decimal;
@@ -19,7 +19,7 @@ use store::catalog::{self as repo, ConnectorRow, EquipmentRow, StationRow};
 use uuid::Uuid;
 
 use crate::geo_index::GeoIndex;
-use crate::ports::{GatewayError, RemoteStation};
+use crate::ports::GatewayError;
 use crate::prices::PriceNow;
 use crate::search_facts::StationFacts;
 use crate::status_hub::ConnectorSlot;
@@ -49,10 +49,10 @@ pub struct StationSummary {
 pub struct ConnectorSummary {
     pub id: Uuid,
     pub external_id: String,
-    pub connector_type: i64,
+    pub connector_type: ConnectorType,
     #[schema(value_type = String)]
     pub power_kw: Decimal,
-    /// DC fast charging (CEC connector type 4).
+    /// DC fast charging.
     pub dc: bool,
 }
 
@@ -164,7 +164,7 @@ pub struct NearbyStation {
     pub price: Option<PriceNow>,
 }
 
-fn validate(station: &RemoteStation) -> std::result::Result<domain::geo::Coordinate, String> {
+fn validate(station: &Station) -> std::result::Result<domain::geo::Coordinate, String> {
     if station.external_id.trim().is_empty() || station.external_id.len() > 20 {
         return Err("StationID must be 1 to 20 characters".into());
     }
@@ -195,7 +195,7 @@ fn summary(station: &StationRow, connectors: &[ConnectorRow]) -> StationSummary 
                 external_id: c.external_id.clone(),
                 connector_type: c.connector_type,
                 power_kw: c.power_kw.parse().unwrap_or_default(),
-                dc: c.connector_type == 4,
+                dc: c.connector_type.is_dc(),
             })
             .collect(),
     }
@@ -209,7 +209,7 @@ impl Services {
         let connectors = repo::all_connectors(&mut conn).await?;
         let mut by_station: HashMap<Uuid, Vec<ConnectorRow>> = HashMap::new();
         for c in connectors {
-            let reading = c.status_at.map(|at| domain::station::StatusReading { status: ConnectorStatus::from_cec(c.status), observed_at: at });
+            let reading = c.status_at.map(|at| domain::station::StatusReading { status: c.status, observed_at: at });
             self.hub.register(c.id, c.station_id, reading);
             by_station.entry(c.station_id).or_default().push(c);
         }
@@ -283,7 +283,7 @@ impl Services {
     async fn write_catalog(
         &self,
         partner_id: Uuid,
-        remote: &[RemoteStation],
+        remote: &[Station],
         tariffs: &crate::prices::FetchedTariffs,
         incremental: bool,
         query_time: DateTime<Utc>,
@@ -314,7 +314,7 @@ impl Services {
                 lat: position.lat(),
                 lng: position.lng(),
                 station_type: station.station_type,
-                station_status: station.station_status,
+                station_status: station.status,
                 service_tel: station.service_tel.clone(),
                 business_hours: station.business_hours.clone(),
                 tariff: tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default()),
@@ -347,7 +347,7 @@ impl Services {
                         connector_type: c.connector_type,
                         power_kw: c.power_kw.to_string(),
                         ocpp_connector: None,
-                        status: 0,
+                        status: ConnectorStatus::Offline,
                         status_at: None,
                         detail: c.detail.clone(),
                     };
@@ -366,7 +366,7 @@ impl Services {
 
     /// The partner, if it is an approved charge-point operator: the only partners whose catalog
     /// and prices we pull.
-    pub(crate) async fn approved_operator(&self, partner_id: Uuid) -> Result<store::partners::PartnerRecord> {
+    pub(crate) async fn approved_operator(&self, partner_id: Uuid) -> Result<domain::partner::Partner> {
         let partner = self.partner(partner_id).await?;
         if partner.state != ReviewState::Approved || !partner.application.roles.is_operator() {
             return Err(Error::forbidden("only approved charge-point operators are synced", "仅同步已审核通过的运营商"));
@@ -483,7 +483,7 @@ impl Services {
         if dirty.is_empty() {
             return Ok(0);
         }
-        let mut rows: Vec<(Uuid, i64, DateTime<Utc>)> = dirty.iter().map(|(id, r)| (*id, r.status.cec_code(), r.observed_at)).collect();
+        let mut rows: Vec<(Uuid, ConnectorStatus, DateTime<Utc>)> = dirty.iter().map(|(id, r)| (*id, r.status, r.observed_at)).collect();
         // One lock order for every flush, so two flushes never deadlock each other.
         rows.sort_by_key(|r| r.0);
         let written = async {
@@ -515,8 +515,8 @@ pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc
         area_code: "440300".into(),
         lat,
         lng,
-        station_type: 1,
-        station_status: 50,
+        station_type: StationType::Public,
+        station_status: StationStatus::Operating,
         service_tel: String::new(),
         business_hours: None,
         tariff: serde_json::Value::Null,
@@ -530,10 +530,10 @@ pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc
             station_id: id,
             equipment_id: id,
             external_id: format!("{external_id}{n}"),
-            connector_type: if n == 0 { 4 } else { 3 },
+            connector_type: if n == 0 { ConnectorType::DcCable } else { ConnectorType::AcCable },
             power_kw: if n == 0 { "120".into() } else { "7".into() },
             ocpp_connector: None,
-            status: 1,
+            status: ConnectorStatus::Available,
             status_at: None,
             detail: serde_json::Value::Null,
         })

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
 use domain::order::{ChargeRecord, FailureReason, Order, OrderEvent, OrderState, Ownership, PendingCommand, RemoteState, StartChargeSeq, StopReason};
 use domain::partner::FieldError;
-use domain::settlement::{SessionAmounts, SettlementLine, ShareRule, UserPricing, user_fee};
+use domain::settlement::{DisputeKind, LedgerEntry, SessionAmounts, SettlementLine, ShareRule, Tolerance, UserPricing, reconcile, user_fee};
 use domain::tariff::{Discrepancy, PartnerDetail, PartnerTotals, validate_partner_totals};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -343,10 +343,11 @@ impl Services {
         }
     }
 
-    /// `notification_start_charge_result` and the like.
-    pub async fn on_start_result(&self, partner_id: Uuid, seq: &str, success: bool, fail_code: Option<i64>) -> Result<OrderView> {
+    /// The partner's report of how a start went: `None` when the session is charging, else why
+    /// it did not start.
+    pub async fn on_start_result(&self, partner_id: Uuid, seq: &str, failure: Option<FailureReason>) -> Result<OrderView> {
         let order = self.partner_order(partner_id, seq).await?;
-        let fail_reason = (!success).then(|| FailureReason::from_cec_start(fail_code.unwrap_or(0), None));
+        let (success, fail_reason) = (failure.is_none(), failure);
         let order = self.apply(order.id, OrderEvent::StartResultNotified { success, fail_reason }, None).await?;
         Ok(self.view(&order))
     }
@@ -620,30 +621,23 @@ mod erased {
     }
 }
 
-/// One order a partner listed for reconciliation, and what we dispute about it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListedOrder {
-    pub seq: String,
-    pub energy: Decimal,
-    pub money: Decimal,
-}
-
+/// What we dispute about one order a partner listed for us to check: why, and our figures for
+/// it (zero when we have no such order).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dispute {
     pub seq: String,
-    /// T/CEC 102 §10.10: 1 no such transaction, 2 wrong amount, 3 wrong energy.
-    pub reason: i64,
-    /// Our figures (zero when we have no such order).
-    pub energy: Decimal,
-    pub money: Decimal,
+    pub kind: DisputeKind,
+    pub energy: Energy,
+    pub money: Money,
 }
 
 impl Services {
-    /// Compares the orders a partner lists (its `check_charge_orders`) with our records of
-    /// them: a missing order, or energy / money that differ by more than 0.01, is disputed.
-    pub async fn reconcile_listed_orders(&self, partner_id: Uuid, listed: &[ListedOrder]) -> Result<Vec<Dispute>> {
+    /// Compares the orders a partner lists with our records of them, each by
+    /// [`domain::settlement::reconcile`]: a missing order, or energy / money that differ by more
+    /// than the default tolerance, is disputed — one dispute per listed order, the most serious
+    /// difference (no such order, then money, then energy), in the partner's order.
+    pub async fn reconcile_listed_orders(&self, partner_id: Uuid, listed: &[LedgerEntry]) -> Result<Vec<Dispute>> {
         self.require_operator(partner_id).await?;
-        let tolerance = Decimal::new(1, 2);
         let mut disputes = Vec::new();
         let mut conn = self.db.acquire().await?;
         for item in listed {
@@ -653,18 +647,19 @@ impl Services {
             // Our figures: the record as billed (an admin's resolution of a disputed record
             // included), nothing for a record written off. That is how the partner learns the
             // outcome of a dispute (docs/disputed-charge-records.md).
-            let ours = orders::by_seq(&mut conn, &item.seq).await?.filter(at_its_piles).and_then(|s| {
+            let ours: Option<LedgerEntry> = orders::by_seq(&mut conn, &item.order).await?.filter(at_its_piles).and_then(|s| {
                 let written_off = s.order.state == OrderState::WrittenOff;
-                s.order.record.map(|r| (r.energy.value(), if written_off { Decimal::ZERO } else { r.total_money.yuan() }))
+                s.order.record.map(|r| LedgerEntry {
+                    order: item.order.clone(),
+                    energy: r.energy,
+                    amount: if written_off { Money::ZERO } else { r.total_money },
+                })
             });
-            let dispute = match ours {
-                None => Some((1, Decimal::ZERO, Decimal::ZERO)),
-                Some((energy, money)) if (money - item.money).abs() > tolerance => Some((2, energy, money)),
-                Some((energy, money)) if (energy - item.energy).abs() > tolerance => Some((3, energy, money)),
-                Some(_) => None,
-            };
-            if let Some((reason, energy, money)) = dispute {
-                disputes.push(Dispute { seq: item.seq.clone(), reason, energy, money });
+            // Each listed order on its own: a partner listing one order twice gets two answers.
+            let differences = reconcile(ours.as_slice(), Some(std::slice::from_ref(item)), None, Tolerance::default());
+            if let Some(kind) = DisputeKind::most_serious(differences.iter().filter_map(|d| d.dispute_kind())) {
+                let (energy, money) = ours.map_or((Energy::ZERO, Money::ZERO), |o| (o.energy, o.amount));
+                disputes.push(Dispute { seq: item.order.clone(), kind, energy, money });
             }
         }
         Ok(disputes)

@@ -2,11 +2,11 @@
 //! rotation with an overlap window in which old and new both work.
 
 use chrono::{DateTime, Utc};
+use domain::partner::Partner;
 use domain::partner::Protocol;
 use serde::{Deserialize, Serialize};
 use store::Conn;
 use store::credentials::{self as repo, ApiCredential, CecCredential, CecDirection};
-use store::partners::PartnerRecord;
 use uuid::Uuid;
 
 use crate::onboarding::{Actor, audit_entry};
@@ -153,7 +153,7 @@ fn new_api_credential(services: &Services, partner_id: Uuid, now: DateTime<Utc>,
     (credential, secret)
 }
 
-fn new_cec_issued(services: &Services, partner: &PartnerRecord, now: DateTime<Utc>) -> Result<CecCredential> {
+fn new_cec_issued(services: &Services, partner: &Partner, now: DateTime<Utc>) -> Result<CecCredential> {
     let secrets = serde_json::to_vec(&CecSecretSet::generate()).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(CecCredential {
         id: Uuid::now_v7(),
@@ -170,7 +170,7 @@ fn new_cec_issued(services: &Services, partner: &PartnerRecord, now: DateTime<Ut
 
 /// Called inside the approval transaction. Re-approval after a suspension keeps the existing
 /// credentials (reinstating is a separate action), so this only issues what is missing.
-pub(crate) async fn issue_on_approval(services: &Services, conn: &mut Conn, partner: &PartnerRecord, now: DateTime<Utc>) -> Result<()> {
+pub(crate) async fn issue_on_approval(services: &Services, conn: &mut Conn, partner: &Partner, now: DateTime<Utc>) -> Result<()> {
     if repo::api_for_partner(conn, partner.id, now).await?.is_empty() {
         let (credential, _secret) = new_api_credential(services, partner.id, now, true);
         repo::insert_api(conn, &credential).await?;
@@ -203,7 +203,7 @@ impl Services {
         })
     }
 
-    fn require_approved(partner: &PartnerRecord) -> Result<()> {
+    fn require_approved(partner: &Partner) -> Result<()> {
         if partner.state.may_operate() {
             Ok(())
         } else {
@@ -346,7 +346,7 @@ impl Services {
 
     /// Every secret set a caller with this OperatorID may use now (more than one during an
     /// overlap window), with its partner. For the T/CEC 102 server adapter.
-    pub async fn cec_issued_for_operator(&self, operator_id: &str) -> Result<Option<(PartnerRecord, Vec<CecCredentialView>)>> {
+    pub async fn cec_issued_for_operator(&self, operator_id: &str) -> Result<Option<(Partner, Vec<CecCredentialView>)>> {
         let now = self.now();
         let mut conn = self.db.acquire().await?;
         let Some(partner) = store::partners::by_operator_id(&mut conn, operator_id).await? else {

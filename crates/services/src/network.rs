@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use domain::geo::Coordinate;
-use domain::station::ConnectorStatus;
+use domain::station::{ConnectorStatus, ConnectorType, EquipmentType, StationStatus, StationType};
 use domain::tariff::{Tariff, TariffPeriod};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -75,7 +75,7 @@ pub struct PileInput {
     pub power_kw: Decimal,
     /// 1 to 8.
     pub connectors: u8,
-    /// true: DC (CEC connector type 4); false: AC (type 3).
+    /// true: DC (a DC gun with cable); false: AC (an AC plug with cable).
     pub dc: bool,
 }
 
@@ -140,8 +140,8 @@ impl Services {
             area_code: input.area_code.clone(),
             lat: position.lat(),
             lng: position.lng(),
-            station_type: 1,
-            station_status: 50,
+            station_type: StationType::Public,
+            station_status: StationStatus::Operating,
             service_tel: input.service_tel.clone(),
             business_hours: Some("00:00-24:00".into()),
             tariff: tariff_json(&periods),
@@ -159,7 +159,7 @@ impl Services {
                     id: Uuid::now_v7(),
                     station_id,
                     external_id: format!("{}{:03}", input.external_id, i + 1),
-                    equipment_type: if pile.dc { 1 } else { 2 },
+                    equipment_type: if pile.dc { EquipmentType::Dc } else { EquipmentType::Ac },
                     power_kw: pile.power_kw.to_string(),
                     detail: serde_json::Value::Null,
                     ocpp_id: None,
@@ -183,10 +183,10 @@ impl Services {
                     station_id,
                     equipment_id,
                     external_id: format!("{}{:03}{:02}", input.external_id, i + 1, n),
-                    connector_type: if pile.dc { 4 } else { 3 },
+                    connector_type: if pile.dc { ConnectorType::DcCable } else { ConnectorType::AcCable },
                     power_kw: (pile.power_kw / Decimal::from(pile.connectors)).round_dp(1).to_string(),
                     ocpp_connector: Some(i64::from(n)),
-                    status: 0,
+                    status: ConnectorStatus::Offline,
                     status_at: None,
                     detail: serde_json::Value::Null,
                 };

@@ -5,7 +5,7 @@
 //! Until then the partner's user sees a session that neither progresses nor ends, and the
 //! partner cannot bill. A careful operator does not wait forever: after
 //! `Settings::offline_session_timeout` without the pile (and without a meter value for the
-//! session) we end the order ourselves — interrupted with T/CEC 102 StopReason 3 (设备故障:
+//! session) we end the order ourselves — interrupted with `StopReason::ChargerFault` (设备故障:
 //! the partner's user did not stop it, the equipment failed to report), billed on the last
 //! meter reading we have, settled, and the partner gets its one charge-end record.
 //!

@@ -4,10 +4,11 @@
 //! the partner reads the reason, fixes its application and resubmits → … Approved partners can
 //! be suspended and reinstated. Every transition is audited in the same transaction.
 
+use domain::partner::Partner;
 use domain::partner::{Application, ApplicationInput, ReviewAction, ReviewState};
 use serde::Serialize;
 use store::audit::{self, AuditEntry};
-use store::partners::{self, PartnerFilter, PartnerRecord};
+use store::partners::{self, PartnerFilter};
 use store::{Page, PageRequest};
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ impl Actor {
 /// A new registration: the record and the portal token, which is shown only this once.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Registered {
-    pub partner: PartnerRecord,
+    pub partner: Partner,
     pub portal_token: String,
 }
 
@@ -43,7 +44,7 @@ pub struct Registered {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartnerDetail {
     #[serde(flatten)]
-    pub partner: PartnerRecord,
+    pub partner: Partner,
     pub documents: Vec<store::documents::DocumentRecord>,
     pub history: Vec<AuditEntry>,
 }
@@ -79,7 +80,7 @@ impl Services {
     }
 
     /// The partner behind a portal token.
-    pub async fn partner_by_portal_token(&self, token: &str) -> Result<PartnerRecord> {
+    pub async fn partner_by_portal_token(&self, token: &str) -> Result<Partner> {
         if !token.starts_with(PORTAL_TOKEN_PREFIX) {
             return Err(Error::Unauthorized(crate::AuthFailure::InvalidToken));
         }
@@ -87,7 +88,7 @@ impl Services {
         partners::by_portal_token(&mut conn, &sha256_hex(token)).await?.ok_or(Error::Unauthorized(crate::AuthFailure::InvalidToken))
     }
 
-    pub async fn partner(&self, id: Uuid) -> Result<PartnerRecord> {
+    pub async fn partner(&self, id: Uuid) -> Result<Partner> {
         let mut conn = self.db.acquire().await?;
         partners::get(&mut conn, id).await?.ok_or(Error::not_found("partner"))
     }
@@ -100,13 +101,13 @@ impl Services {
         Ok(PartnerDetail { partner, documents, history })
     }
 
-    pub async fn list_partners(&self, filter: &PartnerFilter, page: PageRequest) -> Result<Page<PartnerRecord>> {
+    pub async fn list_partners(&self, filter: &PartnerFilter, page: PageRequest) -> Result<Page<Partner>> {
         let mut conn = self.db.acquire().await?;
         Ok(partners::list(&mut conn, filter, page).await?)
     }
 
     /// A rejected partner sends its corrected application; it goes back to review.
-    pub async fn resubmit(&self, partner_id: Uuid, input: ApplicationInput) -> Result<PartnerRecord> {
+    pub async fn resubmit(&self, partner_id: Uuid, input: ApplicationInput) -> Result<Partner> {
         let application = Application::parse(input).map_err(Error::Invalid)?;
         self.check_partner_endpoint("callback_base_url", &application.callback_base_url).await?;
         let now = self.now();
@@ -125,7 +126,7 @@ impl Services {
 
     /// Approve, reject, suspend or reinstate. Approval issues credentials the first time;
     /// suspension ends the partner's access tokens at once.
-    pub async fn review(&self, partner_id: Uuid, action: ReviewAction, actor: &Actor) -> Result<PartnerRecord> {
+    pub async fn review(&self, partner_id: Uuid, action: ReviewAction, actor: &Actor) -> Result<Partner> {
         if matches!(action, ReviewAction::Resubmit) {
             return Err(Error::forbidden("only the partner can resubmit", "只有合作商本人可以重新提交"));
         }
@@ -184,7 +185,7 @@ pub(crate) fn audit_entry(
 
 impl Services {
     /// A partner by id or by its OperatorID, for operators typing at a terminal.
-    pub async fn find_partner(&self, id_or_operator_id: &str) -> Result<PartnerRecord> {
+    pub async fn find_partner(&self, id_or_operator_id: &str) -> Result<Partner> {
         let mut conn = self.db.acquire().await?;
         let found = match Uuid::parse_str(id_or_operator_id.trim()) {
             Ok(id) => partners::get(&mut conn, id).await?,

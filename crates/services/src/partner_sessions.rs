@@ -49,7 +49,7 @@ pub struct SessionNotice {
     pub elec_money: Decimal,
     pub service_money: Decimal,
     pub total_money: Decimal,
-    /// The end of a session: its stop reason (T/CEC 102 code) and the priced lines.
+    /// The end of a session: its stop reason and the priced lines.
     pub stop_reason: Option<StopReason>,
     pub lines: Vec<FeeLine>,
 }
@@ -725,7 +725,7 @@ pub(crate) fn transaction_id(order_id: Uuid) -> i64 {
     i64::from(u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) & 0x7fff_ffff).max(1)
 }
 
-/// The T/CEC 102 stop reason for how a transaction ended.
+/// The stop reason for how a transaction ended (OCPP's reason, in our words).
 fn stop_reason(asked: bool, ocpp_reason: Option<&str>) -> StopReason {
     match (asked, ocpp_reason) {
         (true, _) | (false, Some("Remote")) => StopReason::Platform,

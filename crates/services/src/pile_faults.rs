@@ -2,9 +2,9 @@
 //!
 //! Firmware reports a fault as StatusNotification `Faulted` and then ends the transaction with
 //! a StopTransaction whose reason is often just `Other`. Taken alone, that reason would reach
-//! the partner as an operator-defined stop (T/CEC 102 StopReason 5–99), and its user would be
-//! told nothing useful. So the `Faulted` status interrupts the order first (`AbnormalStop`
-//! with StopReason 3, 设备故障, visible in the order's transitions), and the StopTransaction
+//! the partner as an operator-defined stop (`StopReason::Other`), and its user would be told
+//! nothing useful. So the `Faulted` status interrupts the order first (`AbnormalStop` with
+//! `StopReason::ChargerFault`, 设备故障, visible in the order's transitions), and the StopTransaction
 //! that follows bills it with that reason (see `pile_transaction_stopped`).
 
 use domain::order::{OrderEvent, OrderState, StopReason};

@@ -1,48 +1,14 @@
 //! What the application needs from the outside world, whatever the protocol: the `server`
-//! crate implements these with T/CEC 102 (and later OCPI, REST, OCPP) clients.
+//! crate implements these with each protocol's clients. Ports speak in domain values only.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::order::{FailureReason, StartChargeSeq};
-use domain::station::ConnectorStatus;
+use domain::partner::Partner;
+use domain::settlement::DisputeKind;
+use domain::station::{ConnectorStatus, Station};
 use domain::tariff::Tariff;
 use rust_decimal::Decimal;
-use store::partners::PartnerRecord;
-
-/// A station as a partner describes it, protocol-neutral. Coordinates are as sent (GCJ-02 for
-/// Chinese partners); the catalog converts them.
-#[derive(Debug, Clone)]
-pub struct RemoteStation {
-    pub external_id: String,
-    pub name: String,
-    pub address: String,
-    pub area_code: String,
-    pub lat_gcj02: f64,
-    pub lng_gcj02: f64,
-    pub station_type: i64,
-    pub station_status: i64,
-    pub service_tel: String,
-    pub business_hours: Option<String>,
-    pub equipment: Vec<RemoteEquipment>,
-    /// Everything the partner sent, kept for display and audit.
-    pub detail: serde_json::Value,
-}
-
-#[derive(Debug, Clone)]
-pub struct RemoteEquipment {
-    pub external_id: String,
-    pub equipment_type: i64,
-    pub power_kw: Decimal,
-    pub connectors: Vec<RemoteConnector>,
-}
-
-#[derive(Debug, Clone)]
-pub struct RemoteConnector {
-    pub external_id: String,
-    pub connector_type: i64,
-    pub power_kw: Decimal,
-    pub detail: serde_json::Value,
-}
 
 /// The synchronous answer to a start command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +24,7 @@ pub enum StopReply {
     Refused(String),
 }
 
-/// The answer to a reservation (T/CEC 102 reservation extension `query_reserve`).
+/// The answer to a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReserveReply {
     Reserved { until: DateTime<Utc> },
@@ -108,17 +74,17 @@ pub enum GatewayError {
 #[async_trait]
 pub trait OperatorGateway: Send + Sync + 'static {
     /// Stations changed since `since` (all when `None`).
-    async fn stations(&self, partner: &PartnerRecord, since: Option<DateTime<Utc>>) -> Result<Vec<RemoteStation>, GatewayError>;
+    async fn stations(&self, partner: &Partner, since: Option<DateTime<Utc>>) -> Result<Vec<Station>, GatewayError>;
     /// Current connector statuses of the given stations: (connector external id, status).
-    async fn statuses(&self, partner: &PartnerRecord, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError>;
+    async fn statuses(&self, partner: &Partner, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError>;
     /// Time-of-day prices of a connector, if the partner publishes them.
-    async fn tariff(&self, partner: &PartnerRecord, connector_id: &str) -> Result<Option<Tariff>, GatewayError>;
-    async fn start(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError>;
-    async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError>;
-    async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError>;
+    async fn tariff(&self, partner: &Partner, connector_id: &str) -> Result<Option<Tariff>, GatewayError>;
+    async fn start(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError>;
+    async fn stop(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError>;
+    async fn session(&self, partner: &Partner, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError>;
     /// Holds a connector for `minutes`; the same `seq` again returns the same reservation.
-    async fn reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError>;
-    async fn cancel_reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError>;
+    async fn reserve(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError>;
+    async fn cancel_reserve(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError>;
 }
 
 /// A pile's answer to a command.
@@ -229,19 +195,8 @@ pub trait PileControl: Send + Sync + 'static {
     async fn unlock_connector(&self, ocpp_id: &str, connector_no: i64) -> Result<UnlockReply, PileCommandError>;
 }
 
-/// Why a partner disputes one of our orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DisputeKind {
-    /// The partner has no such order.
-    NoSuchOrder,
-    AmountDiffers,
-    EnergyDiffers,
-    /// A reason of the partner's own.
-    Other,
-}
-
-/// A partner's disagreement with one of our orders (T/CEC 102 `check_charge_orders` answer),
-/// with the partner's own figures for it: what goes on the statement as "theirs".
+/// A partner's disagreement with one of our orders (its answer to our list of orders), with
+/// the partner's own figures for it: what goes on the statement as "theirs".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderDispute {
     pub seq: String,
@@ -253,9 +208,11 @@ pub struct OrderDispute {
 /// Asking a partner to check our list of its users' orders for a settlement period (flow B).
 #[async_trait]
 pub trait PartnerLedger: Send + Sync + 'static {
+    /// Whether this partner can be asked (its protocol has a way to check a list of orders).
+    fn checks_orders(&self, partner: &Partner) -> bool;
     async fn check_orders(
         &self,
-        partner: &PartnerRecord,
+        partner: &Partner,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         orders: &[domain::settlement::LedgerEntry],

@@ -4,16 +4,17 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use domain::partner::Partner;
+use domain::station::Station;
 use domain::tariff::{Tariff, TariffPeriod};
 use futures::StreamExt;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use store::partners::PartnerRecord;
 use uuid::Uuid;
 
 use crate::Services;
 use crate::catalog::{CatalogCache, StationSummary};
-use crate::ports::{OperatorGateway, RemoteStation};
+use crate::ports::OperatorGateway;
 
 /// Price queries in flight at once during a sync: enough to pull 1,000 stations' prices in
 /// seconds, few enough not to look like an attack on the partner.
@@ -22,7 +23,7 @@ const PRICE_QUERIES_IN_FLIGHT: usize = 8;
 /// One price period as our user pays it, yuan per kWh.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PeriodPrice {
-    /// Start of the period, Beijing time `HHMMSS` (T/CEC 102 `StartTime`).
+    /// Start of the period, Beijing time `HHMMSS`.
     pub start: String,
     #[schema(value_type = String, example = "0.8000")]
     pub elec_price: Decimal,
@@ -34,7 +35,7 @@ pub struct PeriodPrice {
 
 impl From<&TariffPeriod> for PeriodPrice {
     fn from(p: &TariffPeriod) -> Self {
-        Self { start: p.start.to_cec(), elec_price: p.elec_price.value(), service_price: p.service_price.value(), total_price: p.total_price().value() }
+        Self { start: p.start.hhmmss(), elec_price: p.elec_price.value(), service_price: p.service_price.value(), total_price: p.total_price().value() }
     }
 }
 
@@ -99,7 +100,7 @@ impl Services {
     /// Asks the partner for each station's prices (`query_equip_business_policy`, which the
     /// standard asks per connector: the station's first connector stands for the station). A
     /// station whose prices cannot be had keeps the prices we already know.
-    pub(crate) async fn fetch_tariffs(&self, gateway: &dyn OperatorGateway, partner: &PartnerRecord, remote: &[RemoteStation]) -> FetchedTariffs {
+    pub(crate) async fn fetch_tariffs(&self, gateway: &dyn OperatorGateway, partner: &Partner, remote: &[Station]) -> FetchedTariffs {
         // Collected first: a stream over a borrowing iterator would not be `Send` for the
         // workers' spawned tasks.
         let asks: Vec<PriceAsk> =
@@ -109,7 +110,7 @@ impl Services {
 
     /// Asks for the prices of each (station, connector) pair, [`PRICE_QUERIES_IN_FLIGHT`] at a
     /// time; shared by the catalog sync and the daily price refresh.
-    pub(crate) async fn fetch_prices(&self, gateway: &dyn OperatorGateway, partner: &PartnerRecord, asks: Vec<PriceAsk>) -> FetchedTariffs {
+    pub(crate) async fn fetch_prices(&self, gateway: &dyn OperatorGateway, partner: &Partner, asks: Vec<PriceAsk>) -> FetchedTariffs {
         let answers: Vec<_> = futures::stream::iter(asks)
             .map(|(station, connector)| async move {
                 let answer = gateway.tariff(partner, &connector).await;

@@ -17,7 +17,7 @@ use crate::status_hub::{ConnectorSlot, StatusView};
 pub struct ConnectorFacts {
     pub slot: ConnectorSlot,
     pub power_kw: Decimal,
-    /// DC fast charging (CEC connector type 4).
+    /// DC fast charging.
     pub dc: bool,
 }
 

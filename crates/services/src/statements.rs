@@ -1,32 +1,23 @@
 //! Settlement statements per partner and period: the settlement lines of both flows netted
 //! into one amount, reconciled before anyone confirms them — flow-A lines against our payments,
-//! flow-B lines against the partner's own records (its uploaded statement, else its answer to
-//! T/CEC 102 `check_charge_orders`) — and moved by finance through draft → confirmed → paid.
+//! flow-B lines against the partner's own records (its uploaded statement, else its check of our
+//! list when its protocol lets us ask) — and moved by finance through draft → confirmed → paid.
 //! A draft may be drawn up again; a confirmed statement is frozen.
 
 use chrono::{DateTime, Duration, Utc};
 use domain::money::Money;
 use domain::order::Ownership;
-use domain::partner::Protocol;
-use domain::settlement::{Difference, Flow, LedgerEntry, SettlementLine, Statement, StatementState, Tolerance, reconcile};
+use domain::settlement::{Difference, DisputeKind, Flow, LedgerEntry, PaymentEntry, SettlementLine, Statement, StatementState, Tolerance, reconcile};
 use store::statements::{self as repo, StatementRecord};
 use store::{Page, PageRequest};
 use uuid::Uuid;
 
 use crate::onboarding::{Actor, audit_entry};
-use crate::ports::{DisputeKind, OrderDispute};
+use crate::ports::OrderDispute;
 use crate::{Error, Result, Services};
 
 /// Longest period one statement may cover.
 const MAX_PERIOD_DAYS: i64 = 93;
-
-/// What our users paid (and got back) for one order.
-struct Collected {
-    /// A flow-A order: our user paid us.
-    we_collect: bool,
-    paid: Money,
-    refunded: Money,
-}
 
 /// What a statement's flow-B lines were compared with.
 #[derive(Clone, Copy)]
@@ -69,7 +60,7 @@ fn differences_for(dispute: OrderDispute, line: &SettlementLine) -> Vec<Differen
     }
     let ours = LedgerEntry { order: seq.clone(), energy: line.energy, amount: line.gross };
     let theirs = LedgerEntry { order: seq.clone(), energy, amount };
-    let found = reconcile(&[ours], &[theirs], None, Tolerance::default());
+    let found = reconcile(&[ours], Some(&[theirs]), None, Tolerance::default());
     if !found.is_empty() {
         return found;
     }
@@ -84,38 +75,39 @@ impl Services {
     pub async fn draw_up_statement(&self, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, actor: &Actor) -> Result<StatementRecord> {
         check_period(start, end)?;
         let partner = self.partner(partner_id).await?;
-        let (lines, seqs, payments) = {
+        // Our ledger of the flow-A orders our users paid us for, and the payment ledger of
+        // those orders: what succeeded, and what was paid back.
+        let (lines, seqs, collected, payments) = {
             let mut conn = self.db.acquire().await?;
             let lines = store::settlement::lines(&mut conn, partner_id, start, end).await?;
             let mut seqs = Vec::with_capacity(lines.len());
-            let mut payments = Vec::with_capacity(lines.len());
+            let mut collected = Vec::new();
+            let mut payments = Vec::new();
             for line in &lines {
                 let order = store::orders::by_id(&mut conn, line.order_id).await?.ok_or(Error::not_found("order"))?.order;
-                let records = store::payments::for_order(&mut conn, line.order_id).await?;
-                let sum = |status: &str| -> Money { records.iter().filter(|p| p.status == status).map(|p| Money::from_ten_thousandths(p.amount)).sum() };
-                let we_collect = matches!(order.ownership, Ownership::PartnerPile { .. });
-                seqs.push(order.seq.as_str().to_owned());
-                payments.push(Collected { we_collect, paid: sum("succeeded"), refunded: sum("refunded") });
+                let seq = order.seq.as_str().to_owned();
+                if line.flow == Flow::A && matches!(order.ownership, Ownership::PartnerPile { .. }) {
+                    collected.push(LedgerEntry { order: seq.clone(), energy: line.energy, amount: line.gross });
+                    for p in store::payments::for_order(&mut conn, line.order_id).await? {
+                        let amount = Money::from_ten_thousandths(p.amount);
+                        match p.status.as_str() {
+                            "succeeded" => payments.push(PaymentEntry::paid(seq.clone(), amount)),
+                            "refunded" => payments.push(PaymentEntry::refund(seq.clone(), amount)),
+                            _ => {}
+                        }
+                    }
+                }
+                seqs.push(seq);
             }
-            (lines, seqs, payments)
+            (lines, seqs, collected, payments)
         };
         let statement = Statement::for_period(partner_id, start, end, &lines);
 
-        // Flow A: every line was paid by our user, exactly.
-        let mut differences = Vec::new();
-        for ((line, seq), Collected { we_collect, paid, refunded }) in lines.iter().zip(&seqs).zip(&payments) {
-            if line.flow == Flow::A && *we_collect {
-                if !refunded.is_zero() {
-                    differences.push(Difference::RefundedToUser { order: seq.clone(), refunded: *refunded });
-                } else if paid.is_zero() {
-                    differences.push(Difference::MissingPayment { order: seq.clone() });
-                } else if *paid != line.gross {
-                    differences.push(Difference::PaymentMismatch { order: seq.clone(), ours: line.gross, paid: *paid });
-                }
-            }
-        }
+        // Flow A: every line was paid by our user, exactly (to the fen, not within a tolerance).
+        let exact = Tolerance { money: rust_decimal::Decimal::ZERO, ..Tolerance::default() };
+        let mut differences = reconcile(&collected, None, Some(&payments), exact);
         // Flow B: compared with the partner's uploaded statement for the period if there is one,
-        // else the partner checks our list over T/CEC 102.
+        // else the partner checks our list, where its protocol can (`PartnerLedger`).
         let flow_b: Vec<(LedgerEntry, &SettlementLine)> = lines
             .iter()
             .zip(&seqs)
@@ -129,9 +121,9 @@ impl Services {
         };
         let mut reconciled_with = Reconciled::Nothing;
         if let Some(theirs) = uploaded {
-            differences.extend(reconcile(&ours, &theirs, None, Tolerance::default()));
+            differences.extend(reconcile(&ours, Some(&theirs), None, Tolerance::default()));
             reconciled_with = Reconciled::PartnerStatement;
-        } else if let (false, Some(ledger), Protocol::Cec102) = (flow_b.is_empty(), &self.partner_ledger, partner.application.protocol) {
+        } else if let (false, Some(ledger)) = (flow_b.is_empty(), self.partner_ledger.as_ref().filter(|l| l.checks_orders(&partner))) {
             let disputes = ledger.check_orders(&partner, start, end, &ours).await.map_err(|e| Error::Unavailable {
                 message: format!("the partner could not check our orders: {e}; try again later, or upload the partner's statement for this period"),
                 message_zh: "合作方对账接口暂不可用，请稍后重试，或上传合作方该周期的对账单".into(),

@@ -7,13 +7,13 @@
 //! a webhook can carry are not queued for a partner without one: they would retry against an
 //! address that cannot serve them.
 
+use domain::partner::Partner;
 use domain::partner::Protocol;
 use store::Conn;
-use store::partners::PartnerRecord;
 
 use crate::{Result, Services};
 
-pub(crate) async fn webhook_target(conn: &mut Conn, partner: &PartnerRecord) -> Result<Option<String>> {
+pub(crate) async fn webhook_target(conn: &mut Conn, partner: &Partner) -> Result<Option<String>> {
     Ok(match partner.application.protocol {
         Protocol::Cec102 => store::partner_webhooks::url(conn, partner.id).await?,
         Protocol::RestApi | Protocol::Ocpi221 => Some(format!("{}/chargebridge/webhook", partner.application.callback_base_url.trim_end_matches('/'))),
@@ -22,7 +22,7 @@ pub(crate) async fn webhook_target(conn: &mut Conn, partner: &PartnerRecord) -> 
 
 impl Services {
     /// The URL our webhooks to `partner` go to; `None` if it registered none.
-    pub async fn webhook_target(&self, partner: &PartnerRecord) -> Result<Option<String>> {
+    pub async fn webhook_target(&self, partner: &Partner) -> Result<Option<String>> {
         let mut conn = self.db.acquire().await?;
         webhook_target(&mut conn, partner).await
     }

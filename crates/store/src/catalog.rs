@@ -1,10 +1,11 @@
 //! Stations, equipment (piles) and connectors: ours (`partner_id` None) and partners'.
 //!
-//! Rows carry protocol-neutral codes (the T/CEC 102 numbering, which OCPI and OCPP map onto in
-//! their adapters) and keep the full partner record in `detail` so nothing a partner sent is
-//! lost. Upserts are keyed by the partner's own identifiers.
+//! Rows carry the domain's own words for types and statuses (stored as text, see migration
+//! 0020) and keep the full partner record in `detail` so nothing a partner sent is lost.
+//! Upserts are keyed by the partner's own identifiers.
 
 use chrono::{DateTime, Utc};
+use domain::station::{ConnectorStatus, ConnectorType, EquipmentType, StationStatus, StationType};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -24,8 +25,8 @@ pub struct StationRow {
     /// WGS-84.
     pub lat: f64,
     pub lng: f64,
-    pub station_type: i64,
-    pub station_status: i64,
+    pub station_type: StationType,
+    pub station_status: StationStatus,
     pub service_tel: String,
     pub business_hours: Option<String>,
     /// Time-of-day tariff as JSON (decimal strings).
@@ -40,7 +41,7 @@ pub struct EquipmentRow {
     pub id: Uuid,
     pub station_id: Uuid,
     pub external_id: String,
-    pub equipment_type: i64,
+    pub equipment_type: EquipmentType,
     pub power_kw: String,
     pub detail: serde_json::Value,
     pub ocpp_id: Option<String>,
@@ -52,13 +53,20 @@ pub struct ConnectorRow {
     pub station_id: Uuid,
     pub equipment_id: Uuid,
     pub external_id: String,
-    pub connector_type: i64,
+    pub connector_type: ConnectorType,
     pub power_kw: String,
     pub ocpp_connector: Option<i64>,
-    /// Last known status code (T/CEC 102 numbering) and when it was observed.
-    pub status: i64,
+    /// Last known status and when it was observed.
+    pub status: ConnectorStatus,
     pub status_at: Option<DateTime<Utc>>,
     pub detail: serde_json::Value,
+}
+
+/// A column holding one of the domain's words; anything else is a corrupt row.
+fn word<T>(row: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let name = column.rsplit('.').next().unwrap_or(column);
+    let value: String = row.try_get(name)?;
+    parse(&value).ok_or_else(|| Error::Corrupt(format!("{column} = {value:?}")))
 }
 
 const STATION_COLUMNS: &str = "id, partner_id, external_id, name, address, area_code, lat, lng, station_type, station_status, \
@@ -75,8 +83,8 @@ fn station_from_row(row: &AnyRow) -> Result<StationRow> {
         area_code: row.try_get("area_code")?,
         lat: row.try_get("lat")?,
         lng: row.try_get("lng")?,
-        station_type: row.try_get("station_type")?,
-        station_status: row.try_get("station_status")?,
+        station_type: word(row, "stations.station_type", StationType::parse)?,
+        station_status: word(row, "stations.station_status", StationStatus::parse)?,
         service_tel: row.try_get("service_tel")?,
         business_hours: row.try_get("business_hours")?,
         tariff: json(row, "tariff")?,
@@ -93,7 +101,7 @@ fn equipment_from_row(row: &AnyRow) -> Result<EquipmentRow> {
         id: uuid(row, "id")?,
         station_id: uuid(row, "station_id")?,
         external_id: row.try_get("external_id")?,
-        equipment_type: row.try_get("equipment_type")?,
+        equipment_type: word(row, "equipment.equipment_type", EquipmentType::parse)?,
         power_kw: row.try_get("power_kw")?,
         detail: json(row, "detail")?,
         ocpp_id: row.try_get("ocpp_id")?,
@@ -108,10 +116,10 @@ fn connector_from_row(row: &AnyRow) -> Result<ConnectorRow> {
         station_id: uuid(row, "station_id")?,
         equipment_id: uuid(row, "equipment_id")?,
         external_id: row.try_get("external_id")?,
-        connector_type: row.try_get("connector_type")?,
+        connector_type: word(row, "connectors.connector_type", ConnectorType::parse)?,
         power_kw: row.try_get("power_kw")?,
         ocpp_connector: row.try_get("ocpp_connector")?,
-        status: row.try_get("status")?,
+        status: word(row, "connectors.status", ConnectorStatus::parse)?,
         status_at: row.try_get::<Option<i64>, _>("status_at")?.map(from_millis),
         detail: json(row, "detail")?,
     })
@@ -146,8 +154,8 @@ pub async fn upsert_station(conn: &mut Conn, s: &StationRow) -> Result<Uuid> {
         .bind(&s.area_code)
         .bind(s.lat)
         .bind(s.lng)
-        .bind(s.station_type)
-        .bind(s.station_status)
+        .bind(s.station_type.as_str())
+        .bind(s.station_status.as_str())
         .bind(&s.service_tel)
         .bind(s.business_hours.as_deref())
         .bind(s.tariff.to_string())
@@ -176,7 +184,7 @@ pub async fn upsert_equipment(conn: &mut Conn, e: &EquipmentRow) -> Result<Uuid>
         Some(id) => {
             sqlx::query("UPDATE equipment SET equipment_type=$2, power_kw=$3, detail=$4 WHERE id=$1")
                 .bind(&id)
-                .bind(e.equipment_type)
+                .bind(e.equipment_type.as_str())
                 .bind(&e.power_kw)
                 .bind(e.detail.to_string())
                 .execute(&mut *conn)
@@ -188,7 +196,7 @@ pub async fn upsert_equipment(conn: &mut Conn, e: &EquipmentRow) -> Result<Uuid>
                 .bind(e.id.to_string())
                 .bind(e.station_id.to_string())
                 .bind(&e.external_id)
-                .bind(e.equipment_type)
+                .bind(e.equipment_type.as_str())
                 .bind(&e.power_kw)
                 .bind(e.detail.to_string())
                 .bind(e.ocpp_id.as_deref())
@@ -212,7 +220,7 @@ pub async fn upsert_connector(conn: &mut Conn, c: &ConnectorRow) -> Result<Uuid>
         Some(id) => {
             sqlx::query("UPDATE connectors SET connector_type=$2, power_kw=$3, ocpp_connector=$4, detail=$5 WHERE id=$1")
                 .bind(&id)
-                .bind(c.connector_type)
+                .bind(c.connector_type.as_str())
                 .bind(&c.power_kw)
                 .bind(c.ocpp_connector)
                 .bind(c.detail.to_string())
@@ -229,10 +237,10 @@ pub async fn upsert_connector(conn: &mut Conn, c: &ConnectorRow) -> Result<Uuid>
             .bind(c.station_id.to_string())
             .bind(c.equipment_id.to_string())
             .bind(&c.external_id)
-            .bind(c.connector_type)
+            .bind(c.connector_type.as_str())
             .bind(&c.power_kw)
             .bind(c.ocpp_connector)
-            .bind(c.status)
+            .bind(c.status.as_str())
             .bind(c.status_at.map(to_millis))
             .bind(c.detail.to_string())
             .execute(&mut *conn)
@@ -287,11 +295,11 @@ pub async fn connector_by_external(conn: &mut Conn, partner_id: Option<Uuid>, ex
 }
 
 /// Write-behind of the status hub: the latest status of many connectors in one transaction.
-pub async fn save_statuses(conn: &mut Conn, statuses: &[(Uuid, i64, DateTime<Utc>)]) -> Result<()> {
+pub async fn save_statuses(conn: &mut Conn, statuses: &[(Uuid, ConnectorStatus, DateTime<Utc>)]) -> Result<()> {
     for (id, status, at) in statuses {
         sqlx::query("UPDATE connectors SET status = $2, status_at = $3 WHERE id = $1 AND (status_at IS NULL OR status_at <= $3)")
             .bind(id.to_string())
-            .bind(status)
+            .bind(status.as_str())
             .bind(to_millis(*at))
             .execute(&mut *conn)
             .await?;

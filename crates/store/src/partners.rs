@@ -3,27 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use domain::credit_code::CreditCode;
-use domain::partner::{Application, Contact, PartnerRoles, Protocol, ReviewState};
-use serde::Serialize;
+use domain::partner::{Application, Contact, Partner, PartnerRoles, Protocol, ReviewState};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::error::on_unique;
 use crate::{Conn, Error, Page, PageRequest, Result, from_millis, to_millis};
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct PartnerRecord {
-    pub id: Uuid,
-    pub operator_id: String,
-    #[serde(flatten)]
-    pub application: Application,
-    pub state: ReviewState,
-    /// Why it was rejected or suspended; shown to the partner.
-    pub state_reason: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 const COLUMNS: &str = "id, operator_id, company_name, credit_code, contact_name, contact_phone, \
     contact_email, roles, protocol, callback_base_url, state, state_reason, created_at, updated_at";
@@ -32,13 +18,13 @@ fn corrupt(what: &str, value: &str) -> Error {
     Error::Corrupt(format!("partners.{what} = {value:?}"))
 }
 
-fn from_row(row: &AnyRow) -> Result<PartnerRecord> {
+fn from_row(row: &AnyRow) -> Result<Partner> {
     let id: String = row.try_get("id")?;
     let roles: String = row.try_get("roles")?;
     let protocol: String = row.try_get("protocol")?;
     let state: String = row.try_get("state")?;
     let credit_code: String = row.try_get("credit_code")?;
-    Ok(PartnerRecord {
+    Ok(Partner {
         id: Uuid::parse_str(&id).map_err(|_| corrupt("id", &id))?,
         operator_id: row.try_get("operator_id")?,
         application: Application {
@@ -118,17 +104,17 @@ pub async fn transition(conn: &mut Conn, id: Uuid, from: ReviewState, to: Review
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Option<PartnerRecord>> {
+pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Option<Partner>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM partners WHERE id=$1"));
     sqlx::query(sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_portal_token(conn: &mut Conn, token_hash: &str) -> Result<Option<PartnerRecord>> {
+pub async fn by_portal_token(conn: &mut Conn, token_hash: &str) -> Result<Option<Partner>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM partners WHERE portal_token_hash=$1"));
     sqlx::query(sql).bind(token_hash).fetch_optional(conn).await?.as_ref().map(from_row).transpose()
 }
 
-pub async fn by_operator_id(conn: &mut Conn, operator_id: &str) -> Result<Option<PartnerRecord>> {
+pub async fn by_operator_id(conn: &mut Conn, operator_id: &str) -> Result<Option<Partner>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM partners WHERE operator_id=$1"));
     sqlx::query(sql).bind(operator_id).fetch_optional(conn).await?.as_ref().map(from_row).transpose()
 }
@@ -142,7 +128,7 @@ pub struct PartnerFilter {
 }
 
 /// Newest first, filtered and paged.
-pub async fn list(conn: &mut Conn, filter: &PartnerFilter, page: PageRequest) -> Result<Page<PartnerRecord>> {
+pub async fn list(conn: &mut Conn, filter: &PartnerFilter, page: PageRequest) -> Result<Page<Partner>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR protocol = $2) \
         AND ($3 IS NULL OR LOWER(company_name) LIKE $3 OR LOWER(credit_code) LIKE $3 OR LOWER(operator_id) LIKE $3)";
     let pattern = filter.search.as_ref().map(|s| format!("%{}%", s.trim().to_lowercase()));

@@ -9,17 +9,17 @@ use cec::{CecClient, ClientError};
 use chrono::{DateTime, Utc};
 use domain::money::{Energy, Money};
 use domain::order::{FailureReason, StartChargeSeq};
+use domain::partner::Partner;
+use domain::partner::Protocol;
+use domain::settlement::DisputeKind;
 use domain::settlement::LedgerEntry;
-use domain::station::ConnectorStatus;
+use domain::station::{Connector, ConnectorStatus, Equipment, Station};
 use domain::tariff::{Tariff, TariffPeriod};
 use services::Services;
-use services::ports::{
-    CancelReserveReply, DisputeKind, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, RemoteConnector, RemoteEquipment, RemoteStation, ReserveReply,
-    SessionReport, StartReply, StopReply,
-};
-use store::partners::PartnerRecord;
+use services::ports::{CancelReserveReply, GatewayError, OperatorGateway, OrderDispute, PartnerLedger, ReserveReply, SessionReport, StartReply, StopReply};
 
 use super::clients::PartnerClients;
+use super::codes;
 
 pub struct CecOperatorGateway {
     clients: PartnerClients,
@@ -31,7 +31,7 @@ impl CecOperatorGateway {
         Self { clients: PartnerClients::new(services, http), page_size: 50 }
     }
 
-    async fn client(&self, partner: &PartnerRecord) -> Result<Arc<CecClient>, GatewayError> {
+    async fn client(&self, partner: &Partner) -> Result<Arc<CecClient>, GatewayError> {
         self.clients.get(partner.id).await
     }
 }
@@ -40,33 +40,33 @@ fn map_error(e: ClientError) -> GatewayError {
     if e.outcome_unknown() { GatewayError::NoAnswer(e.to_string()) } else { GatewayError::Refused(e.to_string()) }
 }
 
-fn remote_station(s: StationInfo) -> RemoteStation {
+fn remote_station(s: StationInfo) -> Station {
     let detail = serde_json::to_value(&s).unwrap_or_default();
-    RemoteStation {
+    Station {
         external_id: s.station_id,
         name: s.station_name,
         address: s.address,
         area_code: s.area_code,
         lat_gcj02: s.station_lat.value().try_into().unwrap_or(f64::NAN),
         lng_gcj02: s.station_lng.value().try_into().unwrap_or(f64::NAN),
-        station_type: s.station_type.code(),
-        station_status: s.station_status.code(),
+        station_type: codes::station_type(s.station_type),
+        status: codes::station_status(s.station_status),
         service_tel: s.service_tel,
         business_hours: s.busine_hours,
         equipment: s
             .equipment_infos
             .into_iter()
-            .map(|e| RemoteEquipment {
+            .map(|e| Equipment {
                 external_id: e.equipment_id,
-                equipment_type: e.equipment_type.code(),
+                equipment_type: codes::equipment_type(e.equipment_type),
                 power_kw: e.power.value(),
                 connectors: e
                     .connector_infos
                     .into_iter()
-                    .map(|c| RemoteConnector {
+                    .map(|c| Connector {
                         detail: serde_json::to_value(&c).unwrap_or_default(),
                         external_id: c.connector_id,
-                        connector_type: c.connector_type.code(),
+                        connector_type: codes::connector_type(c.connector_type),
                         power_kw: c.power.value(),
                     })
                     .collect(),
@@ -78,7 +78,7 @@ fn remote_station(s: StationInfo) -> RemoteStation {
 
 #[async_trait]
 impl OperatorGateway for CecOperatorGateway {
-    async fn stations(&self, partner: &PartnerRecord, since: Option<DateTime<Utc>>) -> Result<Vec<RemoteStation>, GatewayError> {
+    async fn stations(&self, partner: &Partner, since: Option<DateTime<Utc>>) -> Result<Vec<Station>, GatewayError> {
         let client = self.client(partner).await?;
         let mut stations = Vec::new();
         let mut page = 1;
@@ -94,18 +94,13 @@ impl OperatorGateway for CecOperatorGateway {
         Ok(stations)
     }
 
-    async fn statuses(&self, partner: &PartnerRecord, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError> {
+    async fn statuses(&self, partner: &Partner, station_ids: &[String]) -> Result<Vec<(String, ConnectorStatus)>, GatewayError> {
         let client = self.client(partner).await?;
         let reply = client.call(&QueryStationStatus { station_ids: station_ids.to_vec() }).await.map_err(map_error)?;
-        Ok(reply
-            .station_status_infos
-            .into_iter()
-            .flat_map(|s| s.connector_status_infos)
-            .map(|c| (c.connector_id, ConnectorStatus::from_cec(c.status.code())))
-            .collect())
+        Ok(reply.station_status_infos.into_iter().flat_map(|s| s.connector_status_infos).map(|c| (c.connector_id, codes::connector_status(c.status))).collect())
     }
 
-    async fn tariff(&self, partner: &PartnerRecord, connector_id: &str) -> Result<Option<Tariff>, GatewayError> {
+    async fn tariff(&self, partner: &Partner, connector_id: &str) -> Result<Option<Tariff>, GatewayError> {
         let client = self.client(partner).await?;
         let seq = Seq27::generate(client.config().operator_id.as_str(), Utc::now(), rand::random::<u32>());
         let reply = client.call(&QueryEquipBusinessPolicy { equip_biz_seq: seq, connector_id: connector_id.into() }).await.map_err(map_error)?;
@@ -122,7 +117,7 @@ impl OperatorGateway for CecOperatorGateway {
         Tariff::new(periods).map(Some).map_err(|e| GatewayError::Refused(format!("price periods: {e}")))
     }
 
-    async fn start(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError> {
+    async fn start(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<StartReply, GatewayError> {
         let client = self.client(partner).await?;
         let reply = client
             .call(&QueryStartCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into(), qr_code: String::new() })
@@ -130,11 +125,11 @@ impl OperatorGateway for CecOperatorGateway {
             .map_err(map_error)?;
         Ok(match reply.succ_stat {
             SuccStat::Success => StartReply::Accepted,
-            _ => StartReply::Refused(FailureReason::from_cec_start(reply.fail_reason, None)),
+            _ => StartReply::Refused(codes::start_failure(reply.fail_reason, None)),
         })
     }
 
-    async fn stop(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError> {
+    async fn stop(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<StopReply, GatewayError> {
         let client = self.client(partner).await?;
         let reply =
             client.call(&QueryStopCharge { start_charge_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
@@ -145,7 +140,7 @@ impl OperatorGateway for CecOperatorGateway {
         })
     }
 
-    async fn reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError> {
+    async fn reserve(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str, minutes: u32) -> Result<ReserveReply, GatewayError> {
         let client = self.client(partner).await?;
         let request = QueryReserve { reserve_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into(), minutes: i64::from(minutes) };
         let reply = match client.call(&request).await {
@@ -167,7 +162,7 @@ impl OperatorGateway for CecOperatorGateway {
         })
     }
 
-    async fn cancel_reserve(&self, partner: &PartnerRecord, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError> {
+    async fn cancel_reserve(&self, partner: &Partner, seq: &StartChargeSeq, connector_id: &str) -> Result<CancelReserveReply, GatewayError> {
         let client = self.client(partner).await?;
         let reply = client.call(&QueryCancelReserve { reserve_seq: Seq27(seq.as_str().into()), connector_id: connector_id.into() }).await.map_err(map_error)?;
         Ok(match (reply.succ_stat, reply.fail_reason) {
@@ -178,7 +173,7 @@ impl OperatorGateway for CecOperatorGateway {
         })
     }
 
-    async fn session(&self, partner: &PartnerRecord, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError> {
+    async fn session(&self, partner: &Partner, seq: &StartChargeSeq) -> Result<SessionReport, GatewayError> {
         let client = self.client(partner).await?;
         let r = client.call(&QueryEquipChargeStatus { start_charge_seq: Seq27(seq.as_str().into()) }).await.map_err(map_error)?;
         Ok(match r.start_charge_seq_stat {
@@ -195,12 +190,7 @@ impl OperatorGateway for CecOperatorGateway {
 
 /// One `DisputeOrders` entry (§9.12): its reason (§10.10) and the partner's own figures.
 fn order_dispute(d: DisputeOrder) -> Result<OrderDispute, GatewayError> {
-    let kind = match d.dispute_reason {
-        1 => DisputeKind::NoSuchOrder,
-        2 => DisputeKind::AmountDiffers,
-        3 => DisputeKind::EnergyDiffers,
-        _ => DisputeKind::Other,
-    };
+    let kind: DisputeKind = codes::dispute_kind(d.dispute_reason);
     let energy = Energy::kwh(d.total_power.value())
         .map_err(|e| GatewayError::Refused(format!("the dispute of order {} carries an invalid TotalPower: {e}", d.start_charge_seq)))?;
     Ok(OrderDispute { seq: d.start_charge_seq.0, kind, energy, amount: Money::new(d.total_money.value()) })
@@ -208,9 +198,14 @@ fn order_dispute(d: DisputeOrder) -> Result<OrderDispute, GatewayError> {
 
 #[async_trait]
 impl PartnerLedger for CecOperatorGateway {
+    /// `check_charge_orders` is asked of T/CEC 102 partners only.
+    fn checks_orders(&self, partner: &Partner) -> bool {
+        partner.application.protocol == Protocol::Cec102
+    }
+
     async fn check_orders(
         &self,
-        partner: &PartnerRecord,
+        partner: &Partner,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         orders: &[LedgerEntry],

@@ -3,6 +3,7 @@
 //! operator side (partners use our piles) with its outbound notifications.
 
 mod clients;
+mod codes;
 mod directory;
 mod errors;
 mod gateway;

@@ -53,7 +53,7 @@ pub fn charge_status(notice: &SessionNotice, connector: ConnectorStatus, now: Da
     ChargeStatus {
         start_charge_seq_stat: seq_stat(notice.state),
         connector_id: notice.connector.clone(),
-        connector_status: ConnectorStatusCode::from_code(connector.cec_code()),
+        connector_status: super::codes::connector_status_code(connector),
         start_time: notice.started_at.unwrap_or(notice.at),
         total_power: notice.energy_kwh.into(),
         elec_money: money(notice.elec_money),
@@ -86,7 +86,7 @@ pub fn charge_order(notice: &SessionNotice) -> ChargeOrderInfo {
         total_elec_money: notice.elec_money.into(),
         total_sevice_money: notice.service_money.into(),
         total_money: notice.total_money.into(),
-        stop_reason: StopReason::from_code(notice.stop_reason.map_or(0, |r| r.cec_code())),
+        stop_reason: notice.stop_reason.map_or(StopReason::User, super::codes::stop_reason_code),
         sum_period: Some(details.len() as i64),
         charge_details: details,
     }

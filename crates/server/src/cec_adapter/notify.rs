@@ -60,7 +60,7 @@ impl CecNotifier {
             let request = NotificationStationStatus {
                 connector_status_info: ConnectorStatusInfo {
                     connector_id: notice.connector,
-                    status: ConnectorStatusCode::from_code(notice.status.cec_code()),
+                    status: super::codes::connector_status_code(notice.status),
                     park_status: None,
                     lock_status: None,
                 },

@@ -8,13 +8,14 @@ use cec::messages::*;
 use cec::server::{Caller, OperatorHandler};
 use chrono::Utc;
 use domain::geo::Coordinate;
-use domain::station::ConnectorStatus;
+use domain::station::{ConnectorStatus, NationalStandard};
 use rust_decimal::Decimal;
 use services::Services;
 use services::open_network::VisibleStation;
 use services::partner_sessions::{PartnerStart, PartnerStop, StartRefusal};
 use services::pile_reservations::{CancelAnswer, ReserveFailure, ReserveOutcome};
 
+use super::codes;
 use super::errors::to_handler;
 use super::notices;
 use uuid::Uuid;
@@ -48,8 +49,8 @@ fn station_info(services: &Services, visible: &VisibleStation, reservations: boo
         address: s.address.clone(),
         station_tel: None,
         service_tel: s.service_tel.clone(),
-        station_type: StationType::from_code(s.station_type),
-        station_status: StationStatus::from_code(s.station_status),
+        station_type: codes::station_type_code(s.station_type),
+        station_status: codes::station_status_code(s.station_status),
         park_nums: 0,
         station_lng: dec(gcj.map_or(s.lng, |g| g.lng()), 6).into(),
         station_lat: dec(gcj.map_or(s.lat, |g| g.lat()), 6).into(),
@@ -74,23 +75,24 @@ fn station_info(services: &Services, visible: &VisibleStation, reservations: boo
                 manufacturer_name: None,
                 equipment_model: None,
                 production_date: None,
-                equipment_type: EquipmentType::from_code(e.equipment_type),
+                equipment_type: codes::equipment_type_code(e.equipment_type),
                 connector_infos: connectors
                     .iter()
                     .map(|c| {
                         let power: Decimal = c.power_kw.parse().unwrap_or_default();
-                        let dc = c.connector_type == 4;
+                        let dc = c.connector_type.is_dc();
                         let (upper, lower) = if dc { (750, 200) } else { (220, 220) };
                         ConnectorInfo {
                             connector_id: c.external_id.clone(),
                             connector_name: None,
-                            connector_type: ConnectorType::from_code(c.connector_type),
+                            connector_type: codes::connector_type_code(c.connector_type),
                             voltage_upper_limits: upper,
                             voltage_lower_limits: lower,
                             current: if dc { 250 } else { 32 },
                             power: power.into(),
                             park_no: None,
-                            national_standard: 2,
+                            // We do not record the edition: written as the current one.
+                            national_standard: codes::national_standard_code(NationalStandard::Unspecified),
                         }
                     })
                     .collect(),
@@ -144,7 +146,7 @@ impl OperatorHandler for OperatorAdapter {
                     .flat_map(|(_, cs)| cs)
                     .map(|c| ConnectorStatusInfo {
                         connector_id: c.external_id.clone(),
-                        status: ConnectorStatusCode::from_code(self.services.own_connector_status(c.id).cec_code()),
+                        status: codes::connector_status_code(self.services.own_connector_status(c.id)),
                         park_status: None,
                         lock_status: None,
                     })
@@ -235,7 +237,7 @@ impl OperatorHandler for OperatorAdapter {
         let policy_infos: Vec<PolicyInfo> = tariff
             .periods()
             .iter()
-            .map(|p| PolicyInfo { start_time: p.start.to_cec(), elec_price: p.elec_price.value().into(), sevice_price: p.service_price.value().into() })
+            .map(|p| PolicyInfo { start_time: p.start.hhmmss(), elec_price: p.elec_price.value().into(), sevice_price: p.service_price.value().into() })
             .collect();
         Ok(QueryEquipBusinessPolicyResponse {
             equip_biz_seq: req.equip_biz_seq,

@@ -5,14 +5,14 @@ use cec::error::HandlerError;
 use cec::messages::*;
 use cec::server::{Caller, PlatformHandler};
 use domain::money::{AmountError, Energy, Money, UnitPrice};
-use domain::order::{RemoteState, StopReason};
-use domain::station::ConnectorStatus;
+use domain::settlement::LedgerEntry;
 use domain::tariff::{PartnerDetail, PartnerTotals};
 use services::Services;
-use services::charging::{ListedOrder, PartnerChargeOrder, RecordVerdict};
+use services::charging::{PartnerChargeOrder, RecordVerdict};
 use services::reservations::ReservationEnd;
 use uuid::Uuid;
 
+use super::codes;
 use super::errors::to_handler;
 
 pub struct PlatformAdapter {
@@ -48,7 +48,7 @@ impl PlatformHandler for PlatformAdapter {
         let partner = partner_id(caller)?;
         // Status comes from operators only, and each reaches only its own connectors.
         self.services.require_operator(partner).await.map_err(to_handler)?;
-        let known = self.services.report_status(Some(partner), &info.connector_id, ConnectorStatus::from_cec(info.status.code()), self.services.now());
+        let known = self.services.report_status(Some(partner), &info.connector_id, codes::connector_status(info.status), self.services.now());
         // Status 1: discarded (a connector we do not know yet); the partner must not retry.
         Ok(NotificationStationStatusResponse { status: if known { 0 } else { 1 } })
     }
@@ -59,10 +59,9 @@ impl PlatformHandler for PlatformAdapter {
         req: NotificationStartChargeResult,
     ) -> Result<NotificationStartChargeResultResponse, HandlerError> {
         let success = req.start_charge_seq_stat == StartChargeSeqStat::Charging;
-        self.services
-            .on_start_result(partner_id(caller)?, req.start_charge_seq.as_str(), success, (!success).then_some(req.start_charge_seq_stat.code()))
-            .await
-            .map_err(to_handler)?;
+        // A start that did not reach "charging" reads its state code as a start FailReason.
+        let failure = (!success).then(|| codes::start_failure(req.start_charge_seq_stat.code(), None));
+        self.services.on_start_result(partner_id(caller)?, req.start_charge_seq.as_str(), failure).await.map_err(to_handler)?;
         Ok(NotificationStartChargeResultResponse { start_charge_seq: req.start_charge_seq, succ_stat: SuccStat::Success, fail_reason: 0 })
     }
 
@@ -71,7 +70,7 @@ impl PlatformHandler for PlatformAdapter {
             .on_charge_status(
                 partner_id(caller)?,
                 req.start_charge_seq.as_str(),
-                RemoteState::from_cec(req.start_charge_seq_stat.code()),
+                codes::remote_state(req.start_charge_seq_stat),
                 Some(energy("TotalPower", req.total_power)?.value()),
                 req.total_money.map(|m| money("TotalMoney", m)).transpose()?.map(Money::yuan),
                 Some(req.soc.value()),
@@ -118,7 +117,7 @@ impl PlatformHandler for PlatformAdapter {
                 total: money("TotalMoney", req.total_money)?,
             },
             details,
-            stop_reason: StopReason::from_cec(req.stop_reason.code()),
+            stop_reason: codes::stop_reason(req.stop_reason),
         };
         let verdict = self.services.on_charge_order(partner_id(caller)?, record).await.map_err(to_handler)?;
         Ok(ChargeOrderInfoResponse {
@@ -129,12 +128,12 @@ impl PlatformHandler for PlatformAdapter {
     }
 
     async fn check_charge_orders(&self, caller: &Caller, req: CheckChargeOrders) -> Result<CheckChargeOrdersResponse, HandlerError> {
-        let listed: Vec<ListedOrder> = req
+        let listed: Vec<LedgerEntry> = req
             .charge_orders
             .iter()
             .map(|o| {
-                let energy = energy("TotalPower", o.total_power)?.value();
-                Ok(ListedOrder { seq: o.start_charge_seq.as_str().into(), energy, money: money("TotalMoney", o.total_money)?.yuan() })
+                let energy = energy("TotalPower", o.total_power)?;
+                Ok(LedgerEntry { order: o.start_charge_seq.as_str().into(), energy, amount: money("TotalMoney", o.total_money)? })
             })
             .collect::<Result<_, HandlerError>>()?;
         let disputes = self.services.reconcile_listed_orders(partner_id(caller)?, &listed).await.map_err(to_handler)?;
@@ -142,9 +141,9 @@ impl PlatformHandler for PlatformAdapter {
             .iter()
             .map(|d| DisputeOrder {
                 start_charge_seq: Seq27(d.seq.clone()),
-                total_power: d.energy.into(),
-                total_money: d.money.into(),
-                dispute_reason: d.reason,
+                total_power: d.energy.value().into(),
+                total_money: d.money.yuan().into(),
+                dispute_reason: codes::dispute_reason(d.kind),
             })
             .collect();
         Ok(CheckChargeOrdersResponse {
@@ -152,8 +151,8 @@ impl PlatformHandler for PlatformAdapter {
             start_time: req.start_time,
             end_time: req.end_time,
             total_dispute_order: dispute_orders.len() as i64,
-            total_dispute_power: disputes.iter().map(|d| d.energy).sum::<rust_decimal::Decimal>().into(),
-            total_dispute_money: disputes.iter().map(|d| d.money).sum::<rust_decimal::Decimal>().into(),
+            total_dispute_power: disputes.iter().map(|d| d.energy.value()).sum::<rust_decimal::Decimal>().into(),
+            total_dispute_money: disputes.iter().map(|d| d.money.yuan()).sum::<rust_decimal::Decimal>().into(),
             dispute_orders,
         })
     }

@@ -5,12 +5,13 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::Response;
+use domain::partner::Partner;
 use domain::partner::{Protocol, ReviewAction, ReviewState};
 use serde::Deserialize;
 use services::Error;
 use services::admin_auth::AdminSession;
 use services::onboarding::{Actor, PartnerDetail};
-use store::partners::{PartnerFilter, PartnerRecord};
+use store::partners::PartnerFilter;
 use store::{Page, PageRequest};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -80,8 +81,8 @@ pub(crate) fn page_request(page: Option<u32>, per_page: Option<u32>) -> Result<P
 
 /// Partners, newest first, filtered and paged.
 #[utoipa::path(get, path = "/partners", tag = "admin", security(("admin_session" = [])), params(ListParams),
-    responses((status = 200, body = Page<PartnerRecord>), (status = 422, body = ErrorBody)))]
-async fn list_partners(State(state): State<AppState>, _admin: Admin, Query(params): Query<ListParams>) -> ApiResult<Json<Page<PartnerRecord>>> {
+    responses((status = 200, body = Page<Partner>), (status = 422, body = ErrorBody)))]
+async fn list_partners(State(state): State<AppState>, _admin: Admin, Query(params): Query<ListParams>) -> ApiResult<Json<Page<Partner>>> {
     let filter = PartnerFilter {
         state: params
             .state
@@ -110,36 +111,36 @@ pub struct ReasonRequest {
     pub reason: String,
 }
 
-async fn act(state: &AppState, admin: Admin, id: Uuid, action: ReviewAction) -> ApiResult<Json<PartnerRecord>> {
+async fn act(state: &AppState, admin: Admin, id: Uuid, action: ReviewAction) -> ApiResult<Json<Partner>> {
     Ok(Json(state.services.review(id, action, &Actor::Admin(admin.0)).await?))
 }
 
 /// Approve (审核通过): credentials are issued.
 #[utoipa::path(post, path = "/partners/{id}/approve", tag = "admin", security(("admin_session" = [])),
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not in review")))]
-async fn approve(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<PartnerRecord>> {
+    responses((status = 200, body = Partner), (status = 409, body = ErrorBody, description = "not in review")))]
+async fn approve(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<Partner>> {
     act(&state, admin, id, ReviewAction::Approve).await
 }
 
 /// Reject with a reason the partner reads (审核不通过).
 #[utoipa::path(post, path = "/partners/{id}/reject", tag = "admin", security(("admin_session" = [])), request_body = ReasonRequest,
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not in a state to do this"),
+    responses((status = 200, body = Partner), (status = 409, body = ErrorBody, description = "not in a state to do this"),
         (status = 422, body = ErrorBody, description = "the reason is missing, too short or too long")))]
-async fn reject(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<PartnerRecord>> {
+async fn reject(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<Partner>> {
     act(&state, admin, id, ReviewAction::Reject { reason: r.reason }).await
 }
 
 /// Suspend an approved partner: its tokens stop working at once.
 #[utoipa::path(post, path = "/partners/{id}/suspend", tag = "admin", security(("admin_session" = [])), request_body = ReasonRequest,
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not in a state to do this"),
+    responses((status = 200, body = Partner), (status = 409, body = ErrorBody, description = "not in a state to do this"),
         (status = 422, body = ErrorBody, description = "the reason is missing, too short or too long")))]
-async fn suspend(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<PartnerRecord>> {
+async fn suspend(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>, Json(r): Json<ReasonRequest>) -> ApiResult<Json<Partner>> {
     act(&state, admin, id, ReviewAction::Suspend { reason: r.reason }).await
 }
 
 #[utoipa::path(post, path = "/partners/{id}/reinstate", tag = "admin", security(("admin_session" = [])),
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody)))]
-async fn reinstate(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<PartnerRecord>> {
+    responses((status = 200, body = Partner), (status = 409, body = ErrorBody)))]
+async fn reinstate(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>) -> ApiResult<Json<Partner>> {
     act(&state, admin, id, ReviewAction::Reinstate).await
 }
 

@@ -5,9 +5,9 @@
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use domain::partner::Partner;
 use services::oauth::PartnerPrincipal;
 use services::{AuthFailure, Error};
-use store::partners::PartnerRecord;
 
 use super::AppState;
 use super::error::ApiError;
@@ -40,7 +40,7 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// A partner using the portal with the token it got at registration.
-pub struct PortalPartner(pub PartnerRecord);
+pub struct PortalPartner(pub Partner);
 
 impl FromRequestParts<AppState> for PortalPartner {
     type Rejection = ApiError;

@@ -5,12 +5,12 @@
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use domain::partner::ApplicationInput;
+use domain::partner::Partner;
 use serde::{Deserialize, Serialize};
 use services::Error;
 use services::credentials::{CecPeerInput, CecPeerView, CredentialKind, CredentialsView};
 use services::onboarding::{Actor, Registered};
 use store::documents::DocumentRecord;
-use store::partners::PartnerRecord;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -34,7 +34,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
 #[derive(Serialize, ToSchema)]
 pub struct PortalView {
     #[serde(flatten)]
-    pub partner: PartnerRecord,
+    pub partner: Partner,
     pub documents: Vec<DocumentRecord>,
 }
 
@@ -56,9 +56,9 @@ async fn me(State(state): State<AppState>, PortalPartner(partner): PortalPartner
 
 /// Resubmit a corrected application after a rejection (重新提交).
 #[utoipa::path(put, path = "/partners/me", tag = "portal", security(("portal_token" = [])), request_body = ApplicationInput,
-    responses((status = 200, body = PartnerRecord), (status = 409, body = ErrorBody, description = "not rejected"),
+    responses((status = 200, body = Partner), (status = 409, body = ErrorBody, description = "not rejected"),
               (status = 422, body = ErrorBody)))]
-async fn resubmit(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Json(input): Json<ApplicationInput>) -> ApiResult<Json<PartnerRecord>> {
+async fn resubmit(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Json(input): Json<ApplicationInput>) -> ApiResult<Json<Partner>> {
     Ok(Json(state.services.resubmit(partner.id, input).await?))
 }
 
