@@ -208,7 +208,8 @@ pub struct ReserveRequest {
 /// Reserve a connector (预约充电枪). The hold is an order in state `reserved` until
 /// `reserved_until`; starting on that connector uses it.
 #[utoipa::path(post, path = "/reservations", tag = "app", security(("user_session" = [])), request_body = ReserveRequest,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorBody, description = "connector not free, or a reservation is already held"), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = OrderView), (status = 404, body = ErrorBody, description = "no such connector"),
+              (status = 409, body = ErrorBody, description = "connector not free, or a reservation is already held"), (status = 422, body = ErrorBody)))]
 async fn reserve(State(state): State<AppState>, User(user): User, Json(r): Json<ReserveRequest>) -> ApiResult<(StatusCode, Json<OrderView>)> {
     Ok((StatusCode::CREATED, Json(state.services.reserve(&user, r.connector_id, r.minutes.unwrap_or(15)).await?)))
 }

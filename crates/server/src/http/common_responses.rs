@@ -10,9 +10,17 @@ pub struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
                 add_common(operation);
+            }
+            // The per-address limit in front of password and secret checks answers before them.
+            if let Some(post) = item.post.as_mut().filter(|_| super::login_limits::GUARDED.contains(&path.as_str())) {
+                let response = ResponseBuilder::new()
+                    .description("too many attempts from this address; retry after the time the message gives")
+                    .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+                    .build();
+                post.responses.responses.entry("429".to_owned()).or_insert(RefOr::T(response));
             }
         }
     }

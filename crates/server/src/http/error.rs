@@ -4,6 +4,7 @@
 //! so a partner's code can branch on `code` and a person can read either language.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -126,6 +127,13 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => Self(crate::http::json_fields::syntax_error(&e)),
             other => Self(Error::Malformed(other.body_text())),
         }
+    }
+}
+
+/// A multipart body that is not one (no boundary, wrong content type) is malformed, like bad JSON.
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        Self(Error::Malformed(rejection.body_text()))
     }
 }
 
