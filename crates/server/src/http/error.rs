@@ -62,7 +62,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NoAnswer { .. } => StatusCode::GATEWAY_TIMEOUT,
-        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::TooManyAttempts { .. } | Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         e if e.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -101,7 +101,7 @@ impl IntoResponse for ApiError {
         if unavailable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
-        if let Error::TooManyAttempts { retry_after_secs } = e {
+        if let Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } = e {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
         }
         if let Error::Unauthorized(failure) = e {

@@ -67,7 +67,9 @@ impl FromRequestParts<AppState> for PartnerToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(Self(state.services.authenticate_partner(token).await?))
+        let principal = state.services.authenticate_partner(token).await?;
+        state.services.check_partner_rate(&principal.client_id)?;
+        Ok(Self(principal))
     }
 }
 
