@@ -122,7 +122,8 @@ async fn credentials(State(state): State<AppState>, PortalPartner(partner): Port
 
 #[derive(Deserialize, ToSchema)]
 pub struct RotateRequest {
-    /// `api` (REST client credentials) or `cec` (T/CEC 102 secrets we issued).
+    /// `api` (REST client credentials), `cec` (T/CEC 102 secrets we issued) or `webhook` (the
+    /// key our webhooks are signed with: the previous one signs too through the overlap window).
     pub kind: CredentialKind,
 }
 
