@@ -31,6 +31,13 @@ const ASSETS: &[Asset] = &[
     asset!("/assets/i18n.js", JS, "assets/i18n.js"),
     asset!("/assets/dom.js", JS, "assets/dom.js"),
     asset!("/assets/landing.js", JS, "assets/landing.js"),
+    asset!("/portal", HTML, "portal.html"),
+    asset!("/assets/api.js", JS, "assets/api.js"),
+    asset!("/assets/forms.js", JS, "assets/forms.js"),
+    asset!("/assets/credit-code.js", JS, "assets/credit-code.js"),
+    asset!("/assets/application-form.js", JS, "assets/application-form.js"),
+    asset!("/assets/credentials.js", JS, "assets/credentials.js"),
+    asset!("/assets/portal.js", JS, "assets/portal.js"),
 ];
 
 /// Scripts and styles only from us; documents shown inline come as `blob:` URLs made from
