@@ -38,6 +38,9 @@ const ASSETS: &[Asset] = &[
     asset!("/assets/application-form.js", JS, "assets/application-form.js"),
     asset!("/assets/credentials.js", JS, "assets/credentials.js"),
     asset!("/assets/portal.js", JS, "assets/portal.js"),
+    asset!("/admin", HTML, "admin.html"),
+    asset!("/assets/admin.js", JS, "assets/admin.js"),
+    asset!("/assets/admin-partner.js", JS, "assets/admin-partner.js"),
 ];
 
 /// Scripts and styles only from us; documents shown inline come as `blob:` URLs made from
