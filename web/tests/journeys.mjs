@@ -1,20 +1,21 @@
 // The review journey of issue 14 through the web pages, as the people in the seeds do it:
 // a partner registers in the portal (after an invalid credit code is pointed out, in both
 // languages) and uploads its licence; an admin sees the licence inline and rejects with a
-// reason; the partner reads the reason, fixes and resubmits; the admin approves; the partner
-// sees its API secret once (a reload no longer shows it) and its test webhook is acknowledged.
+// reason; the partner reads the reason, uploads the missing permit (a PDF) and resubmits; the
+// admin sees the PDF inline and approves; the partner sees its API secret once (a reload no
+// longer shows it) and its test webhook is acknowledged.
 //
 //   BASE_URL=http://127.0.0.1:8080 ADMIN_PASSWORD=… node journeys.mjs
 //   SCREENSHOT_DIR=../../docs/screenshots …   also writes screenshots in both languages
 
-import { BASE_URL, hidden, launch, licenceImage, newPage, screenshots, scriptErrors, sees, step, switchLanguage } from './lib.mjs';
+import { BASE_URL, hidden, launch, licenceImage, newPage, permitPdf, screenshots, scriptErrors, sees, step, switchLanguage } from './lib.mjs';
 import { startReceiver } from './webhook-receiver.mjs';
 
 const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
 if (!ADMIN_PASSWORD) throw new Error('ADMIN_PASSWORD is required');
 
 const COMPANY = '深圳示例充电科技有限公司';
-const REASON = '营业执照照片不清晰，请上传清晰的扫描件 / the licence photo is unreadable';
+const REASON = '请补充上传经营许可 / please upload the operating permit as well';
 
 const browser = await launch();
 const receiver = await startReceiver();
@@ -22,6 +23,7 @@ try {
   const partner = await newPage(browser);
   const admin = await newPage(browser);
   const licence = await licenceImage(browser);
+  const permit = await permitPdf(browser);
   const reg = partner.locator('#register-form');
 
   await step('landing page links the portal and the console', async () => {
@@ -89,9 +91,11 @@ try {
   await step('an admin signs in (a wrong password is refused) and finds the partner in review', async () => {
     await admin.goto(`${BASE_URL}/admin`);
     await sees(admin.locator('h1:visible'), 'Sign in');
+    await admin.getByLabel('Username').fill('admin');
     await admin.getByLabel('Password').fill('not the password');
     await admin.getByRole('button', { name: 'Sign in' }).click();
     await sees(admin.locator('#login-form .form-error'));
+    await admin.getByLabel('Username').fill('admin');
     await admin.getByLabel('Password').fill(ADMIN_PASSWORD);
     await admin.getByRole('button', { name: 'Sign in' }).click();
     await sees(admin.locator('h1:visible'), 'Partners');
@@ -119,6 +123,10 @@ try {
     await sees(partner.locator('#state-badge'), 'Rejected');
     await sees(partner.locator('#reason'), REASON);
     await screenshots(partner, 'portal-rejected');
+    await partner.getByLabel('Document type').selectOption('operating_permit');
+    await partner.getByLabel('File').setInputFiles({ name: 'permit.pdf', mimeType: 'application/pdf', buffer: permit });
+    await partner.getByRole('button', { name: 'Upload' }).click();
+    await sees(partner.locator('#documents'), 'permit.pdf');
     const phone = partner.locator('#fix-contact_phone');
     await phone.fill('075588886666');
     await partner.getByRole('button', { name: 'Resubmit for review' }).click();
@@ -127,9 +135,11 @@ try {
     await hidden(partner.locator('#reason-box'));
   });
 
-  await step('the admin approves', async () => {
+  await step('the admin sees the permit (PDF) inline and approves', async () => {
     await admin.reload();
     await sees(admin.locator('#partner .badge'), 'In review');
+    await sees(admin.locator('figure.document').filter({ hasText: 'permit.pdf' }), 'Operating permit');
+    await sees(admin.locator('figure.document object[type="application/pdf"]'));
     await admin.getByRole('button', { name: 'Approve' }).click();
     await sees(admin.locator('.notice-ok:visible'), 'the partner is now “Approved”');
   });

@@ -84,3 +84,12 @@ export async function licenceImage(browser) {
   await page.close();
   return png;
 }
+
+/** A one-page PDF printed by the browser: the "operating permit" a partner uploads. */
+export async function permitPdf(browser) {
+  const page = await browser.newPage();
+  await page.setContent('<h1>经营许可 Operating permit</h1><p>深圳示例充电科技有限公司 (test document)</p>');
+  const pdf = await page.pdf({ format: 'A5' });
+  await page.close();
+  return pdf;
+}
