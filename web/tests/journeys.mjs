@@ -168,13 +168,23 @@ try {
     await sees(partner.locator('.once code'), 'cbs_');
   });
 
-  await step('the portal is usable at 375 px', async () => {
+  await step('the portal is usable at 375 px, labelled and by keyboard', async () => {
     const small = await newPage(browser, 375);
     await small.goto(`${BASE_URL}/portal`);
     await sees(small.locator('h1:visible'), 'Register as a partner');
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     if (overflow > 0) throw new Error(`the portal is ${overflow} px wider than a 375 px screen`);
     await screenshots(small, 'portal-register-375');
+    const unlabelled = await small.evaluate(() =>
+      [...document.querySelectorAll('input, select, textarea')].filter((e) => !e.labels?.length && !e.getAttribute('aria-label')).map((e) => e.id || e.name),
+    );
+    if (unlabelled.length) throw new Error(`form controls without a label: ${unlabelled.join(', ')}`);
+    // Keyboard only: from the company name, Tab walks the form in order and Enter submits it.
+    await small.locator('#reg-company_name').focus();
+    await small.keyboard.press('Tab');
+    if ((await small.evaluate(() => document.activeElement.id)) !== 'reg-credit_code') throw new Error('Tab does not lead to the credit code');
+    await small.keyboard.press('Enter');
+    await sees(small.locator('#reg-company_name-error'), 'is required');
   });
 
   if (scriptErrors.length) throw new Error(`script errors:\n${scriptErrors.join('\n')}`);

@@ -51,6 +51,8 @@ pub fn router() -> Router {
     let mut router = Router::new().route("/", get(|| async { Redirect::to("/welcome") }));
     for asset in ASSETS.iter().filter(|a| !a.path.starts_with("/assets/")) {
         router = router.route(asset.path, get(move |headers: HeaderMap| async move { serve(asset, &headers) }));
+        // People type `/portal/` too.
+        router = router.route(&format!("{}/", asset.path), get(move || async move { Redirect::permanent(asset.path) }));
     }
     router.route("/assets/{file}", get(asset_file))
 }
@@ -125,6 +127,9 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         assert_eq!(response.headers()[header::LOCATION], "/welcome");
         assert_eq!(get("/assets/nope.js", &[]).await.status(), StatusCode::NOT_FOUND);
+        let response = get("/portal/", &[]).await;
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(response.headers()[header::LOCATION], "/portal");
     }
 
     #[test]
