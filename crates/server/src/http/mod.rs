@@ -21,6 +21,7 @@ mod pile_commands;
 mod portal;
 mod portal_webhooks;
 mod statements;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +121,7 @@ pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: 
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .with_state(state.clone())
         .merge(protocols)
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), login_limits::by_address))
         .layer(axum::middleware::from_fn_with_state(state, ops::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
