@@ -1,6 +1,6 @@
 //! In-memory spatial index for "stations near me".
 //!
-//! A uniform grid of 0.02° cells (≈2.2 km north–south) keyed by cell; a query visits only the
+//! A uniform grid of 0.01° cells (≈1.1 km north–south) keyed by cell; a query visits only the
 //! cells that intersect the search radius, then measures exact great-circle distances. With
 //! 100,000 stations a 5 km query touches a few dozen cells and a few hundred stations, far
 //! cheaper than a database round trip, and the index is rebuilt from the store at start.
@@ -17,7 +17,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use uuid::Uuid;
 
-const CELL_DEGREES: f64 = 0.02;
+const CELL_DEGREES: f64 = 0.01;
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Length of one degree of latitude (and of longitude at the equator).
 const METRES_PER_DEGREE: f64 = EARTH_RADIUS_M * std::f64::consts::PI / 180.0;

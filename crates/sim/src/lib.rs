@@ -5,3 +5,4 @@ pub mod cec_emsp;
 mod directory;
 mod energy_meter;
 pub mod piles;
+pub mod rest_emsp;

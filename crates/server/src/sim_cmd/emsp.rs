@@ -1,6 +1,7 @@
 //! `chargebridge sim emsp`: a partner platform with its own users speaking T/CEC 102 (the
 //! partner of flow B) as its own process: it pulls our stations, follows their status (pulled
 //! once, then pushed by us), and optionally lets a user charge on a free connector now and then.
+//! With `--protocol rest` it does the same through our partner REST API (`rest_emsp`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,19 +15,32 @@ use sim::cec_emsp::{EmspConfig, EmspSimulator, PlatformLink};
 
 use super::peer;
 
+/// The protocol the simulated platform integrates with.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmspProtocol {
+    /// T/CEC 102 envelopes, both directions.
+    Cec,
+    /// Our partner REST API with OAuth2 and signed webhooks.
+    Rest,
+}
+
 #[derive(Args, Debug)]
 pub struct EmspArgs {
+    /// `cec` (T/CEC 102) or `rest` (our partner REST API).
+    #[arg(long, value_enum, default_value = "cec")]
+    pub protocol: EmspProtocol,
     /// Where it receives our notifications (port 0 = any free port; the URL is printed).
     #[arg(long, default_value = "127.0.0.1:9002")]
     pub bind: SocketAddr,
-    /// Its 9-character OperatorID, as the platform registered it.
-    #[arg(long)]
-    pub operator_id: String,
+    /// Its 9-character OperatorID, as the platform registered it (T/CEC 102 only).
+    #[arg(long, required_if_eq("protocol", "cec"))]
+    pub operator_id: Option<String>,
     /// The platform it uses, e.g. http://127.0.0.1:8080 (no `/evcs/…`).
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub platform_url: String,
-    /// JSON with the T/CEC 102 secrets the platform issued to this partner: the answer of
-    /// `GET /api/portal/v1/partners/me/credentials`, or one of its `cec_issued` entries.
+    /// The answer of `GET /api/portal/v1/partners/me/credentials` saved as is (the first one,
+    /// which shows the API secret): T/CEC 102 takes its `cec_issued` secrets (or one such
+    /// entry), REST its `api` client and `webhook_secret`.
     #[arg(long)]
     pub platform_credentials: PathBuf,
     /// JSON with the secrets it issues to the platform (what an earlier run printed); random
@@ -51,8 +65,12 @@ pub struct EmspArgs {
 }
 
 pub async fn run(args: EmspArgs) -> anyhow::Result<()> {
-    ensure!(args.operator_id.len() == 9 && args.operator_id.chars().all(|c| c.is_ascii_alphanumeric()), "--operator-id is 9 letters or digits");
-    let operator_id = args.operator_id.to_ascii_uppercase();
+    if args.protocol == EmspProtocol::Rest {
+        return super::rest_emsp::run(args).await;
+    }
+    let operator_id = args.operator_id.clone().unwrap_or_default();
+    ensure!(operator_id.len() == 9 && operator_id.chars().all(|c| c.is_ascii_alphanumeric()), "--operator-id is 9 letters or digits");
+    let operator_id = operator_id.to_ascii_uppercase();
     let issued = peer::read_issued(&args.platform_credentials, &operator_id)?;
     let secrets = peer::own_secrets(args.secrets_file.as_deref())?;
     let link = PlatformLink {

@@ -8,6 +8,7 @@ mod cpo;
 mod emsp;
 mod peer;
 pub mod piles;
+mod rest_emsp;
 
 use clap::Subcommand;
 
@@ -17,7 +18,8 @@ pub enum SimCommand {
     Piles(piles::PilesArgs),
     /// A T/CEC 102 charge-point operator platform (flow A partner) with a generated catalog.
     Cpo(cpo::CpoArgs),
-    /// A T/CEC 102 partner platform (flow B) that pulls our stations and follows their status.
+    /// A partner platform (flow B) that pulls our stations and follows their status, over
+    /// T/CEC 102 or (`--protocol rest`) our partner REST API.
     Emsp(emsp::EmspArgs),
 }
 
