@@ -54,11 +54,17 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
 impl Deliverer for WebhookDeliverer {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let partner = self.services.partner(message.partner_id).await.map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        // REST partners get flow-B events in the partner API's words (`session.started`, …).
+        let rendered = match partner.application.protocol {
+            Protocol::RestApi => crate::http::partner_emsp::events::render(&self.services, message).await.map_err(DeliveryError::Retry)?,
+            _ => None,
+        };
+        let (kind, data) = rendered.unwrap_or_else(|| (message.kind.clone(), message.payload.clone()));
         let body = serde_json::json!({
             "id": message.id,
-            "kind": message.kind,
+            "kind": kind,
             "created_at": message.created_at,
-            "data": message.payload,
+            "data": data,
         })
         .to_string();
         let timestamp = self.services.now().timestamp();
@@ -71,7 +77,7 @@ impl Deliverer for WebhookDeliverer {
             .post(&url)
             .timeout(std::time::Duration::from_secs(10))
             .header("content-type", "application/json")
-            .header("x-chargebridge-event", &message.kind)
+            .header("x-chargebridge-event", &kind)
             .header("x-chargebridge-delivery", message.id.to_string())
             .header("x-chargebridge-signature", signature(&self.services.webhook_secret(partner.id), timestamp, &body))
             .body(body)
