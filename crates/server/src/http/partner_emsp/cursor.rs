@@ -12,7 +12,10 @@ pub fn encode<T: Serialize>(position: &T) -> String {
 }
 
 pub fn decode<T: DeserializeOwned>(cursor: &str) -> Result<T, Error> {
-    let bad = || Error::invalid("cursor", "the cursor is not one we gave out; pass `next_cursor` as received", "cursor 无效，请原样传回上一页的 next_cursor");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
-    serde_json::from_slice(&bytes).map_err(|_| bad())
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| invalid())?;
+    serde_json::from_slice(&bytes).map_err(|_| invalid())
+}
+
+pub fn invalid() -> Error {
+    Error::invalid("cursor", "the cursor is not one we gave out; pass `next_cursor` as received", "cursor 无效，请原样传回上一页的 next_cursor")
 }

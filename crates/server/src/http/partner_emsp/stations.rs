@@ -23,6 +23,8 @@ use crate::http::extract::{PartnerToken, Path, Query};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
+/// Far beyond any station count; keeps offsets well inside `i64`.
+const MAX_OFFSET: i64 = 1_000_000_000;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -207,8 +209,12 @@ pub async fn list_stations(
         Some(c) => cursor::decode::<Position>(c)?,
         None => Position { offset: 0, limit: q.limit.unwrap_or(DEFAULT_LIMIT), since: q.updated_since },
     };
-    if !(1..=MAX_LIMIT).contains(&position.limit) || position.offset < 0 || position.offset % position.limit != 0 {
+    if !(1..=MAX_LIMIT).contains(&position.limit) {
         return Err(Error::invalid("limit", format!("limit must be 1–{MAX_LIMIT}"), format!("limit 须在 1–{MAX_LIMIT} 之间")).into());
+    }
+    // Only positions we could have handed out (a decoded cursor is still the caller's input).
+    if !(0..=MAX_OFFSET).contains(&position.offset) || position.offset % position.limit != 0 {
+        return Err(cursor::invalid().into());
     }
     let partner = principal.partner_id;
     let page = position.offset / position.limit + 1;
