@@ -95,10 +95,11 @@ struct World {
     /// The platform partner's access token.
     token: String,
     receiver: Arc<Receiver>,
+    partner_id: String,
 }
 
-/// A partner of our REST API registered, approved and holding a token: `(token, webhook secret)`.
-async fn join(app: &TestApp, admin: &str, credit_code: &str, roles: &str, callback: &str) -> (String, String) {
+/// A partner of our REST API registered, approved and holding a token: `(token, webhook secret, partner id)`.
+async fn join(app: &TestApp, admin: &str, credit_code: &str, roles: &str, callback: &str) -> (String, String, String) {
     let mut form = application(credit_code);
     form["roles"] = json!(roles);
     form["protocol"] = json!("rest_api");
@@ -110,7 +111,7 @@ async fn join(app: &TestApp, admin: &str, credit_code: &str, roles: &str, callba
     let (client_id, secret) = (creds["api"][0]["client_id"].as_str().unwrap(), creds["api"][0]["client_secret"].as_str().unwrap());
     let (status, token) = app.token(client_id, secret).await;
     assert_eq!(status, 200, "{token}");
-    (token["access_token"].as_str().unwrap().to_owned(), creds["webhook_secret"].as_str().unwrap().to_owned())
+    (token["access_token"].as_str().unwrap().to_owned(), creds["webhook_secret"].as_str().unwrap().to_owned(), id)
 }
 
 async fn world(backend: Backend) -> World {
@@ -133,7 +134,7 @@ async fn world(backend: Backend) -> World {
 
     let receiver = Arc::new(Receiver::default());
     let callback = start_receiver(receiver.clone()).await;
-    let (token, webhook_secret) = join(&app, &admin, CODE_B, "platform", &callback).await;
+    let (token, webhook_secret, partner_id) = join(&app, &admin, CODE_B, "platform", &callback).await;
     *receiver.secret.lock().unwrap() = Some(webhook_secret);
 
     let mut config = common::fleet_config(&app, &created);
@@ -141,7 +142,7 @@ async fn world(backend: Backend) -> World {
     config.power_w = 120_000;
     let fleet = PileFleet::start(config);
     assert!(fleet.wait_all_online(WAIT).await, "the pile connects");
-    World { app, fleet, admin, token, receiver }
+    World { app, fleet, admin, token, receiver, partner_id }
 }
 
 impl World {
@@ -202,7 +203,14 @@ fn connectors(station: &Value) -> Vec<String> {
         .collect()
 }
 
-on_both_backends!(pull_start_stop_and_webhooks, stations_page_by_cursor_with_etags, another_partners_session_is_not_found, cpo_token_is_refused);
+on_both_backends!(
+    pull_start_stop_and_webhooks,
+    stations_page_by_cursor_with_etags,
+    another_partners_session_is_not_found,
+    cpo_token_is_refused,
+    reservation_held_cancelled_and_taken_by_a_start,
+    the_contract_documents_the_emsp_surface
+);
 
 async fn stations_page_by_cursor_with_etags(backend: Backend) {
     let w = world(backend).await;
@@ -366,7 +374,7 @@ async fn another_partners_session_is_not_found(backend: Backend) {
     assert_eq!(status, 202, "{session}");
     let id = session["id"].as_str().unwrap();
 
-    let (theirs, _) = join(&w.app, &w.admin, CODE_C, "platform", "http://127.0.0.1:9").await;
+    let (theirs, _, _) = join(&w.app, &w.admin, CODE_C, "platform", "http://127.0.0.1:9").await;
     let (status, body) = w.app.get(&format!("{API}/sessions/{id}"), Some(&theirs)).await;
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
     let (status, body) = w.app.post(&format!("{API}/sessions/{id}/stop"), Some(&theirs), &json!({})).await;
@@ -396,7 +404,7 @@ async fn another_partners_session_is_not_found(backend: Backend) {
 
 async fn cpo_token_is_refused(backend: Backend) {
     let w = world(backend).await;
-    let (cpo, _) = join(&w.app, &w.admin, CODE_A, "operator", "http://127.0.0.1:9").await;
+    let (cpo, _, _) = join(&w.app, &w.admin, CODE_A, "operator", "http://127.0.0.1:9").await;
     for path in ["/stations", "/stations/CB0001", "/connectors/status?ids=x", "/sessions?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z"] {
         let (status, body) = w.app.get(&format!("{API}{path}"), Some(&cpo)).await;
         assert_eq!((status, body["error"]["code"].as_str()), (403, Some("insufficient_scope")), "{path}: {body}");
@@ -417,4 +425,97 @@ async fn cpo_token_is_refused(backend: Backend) {
     let (status, _) = w.get("/stations").await;
     assert_eq!(status, 200);
     w.finish().await;
+}
+
+async fn reservation_held_cancelled_and_taken_by_a_start(backend: Backend) {
+    let w = world(backend).await;
+    let (_, station) = w.get("/stations/CB0001").await;
+    let connector = connectors(&station)[0].clone();
+    w.status_is(&connector, "available").await;
+    let reserve = |key: &'static str, minutes: i64| {
+        let request = w.app.http.post(w.app.url(&format!("{API}/reservations"))).bearer_auth(&w.token).header("Idempotency-Key", key);
+        let body = json!({"connector_id": connector, "minutes": minutes});
+        async move { common::read(request.json(&body).send().await.unwrap()).await }
+    };
+    // Not in the partner's terms yet.
+    let (status, body) = reserve("hold-0", 15).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let terms = format!("/api/admin/v1/partners/{}/terms", w.partner_id);
+    let (_, mut current) = w.app.get(&terms, Some(&w.admin)).await;
+    current["open"]["reservations"] = json!(true);
+    let (status, saved) = w.app.put(&terms, Some(&w.admin), &current).await;
+    assert_eq!(status, 200, "{saved}");
+
+    // Held, then released.
+    let (status, held) = reserve("hold-1", 15).await;
+    assert_eq!((status, held["state"].as_str()), (201, Some("reserved")), "{held}");
+    let id = held["id"].as_str().unwrap().to_owned();
+    w.status_is(&connector, "reserved").await;
+    let (status, again) = reserve("hold-1", 15).await;
+    assert_eq!((status, again["id"].as_str()), (201, Some(id.as_str())), "the same key answers the same hold: {again}");
+    let (status, busy) = reserve("hold-2", 15).await;
+    assert_eq!((status, busy["error"]["code"].as_str()), (409, Some("connector_busy")), "{busy}");
+    let delete = |id: String| {
+        let request = w.app.http.delete(w.app.url(&format!("{API}/reservations/{id}"))).bearer_auth(&w.token);
+        async move { common::read(request.send().await.unwrap()).await }
+    };
+    let (status, body) = delete(id.clone()).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, body) = delete(id.clone()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("reservation_not_active")), "{body}");
+    let (status, _) = delete(uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(status, 404);
+    w.status_is(&connector, "available").await;
+
+    // Held again, and our start on it takes the hold over: `reservation.used`, then the session.
+    let (status, held) = reserve("hold-3", 15).await;
+    assert_eq!(status, 201, "{held}");
+    let reservation = held["id"].as_str().unwrap().to_owned();
+    w.status_is(&connector, "reserved").await;
+    let (status, session, _) = w.start(Some("start-on-hold"), &json!({"connector_id": connector})).await;
+    assert_eq!(status, 202, "{session}");
+    w.webhook(session["id"].as_str().unwrap(), "session.started").await;
+    let mut used = Vec::new();
+    for _ in 0..200 {
+        used = w.receiver.events("reservation.").into_iter().filter(|e| e["data"]["reservation_id"] == reservation.as_str()).collect();
+        if !used.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(used.iter().map(|e| e["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["reservation.used"], "{used:?}");
+    w.finish().await;
+}
+
+/// What the contract fuzzer relies on: every operation of the surface is in the document with
+/// its refusals and bounds, and the webhook events have schemas.
+async fn the_contract_documents_the_emsp_surface(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (status, doc) = app.get("/openapi.json", None).await;
+    assert_eq!(status, 200);
+    let op = |path: &str, method: &str| doc["paths"][format!("{API}{path}")][method].clone();
+    let start = op("/sessions", "post");
+    for code in ["202", "400", "401", "403", "404", "409", "422"] {
+        assert!(start["responses"].get(code).is_some(), "POST /sessions documents {code}: {start}");
+    }
+    let list = op("/stations", "get");
+    assert!(list["responses"].get("304").is_some(), "{list}");
+    let limit = list["parameters"].as_array().unwrap().iter().find(|p| p["name"] == "limit").unwrap().clone();
+    assert_eq!((limit["schema"]["minimum"].as_i64(), limit["schema"]["maximum"].as_i64()), (Some(1), Some(200)), "{limit}");
+    for (path, method) in [
+        ("/stations/{station_id}", "get"),
+        ("/connectors/status", "get"),
+        ("/connectors/status", "post"),
+        ("/sessions", "get"),
+        ("/sessions/{id}", "get"),
+        ("/sessions/{id}/stop", "post"),
+        ("/reservations", "post"),
+        ("/reservations/{id}", "delete"),
+    ] {
+        assert!(op(path, method)["responses"].get("403").is_some(), "{method} {path} documents 403");
+    }
+    for schema in ["WebhookEvent", "SessionEvent", "ConnectorStatusEvent", "ReservationEvent"] {
+        assert!(doc["components"]["schemas"].get(schema).is_some(), "{schema} is published");
+    }
+    app.cleanup().await;
 }

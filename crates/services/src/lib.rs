@@ -18,6 +18,7 @@ pub mod daily_checks;
 pub mod delivery;
 pub mod disputes;
 pub mod documents;
+pub mod emsp_reservations;
 pub mod emsp_sessions;
 pub mod endpoints;
 pub mod geo_index;

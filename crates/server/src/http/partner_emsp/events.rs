@@ -15,6 +15,7 @@
 //! | `session.stop_result`, failure         | `session.stop_failed`       |
 //! | `session.charge_record`                | `session.charge_record`     |
 //! | `station.connector_status`             | `connector.status_changed`  |
+//! | `session.reserve_result`               | `reservation.expired`, `reservation.used`, `reservation.cancelled`, `reservation.failed` |
 
 use chrono::{DateTime, Utc};
 use domain::order::OrderState;
@@ -23,16 +24,18 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use services::Services;
 use services::partner_sessions::{CHARGE_RECORD, CHARGE_STATUS, START_RESULT, STOP_RESULT, SessionNotice};
+use services::pile_reservations::{RESERVE_RESULT, ReserveNotice};
 use services::status_push::{CONNECTOR_STATUS, ConnectorNotice};
 use store::outbox::OutboxMessage;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use super::reservations::outcome_word;
 use super::sessions::ChargeRecordView;
 
 /// The event schemas, published in the OpenAPI document's components.
 #[derive(OpenApi)]
-#[openapi(components(schemas(WebhookEvent, SessionEvent, FeeLineView, ConnectorStatusEvent, ChargeRecordView)))]
+#[openapi(components(schemas(WebhookEvent, SessionEvent, FeeLineView, ConnectorStatusEvent, ReservationEvent, ChargeRecordView)))]
 pub struct EventCatalogue;
 
 /// The body of every webhook: `POST {callback_base_url}/chargebridge/webhook`, signed in
@@ -44,7 +47,8 @@ pub struct WebhookEvent {
     pub id: Uuid,
     /// `session.started`, `session.failed`, `session.progress`, `session.stopped`,
     /// `session.stop_failed`, `session.charge_record` (data: `SessionEvent`) or
-    /// `connector.status_changed` (data: `ConnectorStatusEvent`).
+    /// `connector.status_changed` (data: `ConnectorStatusEvent`), `reservation.expired`,
+    /// `reservation.used`, `reservation.cancelled`, `reservation.failed` (data: `ReservationEvent`).
     pub kind: String,
     pub created_at: DateTime<Utc>,
     #[schema(value_type = Object)]
@@ -103,6 +107,23 @@ pub struct ConnectorStatusEvent {
     pub at: DateTime<Utc>,
 }
 
+/// `data` of the `reservation.*` events: a hold that ended without the partner asking.
+#[derive(Serialize, ToSchema)]
+pub struct ReservationEvent {
+    /// Our reservation id (as answered by `POST /reservations`).
+    pub reservation_id: Uuid,
+    pub connector_id: String,
+    /// `expired`, `used` (a start of this partner took the hold over), `cancelled` or `failed`.
+    pub outcome: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Our order id of the order numbered `seq`.
+async fn order_of(services: &Services, seq: &str) -> Result<domain::order::Order, String> {
+    let mut conn = services.db.acquire().await.map_err(|e| e.to_string())?;
+    Ok(store::orders::by_seq(&mut conn, seq).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no order {seq}"))?.order)
+}
+
 /// The webhook `kind` and `data` of `message` for a REST partner; `None` for messages sent as
 /// they are (settlement and other notices already in this API's words). `Err` when the message
 /// cannot be read now (retried).
@@ -118,10 +139,7 @@ pub async fn render(services: &Services, message: &OutboxMessage) -> Result<Opti
                 (STOP_RESULT, false) => "session.stop_failed",
                 _ => "session.charge_record",
             };
-            let order = {
-                let mut conn = services.db.acquire().await.map_err(|e| e.to_string())?;
-                store::orders::by_seq(&mut conn, &notice.seq).await.map_err(|e| e.to_string())?.ok_or_else(|| format!("no order {}", notice.seq))?.order
-            };
+            let order = order_of(services, &notice.seq).await?;
             let final_record = kind == "session.charge_record";
             let event = SessionEvent {
                 session_id: order.id,
@@ -154,6 +172,13 @@ pub async fn render(services: &Services, message: &OutboxMessage) -> Result<Opti
             let notice: ConnectorNotice = serde_json::from_value(message.payload.clone()).map_err(|e| format!("status notice: {e}"))?;
             let event = ConnectorStatusEvent { connector_id: notice.connector, station_id: notice.station, status: notice.status, at: notice.at };
             ("connector.status_changed", serde_json::to_value(event).map_err(|e| e.to_string())?)
+        }
+        RESERVE_RESULT => {
+            let notice: ReserveNotice = serde_json::from_value(message.payload.clone()).map_err(|e| format!("reservation notice: {e}"))?;
+            let order = order_of(services, &notice.seq).await?;
+            let outcome = outcome_word(notice.outcome);
+            let event = ReservationEvent { reservation_id: order.id, connector_id: notice.connector, outcome: outcome.to_owned(), at: notice.at };
+            return Ok(Some((format!("reservation.{outcome}"), serde_json::to_value(event).map_err(|e| e.to_string())?)));
         }
         _ => return Ok(None),
     };

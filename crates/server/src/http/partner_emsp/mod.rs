@@ -8,7 +8,9 @@
 
 mod cursor;
 pub(crate) mod events;
+mod idempotent;
 mod refusal;
+mod reservations;
 mod sessions;
 mod stations;
 mod statuses;
@@ -30,4 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::start_session, sessions::list_sessions))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::stop_session))
+        .routes(routes!(reservations::reserve))
+        .routes(routes!(reservations::cancel_reservation))
 }

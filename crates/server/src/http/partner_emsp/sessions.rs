@@ -3,28 +3,24 @@
 //! once (202); what the pile then does arrives as webhooks (`session.started`, …).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::order::{ChargeRecord, Order, OrderState, StopReason};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use services::Error;
-use services::idempotency::KeyClaim;
 use services::partner_sessions::{PartnerStart, PartnerStop, SessionNotice, StartRefusal};
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::refusal::refusal;
-use super::{SCOPE, cursor};
+use super::{SCOPE, cursor, idempotent};
 use crate::http::AppState;
 use crate::http::error::{ApiResult, ErrorBody};
 use crate::http::extract::{Json, PartnerToken, Path, Query};
 
 /// The operation idempotency keys of starts are kept under.
 const START: &str = "session.start";
-const MAX_KEY_LEN: usize = 255;
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;
 
@@ -134,40 +130,6 @@ fn with_notice(state: &AppState, order: &Order, notice: &SessionNotice) -> Sessi
     view
 }
 
-/// What is wrong with a start's `Idempotency-Key` header.
-enum KeyProblem {
-    Missing,
-    Invalid,
-}
-
-impl KeyProblem {
-    fn response(self) -> Response {
-        match self {
-            Self::Missing => refusal(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_required",
-                "starting a session requires an Idempotency-Key header (a unique value per intended session)",
-                "启动充电须带 Idempotency-Key 请求头（每次意图启动的会话使用唯一值）",
-            ),
-            Self::Invalid => refusal(
-                StatusCode::BAD_REQUEST,
-                "idempotency_key_invalid",
-                "the Idempotency-Key header must be 1–255 visible ASCII characters",
-                "Idempotency-Key 请求头须为 1–255 个可见 ASCII 字符",
-            ),
-        }
-    }
-}
-
-/// The header's value, if it is a usable key (1–255 visible ASCII characters).
-fn idempotency_key(headers: &HeaderMap) -> Result<String, KeyProblem> {
-    let value = headers.get("idempotency-key").ok_or(KeyProblem::Missing)?;
-    match value.to_str() {
-        Ok(key) if !key.trim().is_empty() && key.len() <= MAX_KEY_LEN && key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => Ok(key.trim().to_owned()),
-        _ => Err(KeyProblem::Invalid),
-    }
-}
-
 /// Starts a session (the partner's user at our connector). Answered at once with the session
 /// (`starting`); `session.started` or `session.failed` follows as a webhook. The same
 /// `Idempotency-Key` with the same body answers the same (status and session) however often it
@@ -188,47 +150,15 @@ pub async fn start_session(
     Json(body): Json<StartSession>,
 ) -> ApiResult<Response> {
     principal.require_scope(SCOPE)?;
-    let key = match idempotency_key(&headers) {
-        Ok(key) => key,
-        Err(problem) => return Ok(problem.response()),
-    };
     let partner = principal.partner_id;
-    // The body as we read it, so spacing and key order do not make a retry "different".
-    let request_hash = hex::encode(Sha256::digest(serde_json::to_vec(&body).map_err(|e| Error::Internal(e.to_string()))?));
-    let fresh_seq = state.services.rest_start_seq(partner).await?;
-    let seq = match state.services.claim_idempotency_key(partner, START, &key, &request_hash, &fresh_seq).await? {
-        KeyClaim::Act { resource } => resource,
-        KeyClaim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
-            let headers = [
-                (axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
-                (axum::http::HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true")),
-            ];
-            return Ok((status, headers, body).into_response());
+    let (state, body) = (&state, &body);
+    idempotent::run(state, partner, START, &headers, body, |seq| async move {
+        match start(state, partner, &seq, &body.connector_id).await {
+            Ok(view) => (StatusCode::ACCEPTED, Json(view)).into_response(),
+            Err(e) => e.into_response(),
         }
-        KeyClaim::Mismatch => {
-            return Ok(refusal(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with a different request body; use a new key for a new session",
-                "该 Idempotency-Key 已用于另一请求体；新的充电会话请使用新的 Idempotency-Key",
-            ));
-        }
-    };
-    let response = match start(&state, partner, &seq, &body.connector_id).await {
-        Ok(view) => (StatusCode::ACCEPTED, Json(view)).into_response(),
-        Err(e) => e.into_response(),
-    };
-    // Answers that settle the request are kept; a failure of ours (5xx) is not, so a retry
-    // with the same key tries again (on the same order number).
-    let status = response.status();
-    if status.is_server_error() {
-        return Ok(response);
-    }
-    let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, 1024 * 1024).await.map_err(|e| Error::Internal(e.to_string()))?;
-    state.services.answer_idempotency_key(partner, START, &key, status.as_u16(), &String::from_utf8_lossy(&bytes)).await?;
-    Ok(Response::from_parts(parts, axum::body::Body::from(bytes)))
+    })
+    .await
 }
 
 async fn start(state: &AppState, partner: Uuid, seq: &str, connector: &str) -> ApiResult<SessionView> {
