@@ -22,7 +22,6 @@ use crate::http::extract::{Json, PartnerToken, Path};
 const RESERVE: &str = "reservation.create";
 
 #[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ReserveRequest {
     /// Our connector id (from `GET /stations`).
     #[schema(min_length = 1, max_length = 64, example = "CB0001-1")]
@@ -78,7 +77,7 @@ fn answer(connector_id: String, answer: ReserveAnswer, id: Option<Uuid>) -> Resu
 /// Holds a connector for this partner's user. Answered once the pile answered: 201 with the
 /// hold, or why not.
 #[utoipa::path(post, path = "/reservations", tag = "partner", security(("oauth2" = ["emsp"])), request_body = ReserveRequest,
-    params(("Idempotency-Key" = String, Header, description = "unique per intended reservation, 1–255 characters; kept so retries get the first answer")),
+    params(("Idempotency-Key" = String, Header, description = "unique per intended reservation, 1–255 characters; kept so retries get the first answer", min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$")),
     responses(
         (status = 201, body = ReservationView, description = "the connector is held until `expires_at`"),
         (status = 400, body = ErrorBody, description = "`idempotency_key_required` / `idempotency_key_invalid`, or an unreadable body"),

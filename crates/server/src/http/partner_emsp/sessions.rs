@@ -25,7 +25,6 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;
 
 #[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct StartSession {
     /// Our connector id (from `GET /stations`).
     #[schema(min_length = 1, max_length = 64, example = "CB0001-1")]
@@ -135,7 +134,7 @@ fn with_notice(state: &AppState, order: &Order, notice: &SessionNotice) -> Sessi
 /// `Idempotency-Key` with the same body answers the same (status and session) however often it
 /// is sent; with a different body it is refused.
 #[utoipa::path(post, path = "/sessions", tag = "partner", security(("oauth2" = ["emsp"])), request_body = StartSession,
-    params(("Idempotency-Key" = String, Header, description = "unique per intended session, 1–255 characters; kept so retries get the first answer")),
+    params(("Idempotency-Key" = String, Header, description = "unique per intended session, 1–255 characters; kept so retries get the first answer", min_length = 1, max_length = 255, pattern = "^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$")),
     responses(
         (status = 202, body = SessionView, description = "accepted: the pile is being started", headers(("Idempotent-Replayed" = Option<String>, description = "`true` when this is the stored answer to an earlier request with the same key"))),
         (status = 400, body = ErrorBody, description = "`idempotency_key_required` / `idempotency_key_invalid`, or an unreadable body"),
