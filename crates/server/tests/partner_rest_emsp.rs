@@ -209,6 +209,7 @@ on_both_backends!(
     another_partners_session_is_not_found,
     cpo_token_is_refused,
     reservation_held_cancelled_and_taken_by_a_start,
+    a_station_granted_to_another_partner_stays_hidden,
     the_contract_documents_the_emsp_surface
 );
 
@@ -484,6 +485,14 @@ async fn reservation_held_cancelled_and_taken_by_a_start(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(used.iter().map(|e| e["kind"].as_str().unwrap()).collect::<Vec<_>>(), ["reservation.used"], "{used:?}");
+    // A reservation is no session: not readable as one, not in the list.
+    let (status, _) = w.get(&format!("/sessions/{reservation}")).await;
+    assert_eq!(status, 404);
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let to = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let (_, list) = w.get(&format!("/sessions?from={from}&to={to}")).await;
+    let listed: Vec<&str> = list["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, [session["id"].as_str().unwrap()], "{list}");
     w.finish().await;
 }
 
@@ -518,4 +527,38 @@ async fn the_contract_documents_the_emsp_surface(backend: Backend) {
         assert!(doc["components"]["schemas"].get(schema).is_some(), "{schema} is published");
     }
     app.cleanup().await;
+}
+
+async fn a_station_granted_to_another_partner_stays_hidden(backend: Backend) {
+    let w = world(backend).await;
+    let private = json!({
+        "external_id": "CB0003", "name": "合作客户专用站", "address": "深圳市南山区科技园3号", "area_code": "440305",
+        "lat": 22.54, "lng": 113.95, "service_tel": "4008000000", "public": false,
+        "tariff": [{"start": "000000", "elec_price": "0.9000", "service_price": "0.4000"}],
+        "piles": [{"ocpp_id": "CBR00001", "power_kw": "60", "connectors": 1, "dc": true}]
+    });
+    let (status, created) = w.app.post("/api/admin/v1/stations", Some(&w.admin), &private).await;
+    assert_eq!(status, 201, "{created}");
+    let (theirs, _, their_id) = join(&w.app, &w.admin, CODE_C, "platform", "http://127.0.0.1:9").await;
+    let station_id = created["station_id"].as_str().unwrap();
+    let (status, body) = w.app.post(&format!("/api/admin/v1/stations/{station_id}/visibility"), Some(&w.admin), &json!({"partner_id": their_id})).await;
+    assert_eq!(status, 204, "{body}");
+
+    // The partner it was granted to sees it, and the status of its connector.
+    let (status, station) = w.app.get(&format!("{API}/stations/CB0003"), Some(&theirs)).await;
+    assert_eq!(status, 200, "{station}");
+    let connector = connectors(&station)[0].clone();
+    let (_, seen) = w.app.get(&format!("{API}/connectors/status?ids={connector}"), Some(&theirs)).await;
+    assert_eq!(seen["items"][0]["found"], true, "{seen}");
+    // We do not: not listed, not readable, its connector unknown to us, no session on it.
+    let (_, list) = w.get("/stations?limit=200").await;
+    assert_eq!(list["total"], 2, "{list}");
+    assert!(list["items"].as_array().unwrap().iter().all(|s| s["station_id"] != "CB0003"), "{list}");
+    let (status, _) = w.get("/stations/CB0003").await;
+    assert_eq!(status, 404);
+    let (_, hidden) = w.get(&format!("/connectors/status?ids={connector}")).await;
+    assert_eq!(hidden["items"][0], json!({"connector_id": connector, "found": false, "station_id": null, "status": null}), "{hidden}");
+    let (status, body, _) = w.start(Some("hidden"), &json!({"connector_id": connector})).await;
+    assert_eq!(status, 404, "{body}");
+    w.finish().await;
 }

@@ -33,7 +33,11 @@ impl Services {
         self.require_platform(partner_id).await?;
         let stored = {
             let mut conn = self.db.acquire().await?;
-            store::orders::by_id(&mut conn, id).await?
+            match store::orders::by_id(&mut conn, id).await? {
+                // A reservation is an order too, but not a session.
+                Some(s) if !self.is_reservation(&mut conn, s.order.id).await? => Some(s),
+                _ => None,
+            }
         };
         match stored {
             Some(s) if s.order.ownership == (Ownership::PartnerUser { platform_partner_id: partner_id }) => {
@@ -44,7 +48,7 @@ impl Services {
     }
 
     /// One page of `partner_id`'s sessions created in `[start, end)`, oldest first, after the
-    /// `(created_at, id)` of the previous page's last one.
+    /// `(created_at, id)` of the previous page's last one (reservations are not sessions).
     pub async fn partner_sessions_page(
         &self,
         partner_id: Uuid,

@@ -184,9 +184,9 @@ pub async fn for_partner_between(conn: &mut Conn, flow: &str, partner_id: Uuid, 
     rows.iter().map(parse).collect()
 }
 
-/// One page of a partner's orders of one flow created in `[start, end)`, oldest first, after
-/// the `(created_at, id)` of the previous page's last order: a page costs what it holds, however
-/// long the period.
+/// One page of a partner's charging orders (not reservations) of one flow created in
+/// `[start, end)`, oldest first, after the `(created_at, id)` of the previous page's last order:
+/// a page costs what it holds, however long the period.
 pub async fn for_partner_page(
     conn: &mut Conn,
     flow: &str,
@@ -199,7 +199,8 @@ pub async fn for_partner_page(
     let (after_at, after_id) = after.map_or((to_millis(start) - 1, String::new()), |(at, id)| (to_millis(at), id.to_string()));
     let rows = sqlx::query(
         "SELECT body, version FROM orders WHERE partner_id=$1 AND flow=$2 AND created_at >= $3 AND created_at < $4 \
-         AND (created_at > $5 OR (created_at = $5 AND id > $6)) ORDER BY created_at, id LIMIT $7",
+         AND (created_at > $5 OR (created_at = $5 AND id > $6)) AND NOT EXISTS (SELECT 1 FROM pile_reservations r WHERE r.order_id = orders.id) \
+         ORDER BY created_at, id LIMIT $7",
     )
     .bind(partner_id.to_string())
     .bind(flow)
