@@ -30,6 +30,7 @@ pub mod offline_sessions;
 pub mod onboarding;
 pub mod open_network;
 pub mod partner_changes;
+pub mod partner_rate;
 pub mod partner_sessions;
 pub mod partner_statements;
 pub mod payment_gateway;
@@ -89,6 +90,8 @@ pub struct Settings {
     pub sync_on_peer_registration: bool,
     /// Rate limits and lockout of logins and token requests.
     pub login_limits: login_guard::LoginLimits,
+    /// Request rate of each partner API client.
+    pub partner_api_limits: partner_rate::PartnerApiLimits,
     /// Let partners register endpoints on loopback and private addresses (tests, on-premise).
     pub allow_private_endpoints: bool,
 }
@@ -110,6 +113,7 @@ impl Default for Settings {
             payment_timeout: Duration::minutes(15),
             sync_on_peer_registration: true,
             login_limits: login_guard::LoginLimits::default(),
+            partner_api_limits: partner_rate::PartnerApiLimits::default(),
             allow_private_endpoints: false,
         }
     }
@@ -150,6 +154,7 @@ pub struct Services {
     pub background: background::Background,
     /// Rate limits and lockouts of password and secret checks.
     pub login_guard: Arc<login_guard::LoginGuard>,
+    pub(crate) partner_rate: Arc<partner_rate::PartnerRateLimiter>,
 }
 
 impl Services {
@@ -157,6 +162,7 @@ impl Services {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
         let started_at = clock.now();
         let login_guard = Arc::new(login_guard::LoginGuard::new(settings.login_limits.clone()));
+        let partner_rate = Arc::new(partner_rate::PartnerRateLimiter::new(settings.partner_api_limits));
         Self {
             db,
             key,
@@ -176,6 +182,7 @@ impl Services {
             partner_changes: Arc::default(),
             background: Default::default(),
             login_guard,
+            partner_rate,
         }
     }
 

@@ -20,7 +20,9 @@ mod partner_statements;
 mod payments_api;
 mod pile_commands;
 mod portal;
+mod portal_webhooks;
 mod statements;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,7 +95,7 @@ impl Modify for SecuritySchemes {
 /// of built-in peers with their own state (the sandbox payment gateway).
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()))
+        .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()).merge(portal_webhooks::router()))
         .nest(
             "/api/admin/v1",
             admin::router()
@@ -120,6 +122,7 @@ pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: 
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .with_state(state.clone())
         .merge(protocols)
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), login_limits::by_address))
         .layer(axum::middleware::from_fn_with_state(state, ops::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))
