@@ -66,7 +66,14 @@ pub fn signatures(secrets: &[impl AsRef<str>], timestamp: i64, body: &str) -> St
 #[async_trait]
 impl Deliverer for WebhookDeliverer {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        self.post(message.partner_id, message.id, &message.kind, message.created_at, &message.payload).await
+        let partner = self.services.partner(message.partner_id).await.map_err(|e| DeliveryError::Retry(e.to_string()))?;
+        // REST partners get flow-B events in the partner API's words (`session.started`, …).
+        let rendered = match partner.application.protocol {
+            Protocol::RestApi => crate::http::partner_emsp::events::render(&self.services, message).await.map_err(DeliveryError::Retry)?,
+            _ => None,
+        };
+        let (kind, data) = rendered.unwrap_or_else(|| (message.kind.clone(), message.payload.clone()));
+        self.post(message.partner_id, message.id, &kind, message.created_at, &data).await
     }
 }
 

@@ -19,6 +19,7 @@ pub mod cec_tokens;
 pub mod credentials;
 pub mod daily_checks;
 pub mod documents;
+pub mod idempotency_keys;
 pub mod orders;
 pub mod outbox;
 pub mod partner_statements;

@@ -184,6 +184,36 @@ pub async fn for_partner_between(conn: &mut Conn, flow: &str, partner_id: Uuid, 
     rows.iter().map(parse).collect()
 }
 
+/// One page of a partner's charging orders (not reservations) of one flow created in
+/// `[start, end)`, oldest first, after the `(created_at, id)` of the previous page's last order:
+/// a page costs what it holds, however long the period.
+pub async fn for_partner_page(
+    conn: &mut Conn,
+    flow: &str,
+    partner_id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<StoredOrder>> {
+    let (after_at, after_id) = after.map_or((to_millis(start) - 1, String::new()), |(at, id)| (to_millis(at), id.to_string()));
+    let rows = sqlx::query(
+        "SELECT body, version FROM orders WHERE partner_id=$1 AND flow=$2 AND created_at >= $3 AND created_at < $4 \
+         AND (created_at > $5 OR (created_at = $5 AND id > $6)) AND NOT EXISTS (SELECT 1 FROM pile_reservations r WHERE r.order_id = orders.id) \
+         ORDER BY created_at, id LIMIT $7",
+    )
+    .bind(partner_id.to_string())
+    .bind(flow)
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(parse).collect()
+}
+
 /// Orders at any of `connectors` created in `[start, end)`, oldest first.
 pub async fn for_connectors_between(conn: &mut Conn, connectors: &[Uuid], start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StoredOrder>> {
     if connectors.is_empty() {

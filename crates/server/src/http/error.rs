@@ -56,6 +56,8 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Review(ReviewError::IllegalTransition { .. }) => StatusCode::CONFLICT,
         Error::Review(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict { .. } => StatusCode::CONFLICT,
+        // RFC 6750: a valid token without the scope is forbidden, not unauthenticated.
+        Error::Unauthorized(AuthFailure::InsufficientScope(_)) => StatusCode::FORBIDDEN,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -15,6 +15,7 @@ mod network_api;
 mod oauth;
 mod ops;
 mod partner_api;
+pub(crate) mod partner_emsp;
 mod partner_statements;
 mod payments_api;
 mod pile_commands;
