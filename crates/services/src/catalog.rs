@@ -116,6 +116,11 @@ impl CatalogCache {
         self.stations.get(&station_id)
     }
 
+    /// A connector by its owner's own identifier.
+    pub(crate) fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<Uuid> {
+        self.by_external.get(&(partner_id, external_id.to_owned())).map(|(connector, _)| *connector)
+    }
+
     /// The station a connector belongs to.
     pub fn station_of(&self, connector_id: Uuid) -> Option<Uuid> {
         self.connector_station.get(&connector_id).copied()
@@ -236,6 +241,20 @@ impl Services {
         cache.put(summary(station, connectors), &slots);
     }
 
+    /// Puts a new version of a station into the in-memory catalog in one step: connectors it
+    /// no longer has leave the status hub, the ones it keeps keep their slots and readings (a
+    /// re-upload must not make a free connector look unknown), and search never sees the
+    /// station missing in between.
+    pub fn reindex_station(&self, station: &StationRow, connectors: &[ConnectorRow]) {
+        let keep: std::collections::HashSet<Uuid> = connectors.iter().map(|c| c.id).collect();
+        let mut cache = self.catalog.write();
+        for gone in cache.remove(station.id).into_iter().filter(|c| !keep.contains(c)) {
+            self.hub.forget(gone);
+        }
+        let slots: Vec<ConnectorSlot> = connectors.iter().map(|c| self.hub.register(c.id, station.id, None)).collect();
+        cache.put(summary(station, connectors), &slots);
+    }
+
     /// Takes a station out of the in-memory catalog and its connectors out of the status hub
     /// (the stored rows stay). Returns whether it was indexed.
     pub fn unindex_station(&self, station_id: Uuid) -> bool {
@@ -304,60 +323,11 @@ impl Services {
                     continue;
                 }
             };
-            let row = StationRow {
-                id: Uuid::now_v7(),
-                partner_id: Some(partner_id),
-                external_id: station.external_id.clone(),
-                name: station.name.clone(),
-                address: station.address.clone(),
-                area_code: station.area_code.clone(),
-                lat: position.lat(),
-                lng: position.lng(),
-                station_type: station.station_type,
-                station_status: station.status,
-                service_tel: station.service_tel.clone(),
-                business_hours: station.business_hours.clone(),
-                tariff: tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default()),
-                public: true,
-                detail: station.detail.clone(),
-                updated_at: query_time,
-            };
-            let station_id = repo::upsert_station(&mut tx, &row).await?;
-            let mut connectors = Vec::new();
-            for e in &station.equipment {
-                let equipment_id = repo::upsert_equipment(
-                    &mut tx,
-                    &EquipmentRow {
-                        id: Uuid::now_v7(),
-                        station_id,
-                        external_id: e.external_id.clone(),
-                        equipment_type: e.equipment_type,
-                        power_kw: e.power_kw.to_string(),
-                        detail: serde_json::Value::Null,
-                        ocpp_id: None,
-                    },
-                )
-                .await?;
-                for c in &e.connectors {
-                    let mut connector = ConnectorRow {
-                        id: Uuid::now_v7(),
-                        station_id,
-                        equipment_id,
-                        external_id: c.external_id.clone(),
-                        connector_type: c.connector_type,
-                        power_kw: c.power_kw.to_string(),
-                        ocpp_connector: None,
-                        status: ConnectorStatus::Offline,
-                        status_at: None,
-                        detail: c.detail.clone(),
-                    };
-                    connector.id = repo::upsert_connector(&mut tx, &connector).await?;
-                    connectors.push(connector);
-                }
-            }
+            let tariff = tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default());
+            let (row, connectors) = store_station(&mut tx, partner_id, station, position, tariff, query_time).await?;
             report.stations += 1;
             report.connectors += connectors.len();
-            summaries.push((StationRow { id: station_id, ..row }, connectors));
+            summaries.push((row, connectors));
         }
         store::settlement::record_sync(&mut tx, partner_id, Some(query_time), self.now(), &format!("ok: {} stations", report.stations)).await?;
         tx.commit().await.map_err(store::Error::from)?;
@@ -539,6 +509,73 @@ pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc
         })
         .collect();
     (station, connectors)
+}
+
+/// Stores one validated station of a partner with its piles and connectors (upserted by the
+/// partner's own identifiers, inside the caller's transaction) and returns the rows to index.
+/// Every way a partner's catalog reaches us (a T/CEC pull, the REST API) goes through here, so
+/// they cannot drift apart in how a station is kept. `position` is WGS-84; `tariff` is the JSON
+/// of a [`Tariff`] or null when the partner gave no prices.
+pub(crate) async fn store_station(
+    tx: &mut store::Conn,
+    partner_id: Uuid,
+    station: &Station,
+    position: domain::geo::Coordinate,
+    tariff: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(StationRow, Vec<ConnectorRow>)> {
+    let row = StationRow {
+        id: Uuid::now_v7(),
+        partner_id: Some(partner_id),
+        external_id: station.external_id.clone(),
+        name: station.name.clone(),
+        address: station.address.clone(),
+        area_code: station.area_code.clone(),
+        lat: position.lat(),
+        lng: position.lng(),
+        station_type: station.station_type,
+        station_status: station.status,
+        service_tel: station.service_tel.clone(),
+        business_hours: station.business_hours.clone(),
+        tariff,
+        public: true,
+        detail: station.detail.clone(),
+        updated_at: at,
+    };
+    let station_id = repo::upsert_station(tx, &row).await?;
+    let mut connectors = Vec::new();
+    for e in &station.equipment {
+        let equipment_id = repo::upsert_equipment(
+            tx,
+            &EquipmentRow {
+                id: Uuid::now_v7(),
+                station_id,
+                external_id: e.external_id.clone(),
+                equipment_type: e.equipment_type,
+                power_kw: e.power_kw.to_string(),
+                detail: serde_json::Value::Null,
+                ocpp_id: None,
+            },
+        )
+        .await?;
+        for c in &e.connectors {
+            let mut connector = ConnectorRow {
+                id: Uuid::now_v7(),
+                station_id,
+                equipment_id,
+                external_id: c.external_id.clone(),
+                connector_type: c.connector_type,
+                power_kw: c.power_kw.to_string(),
+                ocpp_connector: None,
+                status: ConnectorStatus::Offline,
+                status_at: None,
+                detail: c.detail.clone(),
+            };
+            connector.id = repo::upsert_connector(tx, &connector).await?;
+            connectors.push(connector);
+        }
+    }
+    Ok((StationRow { id: station_id, ..row }, connectors))
 }
 
 pub(crate) fn gateway_error(e: GatewayError) -> Error {
