@@ -55,6 +55,8 @@ fn status_of(e: &Error) -> StatusCode {
         Error::Review(ReviewError::IllegalTransition { .. }) => StatusCode::CONFLICT,
         Error::Review(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict { .. } => StatusCode::CONFLICT,
+        // The caller is known, it may just not do this (RFC 6750 §3.1).
+        Error::Unauthorized(AuthFailure::InsufficientScope(_)) => StatusCode::FORBIDDEN,
         Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

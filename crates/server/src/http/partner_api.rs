@@ -16,7 +16,7 @@ use super::extract::{Json, PartnerToken};
 use axum::extract::State;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me))
+    OpenApiRouter::new().routes(routes!(me)).merge(super::partner_cpo::router())
 }
 
 #[derive(Serialize, ToSchema)]
