@@ -297,6 +297,8 @@ async fn delete_retires_the_station(backend: Backend) {
     // Stays retired when the catalog is rebuilt from the store.
     app.services.load_catalog().await.unwrap();
     assert!(nearby(&app, WGS).await.is_empty());
+    let (status, _) = app.get(&format!("/api/app/v1/stations/{our_id}"), None).await;
+    assert_eq!(status, 404, "a retired station came back with the rebuilt catalog");
 
     // Uploaded again: back on the map, as a new station of the partner.
     let (status, body) = app.put("/api/partner/v1/stations/SZ-NS-001", Some(&cpo), &station("A")).await;
