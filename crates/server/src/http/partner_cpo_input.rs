@@ -228,6 +228,10 @@ fn tariff(input: &TariffInput, problems: &mut Problems) -> Option<Tariff> {
             problems.add(field("start"), format!("{:?} is not a time of day written HH:MM or HH:MM:SS", p.start), "须为 HH:MM 或 HH:MM:SS 格式的时刻");
         }
         let mut price = |name: &str, text: &str| match Decimal::from_str(text.trim()) {
+            Ok(v) if v.is_sign_negative() && !v.is_zero() => {
+                problems.add(field(name), format!("{v} is negative; prices are at least 0"), "价格不能为负数");
+                None
+            }
             Ok(v) if v.scale() <= 4 => Some(v),
             Ok(_) => {
                 problems.add(field(name), "has more than 4 decimals", "小数位数不能超过 4 位");
@@ -379,4 +383,75 @@ pub fn parse_station(external_id: &str, input: &StationInput) -> Result<StationU
         detail: json!({ "source": "rest_api", "coordinates": given, "photos": input.photos }),
     };
     Ok(StationUpload { station, position, tariff })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(value: serde_json::Value) -> StationInput {
+        serde_json::from_value(value).expect("schema-valid input")
+    }
+
+    fn minimal() -> serde_json::Value {
+        json!({
+            "name": "站", "address": "地址", "area_code": "440305", "lat": 22.5405, "lng": 113.9345, "coordinate_system": "wgs84",
+            "piles": [{"id": "P1", "type": "dc", "power_kw": "60", "connectors": [{"id": "C1", "type": "dc_cable", "power_kw": "60"}]}]
+        })
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_ref()).collect()
+    }
+
+    /// WGS-84 is kept as given; GCJ-02 moves by the datum offset (some hundred metres here).
+    #[test]
+    fn coordinates_follow_their_declared_datum() {
+        let wgs = parse_station("S1", &input(minimal())).unwrap();
+        assert_eq!((wgs.position.lat(), wgs.position.lng()), (22.5405, 113.9345));
+        let mut gcj = minimal();
+        gcj["coordinate_system"] = json!("gcj02");
+        let moved = parse_station("S1", &input(gcj)).unwrap().position;
+        let metres = moved.distance_m(wgs.position);
+        assert!((300.0..800.0).contains(&metres), "{metres} m");
+        assert_eq!(wgs.station.detail["source"], "rest_api");
+    }
+
+    #[test]
+    fn period_starts_read_as_beijing_times_of_day() {
+        assert_eq!(period_start("08:00").as_deref(), Some("080000"));
+        assert_eq!(period_start("23:59:30").as_deref(), Some("235930"));
+        for bad in ["8:00", "0800", "08:00:00:00", "ab:cd", ""] {
+            assert_eq!(period_start(bad), None, "{bad}");
+        }
+    }
+
+    /// Every problem of a tariff is named by the period and field at fault.
+    #[test]
+    fn tariff_problems_name_their_period() {
+        let mut station = minimal();
+        station["tariff"] = json!({"periods": [
+            {"start": "00:00", "electricity_price": "0.8", "service_price": "0.4"},
+            {"start": "08:00", "electricity_price": "-1", "service_price": "0.123456"},
+        ]});
+        let errors = parse_station("S1", &input(station.clone())).unwrap_err();
+        assert_eq!(fields(&errors), ["tariff.periods[1].electricity_price", "tariff.periods[1].service_price"]);
+        station["tariff"]["periods"][1] = json!({"start": "00:00", "electricity_price": "1", "service_price": "0.5"});
+        let errors = parse_station("S1", &input(station.clone())).unwrap_err();
+        assert_eq!(fields(&errors), ["tariff.periods[1].start"]);
+        station["tariff"]["periods"][0]["start"] = json!("01:00");
+        station["tariff"]["periods"][1]["start"] = json!("08:00");
+        let errors = parse_station("S1", &input(station)).unwrap_err();
+        assert_eq!(fields(&errors), ["tariff.periods[0].start"]);
+    }
+
+    #[test]
+    fn identifiers_and_powers_are_checked_where_they_are() {
+        let mut station = minimal();
+        station["piles"][0]["connectors"][0]["power_kw"] = json!("61");
+        station["piles"][0]["connectors"].as_array_mut().unwrap().push(json!({"id": "C1", "type": "dc_cable", "power_kw": "abc"}));
+        let errors = parse_station("bad id", &input(station)).unwrap_err();
+        assert_eq!(fields(&errors), ["id", "piles[0].connectors[0].power_kw", "piles[0].connectors[1].id", "piles[0].connectors[1].power_kw"]);
+        assert!(errors.iter().all(|e| !e.message.is_empty() && !e.message_zh.is_empty()));
+    }
 }
