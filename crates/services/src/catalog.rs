@@ -64,6 +64,10 @@ pub struct CatalogCache {
     /// (partner, partner's ConnectorID) → (connector, station).
     by_external: HashMap<(Option<Uuid>, String), (Uuid, Uuid)>,
     connector_station: HashMap<Uuid, Uuid>,
+    /// Every connector put under each station, with its owner's id for it (including ones a
+    /// later put no longer lists), so taking a station out touches its own entries only instead
+    /// of scanning every connector of the catalog.
+    station_connectors: HashMap<Uuid, Vec<(Uuid, String)>>,
     /// Each operator partner's user pricing (flow A), so prices are shown without a query.
     pub(crate) user_pricing: HashMap<Uuid, UserPricing>,
 }
@@ -72,9 +76,13 @@ impl CatalogCache {
     /// `slots`: the status hub's slots of the summary's connectors, in order.
     fn put(&mut self, summary: StationSummary, slots: &[ConnectorSlot]) {
         self.geo.upsert(summary.id, summary.lat, summary.lng, StationFacts::new(&summary, slots));
+        let known = self.station_connectors.entry(summary.id).or_default();
         for c in &summary.connectors {
             self.by_external.insert((summary.partner_id, c.external_id.clone()), (c.id, summary.id));
             self.connector_station.insert(c.id, summary.id);
+            if !known.iter().any(|(id, _)| *id == c.id) {
+                known.push((c.id, c.external_id.clone()));
+            }
         }
         self.stations.insert(summary.id, summary);
     }
@@ -83,16 +91,19 @@ impl CatalogCache {
     /// ones an earlier sync dropped), for the status hub to forget.
     fn remove(&mut self, station_id: Uuid) -> Vec<Uuid> {
         self.geo.remove(station_id);
-        self.stations.remove(&station_id);
-        self.by_external.retain(|_, (_, s)| *s != station_id);
+        let Some(summary) = self.stations.remove(&station_id) else { return Vec::new() };
         let mut connectors = Vec::new();
-        self.connector_station.retain(|c, s| {
-            let keep = *s != station_id;
-            if !keep {
-                connectors.push(*c);
+        for (connector, external_id) in self.station_connectors.remove(&station_id).unwrap_or_default() {
+            if self.connector_station.get(&connector) == Some(&station_id) {
+                self.connector_station.remove(&connector);
+                connectors.push(connector);
             }
-            keep
-        });
+            let key = (summary.partner_id, external_id);
+            // The identifier may have moved to another of the owner's stations since.
+            if self.by_external.get(&key).is_some_and(|(_, s)| *s == station_id) {
+                self.by_external.remove(&key);
+            }
+        }
         connectors
     }
 

@@ -166,8 +166,11 @@ impl Services {
             let existed = catalog_retire::live_station_id(&mut tx, partner_id, &upload.station.external_id).await?.is_some();
             let tariff = upload.tariff.as_ref().map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default());
             let (row, connectors) = store_station(&mut tx, partner_id, &upload.station, upload.position, tariff, at).await?;
-            let keep: Vec<Uuid> = connectors.iter().map(|c| c.id).collect();
-            catalog_retire::retire_connectors_except(&mut tx, row.id, &keep, at).await?;
+            // A station not in service has no connectors in service either.
+            if existed {
+                let keep: Vec<Uuid> = connectors.iter().map(|c| c.id).collect();
+                catalog_retire::retire_connectors_except(&mut tx, row.id, &keep, at).await?;
+            }
             stored.push((row, connectors, if existed { UploadOutcome::Updated } else { UploadOutcome::Created }));
         }
         tx.commit().await.map_err(store::Error::from)?;
