@@ -130,6 +130,11 @@ async fn uploaded_station_is_found_where_it_is(backend: Backend) {
     let (status, error) = app.put("/api/partner/v1/stations/SZ-NS-001", Some(&cpo), &bad).await;
     assert_eq!(status, 422, "{error}");
     assert_eq!(fields(&error), ["piles[1].connectors[0].type"], "{error}");
+    // A NUL (which PostgreSQL text cannot hold) is bad input, not an internal error.
+    let mut bad = station("A");
+    bad["name"] = json!("南山\u{0}站");
+    let (status, error) = app.put("/api/partner/v1/stations/SZ-NS-001", Some(&cpo), &bad).await;
+    assert_eq!((status, fields(&error)), (422, vec!["name"]), "{error}");
     assert_eq!(nearby(&app, WGS).await[0]["name"], "南山科技园充电站", "a refused upload changed the station");
 
     // Replaced: renamed, the AC pile gone; same station, 200.

@@ -161,6 +161,9 @@ impl Problems {
 
     /// A required text of at most `max` characters.
     fn text(&mut self, field: &str, value: &str, max: usize) {
+        if self.control_characters(field, value) {
+            return;
+        }
         if value.trim().is_empty() {
             self.add(field, "must not be empty", "不能为空");
         } else if value.chars().count() > max {
@@ -169,9 +172,20 @@ impl Problems {
     }
 
     fn optional_text(&mut self, field: &str, value: Option<&str>, max: usize) {
-        if value.is_some_and(|v| v.chars().count() > max) {
+        let Some(value) = value else { return };
+        if !self.control_characters(field, value) && value.chars().count() > max {
             self.add(field, format!("must be at most {max} characters"), format!("最多 {max} 个字符"));
         }
+    }
+
+    /// Control characters (a NUL above all, which PostgreSQL text cannot hold) have no place in
+    /// anything shown to people; reports them and says whether there were any.
+    fn control_characters(&mut self, field: &str, value: &str) -> bool {
+        let found = value.chars().any(char::is_control);
+        if found {
+            self.add(field, "must not contain control characters", "不能包含控制字符");
+        }
+        found
     }
 
     fn power(&mut self, field: &str, text: &str) -> Decimal {
@@ -292,7 +306,7 @@ pub fn parse_station(external_id: &str, input: &StationInput) -> Result<StationU
     }
     for (i, url) in input.photos.iter().enumerate() {
         let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-        if !scheme_ok || url.len() > 500 || url.contains(char::is_whitespace) {
+        if !scheme_ok || url.len() > 500 || url.contains(|c: char| c.is_whitespace() || c.is_control()) {
             problems.add(format!("photos[{i}]"), "must be an http(s) URL of at most 500 characters", "须为不超过 500 个字符的 http(s) 地址");
         }
     }
@@ -453,5 +467,16 @@ mod tests {
         let errors = parse_station("bad id", &input(station)).unwrap_err();
         assert_eq!(fields(&errors), ["id", "piles[0].connectors[0].power_kw", "piles[0].connectors[1].id", "piles[0].connectors[1].power_kw"]);
         assert!(errors.iter().all(|e| !e.message.is_empty() && !e.message_zh.is_empty()));
+    }
+
+    /// A NUL would reach PostgreSQL text as an internal error; it is bad input instead.
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let mut station = minimal();
+        station["name"] = json!("站\u{0}");
+        station["opening_hours"] = json!("24h\u{7}");
+        station["photos"] = json!(["https://img.example.cn/a\u{0}.jpg"]);
+        let errors = parse_station("S1", &input(station)).unwrap_err();
+        assert_eq!(fields(&errors), ["name", "opening_hours", "photos[0]"]);
     }
 }
