@@ -31,14 +31,25 @@ pub struct Config {
     pub workers: crate::workers::WorkerConfig,
 }
 
-/// How we treat partners' endpoints.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// How we treat partners' endpoints and API clients.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PartnersConfig {
     /// Let partners register (and us call) endpoints on loopback, private, link-local and other
     /// non-public addresses: for tests, demos and on-premise peers. Off: such endpoints are
     /// refused at registration and at every connection.
     pub allow_private_endpoints: bool,
+    /// Partner API requests one client may make per second, steadily, after a burst of
+    /// `api_burst` (beyond: 429 with `Retry-After`).
+    pub api_requests_per_second: u32,
+    pub api_burst: u32,
+}
+
+impl Default for PartnersConfig {
+    fn default() -> Self {
+        let limits = services::partner_rate::PartnerApiLimits::default();
+        Self { allow_private_endpoints: false, api_requests_per_second: limits.per_second, api_burst: limits.burst }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -171,6 +171,7 @@ pub async fn open_services(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Re
             lockout: chrono::Duration::seconds(config.auth.lockout_seconds),
         },
         allow_private_endpoints: config.partners.allow_private_endpoints,
+        partner_api_limits: services::partner_rate::PartnerApiLimits { per_second: config.partners.api_requests_per_second, burst: config.partners.api_burst },
         ..Settings::default()
     };
     Ok(Services::new(db, key, clock, settings))

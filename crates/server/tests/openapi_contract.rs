@@ -12,6 +12,8 @@ on_both_backends!(
     an_id_that_is_no_uuid_is_refused_in_json_as_documented,
     health_readiness_and_metrics_are_documented,
     every_operation_documents_what_its_inputs_and_token_can_be_refused_with,
+    a_multipart_body_without_boundary_is_refused_in_json,
+    rate_limits_and_missing_references_are_documented,
 );
 
 async fn document(app: &TestApp) -> Value {
@@ -83,5 +85,42 @@ async fn every_operation_documents_what_its_inputs_and_token_can_be_refused_with
     // OAuth2 errors keep RFC 6749's own format, not ours.
     let token = &doc["paths"]["/oauth/token"]["post"]["responses"];
     assert_eq!(token["400"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/OAuthError");
+    app.cleanup().await;
+}
+
+async fn a_multipart_body_without_boundary_is_refused_in_json(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let (_, portal) = app.register(&application(CODE_A)).await;
+    let response = app
+        .http
+        .post(app.url("/api/portal/v1/partners/me/documents"))
+        .bearer_auth(&portal)
+        .header("content-type", "multipart/form-data")
+        .body("not a form")
+        .send()
+        .await
+        .expect("request sent");
+    let (status, body) = common::read(response).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "malformed_request", "{body}");
+    let doc = document(&app).await;
+    assert!(doc["paths"]["/api/portal/v1/partners/me/documents"]["post"]["responses"].get("400").is_some());
+    app.cleanup().await;
+}
+
+async fn rate_limits_and_missing_references_are_documented(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let doc = document(&app).await;
+    for path in ["/api/admin/v1/login", "/api/app/v1/users", "/api/app/v1/sessions", "/oauth/token"] {
+        let responses = &doc["paths"][path]["post"]["responses"];
+        assert_eq!(responses["429"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody", "{path}: {responses}");
+    }
+    assert!(doc["paths"]["/api/admin/v1/partners"]["get"]["responses"].get("429").is_none(), "only guarded endpoints are limited");
+    // A reservation of a connector that does not exist is a 404, as documented.
+    let (_, user) = app.post("/api/app/v1/users", None, &json!({"phone": "13900139001", "password": "correct horse battery"})).await;
+    let token = user["token"].as_str().expect("driver token");
+    let (status, body) = app.post("/api/app/v1/reservations", Some(token), &json!({"connector_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd"})).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(doc["paths"]["/api/app/v1/reservations"]["post"]["responses"].get("404").is_some());
     app.cleanup().await;
 }

@@ -45,7 +45,7 @@ async fn partner_endpoint(partner: Arc<Partner>) -> String {
     base
 }
 
-on_both_backends!(down_then_back_delivers_exactly_once_in_order);
+on_both_backends!(down_then_back_delivers_exactly_once_in_order, a_rotated_key_signs_alongside_the_old_one_through_the_overlap,);
 
 async fn down_then_back_delivers_exactly_once_in_order(backend: Backend) {
     let app = TestApp::start_with(backend, |c| c.workers.outbox_poll = Duration::from_millis(50)).await;
@@ -100,5 +100,75 @@ async fn down_then_back_delivers_exactly_once_in_order(backend: Backend) {
     let (_, detail) = app.get(&format!("/api/admin/v1/partners/{id}/deliveries/{}", first["id"].as_str().unwrap()), Some(&admin)).await;
     let outcomes: Vec<&str> = detail["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["retry", "retry", "delivered"], "{detail}");
+    app.cleanup().await;
+}
+
+/// The `v1=` signatures of a header, checked against keys with our own HMAC, not the server's.
+fn signed_by(header: &str, body: &str, keys: &[&str]) -> Vec<bool> {
+    use hmac::{Hmac, KeyInit, Mac};
+    let t = header.split(',').next().unwrap().trim_start_matches("t=");
+    let given: Vec<&str> = header.split(',').filter_map(|p| p.strip_prefix("v1=")).collect();
+    keys.iter()
+        .map(|key| {
+            let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+            mac.update(format!("{t}.{body}").as_bytes());
+            given.contains(&hex::encode(mac.finalize().into_bytes()).as_str())
+        })
+        .collect()
+}
+
+async fn a_rotated_key_signs_alongside_the_old_one_through_the_overlap(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin_token().await;
+    let partner = Arc::new(Partner::default());
+    let endpoint = partner_endpoint(partner.clone()).await;
+    let mut form = application(CODE_A);
+    form["callback_base_url"] = json!(endpoint);
+    form["protocol"] = json!("rest_api");
+    let (id, portal) = app.register(&form).await;
+    let (status, body) = app.post("/api/portal/v1/partners/me/webhooks/ping", Some(&portal), &json!({})).await;
+    assert_eq!(status, 403, "nothing is sent before approval: {body}");
+    app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(&admin), &json!({})).await;
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let old = creds["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(creds.get("webhook_secret_previous_valid_until").is_none(), "{creds}");
+
+    let ping = || async { app.post("/api/portal/v1/partners/me/webhooks/ping", Some(&portal), &json!({})).await };
+    let last = || {
+        let received = partner.received.lock().unwrap();
+        let (event, signed) = received.last().cloned().expect("an event arrived");
+        let (header, body) = signed.split_once('|').unwrap();
+        (event, header.to_owned(), body.to_owned())
+    };
+
+    let (status, answer) = ping().await;
+    assert_eq!((status, answer["delivered"].as_bool()), (200, Some(true)), "{answer}");
+    let (event, header, body) = last();
+    assert_eq!(event["kind"], "webhook.ping");
+    assert_eq!(event["id"], answer["event_id"]);
+    assert_eq!(signed_by(&header, &body, &[&old]), [true], "{header}");
+
+    let (status, rotated) = app.post("/api/portal/v1/partners/me/credentials/rotate", Some(&portal), &json!({"kind": "webhook"})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["webhook_secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert!(rotated["webhook_secret_previous_valid_until"].is_string(), "{rotated}");
+    ping().await;
+    let (_, header, body) = last();
+    assert_eq!(signed_by(&header, &body, &[&new, &old]), [true, true], "both keys sign during the overlap: {header}");
+
+    app.advance(chrono::Duration::hours(25));
+    ping().await;
+    let (_, header, body) = last();
+    assert_eq!(signed_by(&header, &body, &[&new, &old]), [true, false], "only the new key after the overlap: {header}");
+    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    assert_eq!(creds["webhook_secret"], new.as_str());
+    assert!(creds.get("webhook_secret_previous_valid_until").is_none(), "{creds}");
+
+    // A receiver that is down: the ping says so and what it answered.
+    *partner.refuse.lock().unwrap() = 1;
+    let (status, answer) = ping().await;
+    assert_eq!((status, answer["delivered"].as_bool()), (200, Some(false)), "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("503"), "{answer}");
     app.cleanup().await;
 }

@@ -169,6 +169,16 @@ pub struct NearbyFilter {
     pub max_price: Option<Decimal>,
 }
 
+/// A page of a nearby search.
+#[derive(Debug, Clone)]
+pub struct NearbyResults {
+    /// Stations in the circle that pass the filters: exact when `total_exact`, otherwise
+    /// estimated from the part of the circle the search had to look at.
+    pub total: usize,
+    pub total_exact: bool,
+    pub items: Vec<NearbyStation>,
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct NearbyStation {
     #[serde(flatten)]
@@ -405,35 +415,25 @@ impl Services {
 
     /// Stations within `radius_m` of a WGS-84 point that pass `filter`, nearest first, paged.
     ///
-    /// Live status is read under one lock for the whole query, and only for the stations that
-    /// need it: all candidates when filtering by "free now" (by slot, from the facts beside each
-    /// station in its geo cell), else just the returned page.
-    pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> (usize, Vec<NearbyStation>) {
+    /// The filters are applied while the index walks outward from the point, and the walk stops
+    /// once the page is certain (see `GeoIndex::nearest`), so the cost follows the page, not the
+    /// circle; the total is exact only when the walk saw the whole circle. Live status is read
+    /// under one lock for the whole query, by slot from the facts beside each station.
+    pub fn nearby(&self, lat: f64, lng: f64, radius_m: f64, filter: &NearbyFilter, offset: usize, limit: usize) -> NearbyResults {
         let now = self.now();
         let cache = self.catalog.read();
         let price = |station: &StationSummary| crate::prices::user_price(&cache, station, now);
         let fits = |power_kw: Decimal, dc: bool| (!filter.dc_only || dc) && filter.min_power_kw.is_none_or(|min| power_kw >= min);
         self.hub.with_view(now, |view| {
-            let mut candidates: Vec<(Uuid, f64)> = Vec::new();
-            cache.geo.within(lat, lng, radius_m, |id, distance, facts| {
+            let walk = cache.geo.nearest(lat, lng, radius_m, offset.saturating_add(limit), |id, _, facts| {
                 let passes = if filter.free_now {
                     facts.statuses(view, |c| fits(c.power_kw, c.dc)).any(ConnectorStatus::is_free)
                 } else {
                     facts.connectors.iter().any(|c| fits(c.power_kw, c.dc))
                 };
-                if passes && filter.max_price.is_none_or(|max| cache.stations.get(&id).and_then(price).is_some_and(|p| p.total_price() <= max)) {
-                    candidates.push((id, distance));
-                }
+                passes && filter.max_price.is_none_or(|max| cache.stations.get(&id).and_then(price).is_some_and(|p| p.total_price() <= max))
             });
-            let total = candidates.len();
-            // Only the requested page needs ordering: select it, then sort just that part.
-            let end = offset.saturating_add(limit).min(total);
-            if end < total && end > 0 {
-                candidates.select_nth_unstable_by(end - 1, crate::geo_index::nearest_first);
-            }
-            let page = &mut candidates[..end];
-            page.sort_unstable_by(crate::geo_index::nearest_first);
-            let items = page[offset.min(end)..]
+            let items = walk.found[offset.min(walk.found.len())..]
                 .iter()
                 .filter_map(|(id, distance_m)| {
                     let station = cache.stations.get(id)?;
@@ -442,7 +442,7 @@ impl Services {
                     Some(NearbyStation { station: station.clone(), distance_m: *distance_m, free_connectors, statuses, price: price(station) })
                 })
                 .collect();
-            (total, items)
+            NearbyResults { total: walk.total_estimate(), total_exact: walk.exhausted, items }
         })
     }
 
@@ -633,8 +633,13 @@ mod tests {
             let mut seen = Vec::new();
             let mut offset = 0;
             loop {
-                let (total, page) = services.nearby(lat, lng, 50_000.0, &NearbyFilter::default(), offset, per_page);
-                assert_eq!(total, 300);
+                let found = services.nearby(lat, lng, 50_000.0, &NearbyFilter::default(), offset, per_page);
+                let page = found.items;
+                if found.total_exact {
+                    assert_eq!(found.total, 300);
+                } else {
+                    assert!(found.total >= offset + page.len(), "{} < {offset} + {}", found.total, page.len());
+                }
                 if page.is_empty() {
                     break;
                 }
@@ -644,13 +649,14 @@ mod tests {
             assert_eq!(seen, expected, "pages of {per_page}");
         }
         let free = NearbyFilter { free_now: true, dc_only: true, ..Default::default() };
-        let (total, page) = services.nearby(lat, lng, 50_000.0, &free, 0, 500);
-        assert_eq!((total, page.len()), (free_dc, free_dc));
+        let found = services.nearby(lat, lng, 50_000.0, &free, 0, 500);
+        let page = found.items;
+        assert_eq!((found.total, found.total_exact, page.len()), (free_dc, true, free_dc));
         assert!(page.iter().all(|s| s.free_connectors == 1 && s.statuses == [ConnectorStatus::Available]));
         let ac_free = NearbyFilter { free_now: true, min_power_kw: Some(Decimal::from(7)), dc_only: false, max_price: None };
-        assert_eq!(services.nearby(lat, lng, 50_000.0, &ac_free, 0, 10).0, free_dc, "the free DC connector passes 7 kW");
+        assert_eq!(services.nearby(lat, lng, 50_000.0, &ac_free, 0, 500).total, free_dc, "the free DC connector passes 7 kW");
         let fast_ac = NearbyFilter { free_now: true, min_power_kw: Some(Decimal::from(121)), ..Default::default() };
-        assert_eq!(services.nearby(lat, lng, 50_000.0, &fast_ac, 0, 10).0, 0);
+        assert_eq!(services.nearby(lat, lng, 50_000.0, &fast_ac, 0, 10).total, 0);
     }
 
     /// Each connector's status as search reads it (by the slot kept beside its station), next to
@@ -681,7 +687,7 @@ mod tests {
             cache.stations.values().filter(|s| s.connectors.iter().any(|c| services.hub.effective(c.id, at).is_free())).count()
         };
         let free = NearbyFilter { free_now: true, ..Default::default() };
-        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &free, 0, 10).0, free_stations);
+        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &free, 0, 10_000).total, free_stations);
     }
 
     /// Search reads statuses by slot, not from the hub's id map; both must say the same after
@@ -708,7 +714,7 @@ mod tests {
             };
         }
         assert_agrees_with_hub(&services, now, 60);
-        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &NearbyFilter { free_now: true, ..Default::default() }, 0, 10).0, 8);
+        assert_eq!(services.nearby(22.52, 114.03, 50_000.0, &NearbyFilter { free_now: true, ..Default::default() }, 0, 10_000).total, 8);
 
         // A connector goes charging, another comes free.
         services.hub.apply(stations[0].1[0].id, ConnectorStatus::Charging, now);

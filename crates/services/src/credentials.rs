@@ -87,6 +87,18 @@ pub struct CredentialsView {
     pub cec_endpoint_path: String,
     /// Key of the HMAC-SHA256 signature on our webhooks (`X-Chargebridge-Signature`).
     pub webhook_secret: String,
+    /// After a rotation of the webhook key: until when webhooks also carry a signature with the
+    /// previous key (a second `v1=`), so a receiver can switch keys without missing an event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret_previous_valid_until: Option<DateTime<Utc>>,
+}
+
+/// The keys our webhooks to one partner are signed with now: the current one first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookKeys {
+    pub current: String,
+    pub previous: Option<String>,
+    pub previous_valid_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -134,6 +146,8 @@ pub struct CecPeerInput {
 pub enum CredentialKind {
     Api,
     Cec,
+    /// The key our webhooks are signed with.
+    Webhook,
 }
 
 const CLIENT_ID_PREFIX: &str = "cbk_";
@@ -183,9 +197,29 @@ pub(crate) async fn issue_on_approval(services: &Services, conn: &mut Conn, part
 }
 
 impl Services {
-    /// The partner's webhook signing key, derived from the master key (nothing stored).
-    pub fn webhook_secret(&self, partner_id: Uuid) -> String {
-        self.key.derive(&format!("webhook:{partner_id}"))
+    /// The keys our webhooks to `partner_id` are signed with, derived from the master key and
+    /// the partner's key generation (no secret is stored).
+    pub async fn webhook_keys(&self, partner_id: Uuid) -> Result<WebhookKeys> {
+        let mut conn = self.db.acquire().await?;
+        self.webhook_keys_on(&mut conn, partner_id).await
+    }
+
+    async fn webhook_keys_on(&self, conn: &mut store::Conn, partner_id: Uuid) -> Result<WebhookKeys> {
+        let state = store::partner_webhooks::secret_generation(conn, partner_id).await?;
+        let previous_valid_until = state.previous_valid_until.filter(|until| *until > self.now());
+        Ok(WebhookKeys {
+            current: self.webhook_key(partner_id, state.generation),
+            previous: previous_valid_until.map(|_| self.webhook_key(partner_id, state.generation - 1)),
+            previous_valid_until,
+        })
+    }
+
+    /// Generation 0 is the key partners had before keys could be rotated.
+    fn webhook_key(&self, partner_id: Uuid, generation: i64) -> String {
+        match generation {
+            0 => self.key.derive(&format!("webhook:{partner_id}")),
+            g => self.key.derive(&format!("webhook:{partner_id}:{g}")),
+        }
     }
 
     fn open_cec(&self, c: &CecCredential) -> Result<CecSecretSet> {
@@ -241,13 +275,15 @@ impl Services {
                 expires_at: c.expires_at,
             })
             .collect();
+        let webhook = self.webhook_keys_on(&mut tx, partner_id).await?;
         tx.commit().await.map_err(store::Error::from)?;
         Ok(CredentialsView {
             api,
             cec_issued,
             cec_received,
             cec_endpoint_path: format!("/evcs/{}/", self.settings.cec_version_segment),
-            webhook_secret: self.webhook_secret(partner_id),
+            webhook_secret: webhook.current,
+            webhook_secret_previous_valid_until: webhook.previous_valid_until,
         })
     }
 
@@ -269,10 +305,14 @@ impl Services {
                 repo::expire_cec(&mut tx, partner_id, CecDirection::Issued, overlap_end).await?;
                 repo::insert_cec(&mut tx, &new_cec_issued(self, &partner, now)?).await?;
             }
+            CredentialKind::Webhook => {
+                store::partner_webhooks::rotate_secret(&mut tx, partner_id, overlap_end, now).await?;
+            }
         }
         let action = match kind {
             CredentialKind::Api => "rotate_api_credentials",
             CredentialKind::Cec => "rotate_cec_credentials",
+            CredentialKind::Webhook => "rotate_webhook_secret",
         };
         store::audit::record(&mut tx, &audit_entry(actor, action, partner_id, None, None, None, now)).await?;
         tx.commit().await.map_err(store::Error::from)?;

@@ -37,6 +37,9 @@ pub enum Error {
     /// Too many attempts from one address or on one account (logins, token requests): wait.
     #[error("too many attempts; try again in {retry_after_secs} seconds")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A partner API client over its request rate: wait.
+    #[error("request rate over this client's limit; retry in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
     #[error("storage error: {0}")]
     Store(#[from] store::Error),
     #[error("internal error: {0}")]
@@ -124,6 +127,7 @@ impl Error {
             Self::NoAnswer { code, .. } => code,
             Self::Store(e) if e.is_unavailable() => "database_unavailable",
             Self::TooManyAttempts { .. } => "too_many_attempts",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Store(_) | Self::Internal(_) => "internal",
         }
     }
@@ -143,6 +147,7 @@ impl Error {
             Self::UnsupportedType { allowed } => format!("不支持的文件类型，仅允许：{allowed}"),
             Self::Store(e) if e.is_unavailable() => DATABASE_UNAVAILABLE_ZH.into(),
             Self::TooManyAttempts { retry_after_secs } => format!("尝试次数过多，请 {retry_after_secs} 秒后再试"),
+            Self::RateLimited { retry_after_secs } => format!("请求过于频繁，请 {retry_after_secs} 秒后再试"),
             Self::Store(_) | Self::Internal(_) => "系统内部错误，请稍后重试".into(),
         }
     }

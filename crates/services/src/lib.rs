@@ -27,6 +27,7 @@ pub mod onboarding;
 pub mod open_network;
 pub mod partner_catalog;
 pub mod partner_changes;
+pub mod partner_rate;
 pub mod partner_sessions;
 pub mod partner_statements;
 pub mod payment_gateway;
@@ -86,6 +87,8 @@ pub struct Settings {
     pub sync_on_peer_registration: bool,
     /// Rate limits and lockout of logins and token requests.
     pub login_limits: login_guard::LoginLimits,
+    /// Request rate of each partner API client.
+    pub partner_api_limits: partner_rate::PartnerApiLimits,
     /// Let partners register endpoints on loopback and private addresses (tests, on-premise).
     pub allow_private_endpoints: bool,
 }
@@ -107,6 +110,7 @@ impl Default for Settings {
             payment_timeout: Duration::minutes(15),
             sync_on_peer_registration: true,
             login_limits: login_guard::LoginLimits::default(),
+            partner_api_limits: partner_rate::PartnerApiLimits::default(),
             allow_private_endpoints: false,
         }
     }
@@ -147,6 +151,7 @@ pub struct Services {
     pub background: background::Background,
     /// Rate limits and lockouts of password and secret checks.
     pub login_guard: Arc<login_guard::LoginGuard>,
+    pub(crate) partner_rate: Arc<partner_rate::PartnerRateLimiter>,
 }
 
 impl Services {
@@ -154,6 +159,7 @@ impl Services {
         let hub = Arc::new(status_hub::StatusHub::new(settings.status_freshness));
         let started_at = clock.now();
         let login_guard = Arc::new(login_guard::LoginGuard::new(settings.login_limits.clone()));
+        let partner_rate = Arc::new(partner_rate::PartnerRateLimiter::new(settings.partner_api_limits));
         Self {
             db,
             key,
@@ -173,6 +179,7 @@ impl Services {
             partner_changes: Arc::default(),
             background: Default::default(),
             login_guard,
+            partner_rate,
         }
     }
 

@@ -33,7 +33,7 @@ pub(super) fn to_handler(e: Error) -> HandlerError {
         | Error::Forbidden { .. }
         | Error::TooLarge { .. }
         | Error::UnsupportedType { .. } => HandlerError::BadParameter(bilingual(&e)),
-        Error::Unavailable { .. } | Error::NoAnswer { .. } | Error::TooManyAttempts { .. } => HandlerError::Busy(bilingual(&e)),
+        Error::Unavailable { .. } | Error::NoAnswer { .. } | Error::TooManyAttempts { .. } | Error::RateLimited { .. } => HandlerError::Busy(bilingual(&e)),
         Error::Store(ref s) if unavailable(s) => {
             HandlerError::Busy("数据暂时不可用，请稍后重试 / our data store cannot be reached now; try again later".into())
         }

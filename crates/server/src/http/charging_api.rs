@@ -78,7 +78,10 @@ pub struct NearbyPage {
     pub items: Vec<NearbyStation>,
     pub page: u32,
     pub per_page: u32,
+    /// Stations in the circle that pass the filters: exact when `total_exact`, otherwise an
+    /// estimate (the search stops once the page is certain, without measuring the whole circle).
     pub total: usize,
+    pub total_exact: bool,
 }
 
 fn gcj(params_coords: &Option<String>) -> Result<bool, Error> {
@@ -110,7 +113,8 @@ async fn nearby(State(state): State<AppState>, Query(p): Query<NearbyParams>) ->
         return Err(Error::invalid("max_price", "must not be negative", "最高电价不能为负数").into());
     }
     let filter = NearbyFilter { free_now: p.free_now, min_power_kw: p.min_power_kw, dc_only: p.dc_only, max_price: p.max_price };
-    let (total, mut items) = state.services.nearby(lat, lng, radius, &filter, page.offset() as usize, page.per_page as usize);
+    let found = state.services.nearby(lat, lng, radius, &filter, page.offset() as usize, page.per_page as usize);
+    let mut items = found.items;
     if to_gcj {
         for item in &mut items {
             if let Ok(point) = domain::geo::Coordinate::new(item.station.lat, item.station.lng) {
@@ -119,7 +123,7 @@ async fn nearby(State(state): State<AppState>, Query(p): Query<NearbyParams>) ->
             }
         }
     }
-    Ok(Json(NearbyPage { items, page: page.page, per_page: page.per_page, total }))
+    Ok(Json(NearbyPage { items, page: page.page, per_page: page.per_page, total: found.total, total_exact: found.total_exact }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -208,7 +212,8 @@ pub struct ReserveRequest {
 /// Reserve a connector (预约充电枪). The hold is an order in state `reserved` until
 /// `reserved_until`; starting on that connector uses it.
 #[utoipa::path(post, path = "/reservations", tag = "app", security(("user_session" = [])), request_body = ReserveRequest,
-    responses((status = 201, body = OrderView), (status = 409, body = ErrorBody, description = "connector not free, or a reservation is already held"), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = OrderView), (status = 404, body = ErrorBody, description = "no such connector"),
+              (status = 409, body = ErrorBody, description = "connector not free, or a reservation is already held"), (status = 422, body = ErrorBody)))]
 async fn reserve(State(state): State<AppState>, User(user): User, Json(r): Json<ReserveRequest>) -> ApiResult<(StatusCode, Json<OrderView>)> {
     Ok((StatusCode::CREATED, Json(state.services.reserve(&user, r.connector_id, r.minutes.unwrap_or(15)).await?)))
 }

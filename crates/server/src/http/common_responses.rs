@@ -10,12 +10,27 @@ pub struct CommonResponses;
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
             for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
                 add_common(operation);
             }
+            // The per-address limit in front of password and secret checks answers before them.
+            if let Some(post) = item.post.as_mut().filter(|_| super::login_limits::GUARDED.contains(&path.as_str())) {
+                add_429(post, "too many attempts from this address; retry after `Retry-After` seconds");
+            }
+            // Every partner API client has a request rate.
+            if path.starts_with("/api/partner/") {
+                for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+                    add_429(operation, "over this client's request rate; retry after `Retry-After` seconds");
+                }
+            }
         }
     }
+}
+
+fn add_429(operation: &mut Operation, description: &str) {
+    let response = ResponseBuilder::new().description(description).content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody")))).build();
+    operation.responses.responses.entry("429".to_owned()).or_insert(RefOr::T(response));
 }
 
 fn add_common(operation: &mut Operation) {

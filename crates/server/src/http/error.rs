@@ -4,6 +4,7 @@
 //! so a partner's code can branch on `code` and a person can read either language.
 
 use axum::Json;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -63,7 +64,7 @@ fn status_of(e: &Error) -> StatusCode {
         Error::UnsupportedType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NoAnswer { .. } => StatusCode::GATEWAY_TIMEOUT,
-        Error::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::TooManyAttempts { .. } | Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         e if e.is_database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
         Error::Store(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -102,7 +103,7 @@ impl IntoResponse for ApiError {
         if unavailable {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
-        if let Error::TooManyAttempts { retry_after_secs } = e {
+        if let Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } = e {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
         }
         if let Error::Unauthorized(failure) = e {
@@ -128,6 +129,13 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonSyntaxError(e) => Self(crate::http::json_fields::syntax_error(&e)),
             other => Self(Error::Malformed(other.body_text())),
         }
+    }
+}
+
+/// A multipart body that is not one (no boundary, wrong content type) is malformed, like bad JSON.
+impl From<MultipartRejection> for ApiError {
+    fn from(rejection: MultipartRejection) -> Self {
+        Self(Error::Malformed(rejection.body_text()))
     }
 }
 

@@ -26,6 +26,16 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
+/// A multipart form with our error format (axum's own rejection is plain text).
+pub struct Multipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = ApiError;
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(axum::extract::Multipart::from_request(request, state).await?))
+    }
+}
+
 /// Path segments (ids) with our error format: axum's own answer to `/orders/not-a-uuid` is
 /// plain text, which clients of a JSON API cannot parse.
 #[derive(FromRequestParts)]
@@ -57,7 +67,9 @@ impl FromRequestParts<AppState> for PartnerToken {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts)?;
-        Ok(Self(state.services.authenticate_partner(token).await?))
+        let principal = state.services.authenticate_partner(token).await?;
+        state.services.check_partner_rate(&principal.client_id)?;
+        Ok(Self(principal))
     }
 }
 

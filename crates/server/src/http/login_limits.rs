@@ -13,7 +13,7 @@ use super::AppState;
 use super::error::ApiError;
 
 /// The endpoints guessing would go through: admin login, driver sign-up and login, OAuth2 tokens.
-const GUARDED: [&str; 4] = ["/api/admin/v1/login", "/api/app/v1/users", "/api/app/v1/sessions", "/oauth/token"];
+pub(crate) const GUARDED: [&str; 4] = ["/api/admin/v1/login", "/api/app/v1/users", "/api/app/v1/sessions", "/oauth/token"];
 
 pub async fn by_address(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if request.method() == Method::POST && GUARDED.contains(&request.uri().path()) {

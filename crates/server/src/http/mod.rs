@@ -21,6 +21,7 @@ mod partner_statements;
 mod payments_api;
 mod pile_commands;
 mod portal;
+mod portal_webhooks;
 mod statements;
 
 use std::sync::Arc;
@@ -94,7 +95,7 @@ impl Modify for SecuritySchemes {
 /// of built-in peers with their own state (the sandbox payment gateway).
 pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()))
+        .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()).merge(portal_webhooks::router()))
         .nest(
             "/api/admin/v1",
             admin::router()

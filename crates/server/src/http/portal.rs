@@ -2,7 +2,7 @@
 //! after a rejection, and manage credentials once approved. Authenticated with the portal token
 //! returned at registration.
 
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use domain::partner::ApplicationInput;
 use domain::partner::Partner;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Json, PortalPartner};
+use super::extract::{Json, Multipart, PortalPartner};
 
 pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     let upload_limit = state.services.settings.max_document_bytes + 64 * 1024;
@@ -75,12 +75,12 @@ struct DocumentUpload {
 /// Upload a qualification document (资质文件).
 #[utoipa::path(post, path = "/partners/me/documents", tag = "portal", security(("portal_token" = [])),
     request_body(content = DocumentUpload, content_type = "multipart/form-data"),
-    responses((status = 201, body = DocumentRecord), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    responses((status = 201, body = DocumentRecord), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
 async fn upload_document(
     State(state): State<AppState>,
     PortalPartner(partner): PortalPartner,
-    mut multipart: Multipart,
+    Multipart(mut multipart): Multipart,
 ) -> ApiResult<(StatusCode, Json<DocumentRecord>)> {
     let limit = state.services.settings.max_document_bytes;
     let read_error = |e: axum::extract::multipart::MultipartError| {
@@ -122,7 +122,8 @@ async fn credentials(State(state): State<AppState>, PortalPartner(partner): Port
 
 #[derive(Deserialize, ToSchema)]
 pub struct RotateRequest {
-    /// `api` (REST client credentials) or `cec` (T/CEC 102 secrets we issued).
+    /// `api` (REST client credentials), `cec` (T/CEC 102 secrets we issued) or `webhook` (the
+    /// key our webhooks are signed with: the previous one signs too through the overlap window).
     pub kind: CredentialKind,
 }
 
