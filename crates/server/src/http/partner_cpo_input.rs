@@ -66,7 +66,7 @@ pub struct StationInput {
     #[schema(max_length = 100, example = "24 小时 / 24 hours")]
     #[serde(default)]
     pub opening_hours: Option<String>,
-    /// Photo URLs (http or https).
+    /// Photo URLs (http or https, at most 500 characters each).
     #[schema(max_items = 20)]
     #[serde(default)]
     pub photos: Vec<String>,
@@ -90,13 +90,13 @@ pub struct TariffInput {
 #[serde(deny_unknown_fields)]
 pub struct PeriodInput {
     /// Beijing local time of day the period starts, `HH:MM` or `HH:MM:SS`.
-    #[schema(example = "08:00")]
+    #[schema(example = "08:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")]
     pub start: String,
     /// Yuan per kWh, decimal string (up to 4 decimals).
-    #[schema(example = "0.8500")]
+    #[schema(example = "0.8500", pattern = "^[0-9]{1,4}(\\.[0-9]{1,4})?$")]
     pub electricity_price: String,
     /// Yuan per kWh, decimal string (up to 4 decimals).
-    #[schema(example = "0.4000")]
+    #[schema(example = "0.4000", pattern = "^[0-9]{1,4}(\\.[0-9]{1,4})?$")]
     pub service_price: String,
 }
 
@@ -108,8 +108,8 @@ pub struct PileInput {
     pub id: String,
     #[serde(rename = "type")]
     pub pile_type: EquipmentType,
-    /// Total rated power, kW, decimal string.
-    #[schema(example = "120")]
+    /// Total rated power, kW, decimal string: more than 0, at most 2000.
+    #[schema(example = "120", pattern = "^[0-9]{1,4}(\\.[0-9]{1,3})?$")]
     pub power_kw: String,
     #[schema(min_items = 1, max_items = 16)]
     pub connectors: Vec<ConnectorInput>,
@@ -124,8 +124,8 @@ pub struct ConnectorInput {
     pub id: String,
     #[serde(rename = "type")]
     pub connector_type: ConnectorType,
-    /// Rated power, kW, decimal string.
-    #[schema(example = "120")]
+    /// Rated power, kW, decimal string: more than 0, at most its pile's power.
+    #[schema(example = "120", pattern = "^[0-9]{1,4}(\\.[0-9]{1,3})?$")]
     pub power_kw: String,
     #[serde(default)]
     pub national_standard: Option<NationalStandard>,
