@@ -86,6 +86,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 30)]
         flap_every: u64,
     },
+    /// Partner REST API, operator side: N stations upserted through `POST /stations:batch`
+    /// (created, then replaced), then connector status changes through
+    /// `POST /connectors/status:batch`, over real HTTP into the status hub and a SQLite file.
+    RestCpo {
+        #[arg(long, default_value_t = 10_000)]
+        stations: usize,
+        #[arg(long, default_value_t = 500_000)]
+        changes: usize,
+        /// Status changes per call (at most 1,000).
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+        /// Concurrent partner connections.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
     Nearby {
         #[arg(long, default_value_t = 100_000)]

@@ -3,6 +3,7 @@
 pub mod bench;
 mod bench_piles;
 mod bench_push;
+mod bench_rest;
 pub mod cec_adapter;
 pub mod cli;
 pub mod commands;

@@ -64,6 +64,10 @@ pub struct CatalogCache {
     /// (partner, partner's ConnectorID) → (connector, station).
     by_external: HashMap<(Option<Uuid>, String), (Uuid, Uuid)>,
     connector_station: HashMap<Uuid, Uuid>,
+    /// Every connector put under each station, with its owner's id for it (including ones a
+    /// later put no longer lists), so taking a station out touches its own entries only instead
+    /// of scanning every connector of the catalog.
+    station_connectors: HashMap<Uuid, Vec<(Uuid, String)>>,
     /// Each operator partner's user pricing (flow A), so prices are shown without a query.
     pub(crate) user_pricing: HashMap<Uuid, UserPricing>,
 }
@@ -72,9 +76,13 @@ impl CatalogCache {
     /// `slots`: the status hub's slots of the summary's connectors, in order.
     fn put(&mut self, summary: StationSummary, slots: &[ConnectorSlot]) {
         self.geo.upsert(summary.id, summary.lat, summary.lng, StationFacts::new(&summary, slots));
+        let known = self.station_connectors.entry(summary.id).or_default();
         for c in &summary.connectors {
             self.by_external.insert((summary.partner_id, c.external_id.clone()), (c.id, summary.id));
             self.connector_station.insert(c.id, summary.id);
+            if !known.iter().any(|(id, _)| *id == c.id) {
+                known.push((c.id, c.external_id.clone()));
+            }
         }
         self.stations.insert(summary.id, summary);
     }
@@ -83,16 +91,19 @@ impl CatalogCache {
     /// ones an earlier sync dropped), for the status hub to forget.
     fn remove(&mut self, station_id: Uuid) -> Vec<Uuid> {
         self.geo.remove(station_id);
-        self.stations.remove(&station_id);
-        self.by_external.retain(|_, (_, s)| *s != station_id);
+        let Some(summary) = self.stations.remove(&station_id) else { return Vec::new() };
         let mut connectors = Vec::new();
-        self.connector_station.retain(|c, s| {
-            let keep = *s != station_id;
-            if !keep {
-                connectors.push(*c);
+        for (connector, external_id) in self.station_connectors.remove(&station_id).unwrap_or_default() {
+            if self.connector_station.get(&connector) == Some(&station_id) {
+                self.connector_station.remove(&connector);
+                connectors.push(connector);
             }
-            keep
-        });
+            let key = (summary.partner_id, external_id);
+            // The identifier may have moved to another of the owner's stations since.
+            if self.by_external.get(&key).is_some_and(|(_, s)| *s == station_id) {
+                self.by_external.remove(&key);
+            }
+        }
         connectors
     }
 
@@ -114,6 +125,11 @@ impl CatalogCache {
 
     pub fn summary(&self, station_id: Uuid) -> Option<&StationSummary> {
         self.stations.get(&station_id)
+    }
+
+    /// A connector by its owner's own identifier.
+    pub(crate) fn connector_by_external(&self, partner_id: Option<Uuid>, external_id: &str) -> Option<Uuid> {
+        self.by_external.get(&(partner_id, external_id.to_owned())).map(|(connector, _)| *connector)
     }
 
     /// The station a connector belongs to.
@@ -246,6 +262,20 @@ impl Services {
         cache.put(summary(station, connectors), &slots);
     }
 
+    /// Puts a new version of a station into the in-memory catalog in one step: connectors it
+    /// no longer has leave the status hub, the ones it keeps keep their slots and readings (a
+    /// re-upload must not make a free connector look unknown), and search never sees the
+    /// station missing in between.
+    pub fn reindex_station(&self, station: &StationRow, connectors: &[ConnectorRow]) {
+        let keep: std::collections::HashSet<Uuid> = connectors.iter().map(|c| c.id).collect();
+        let mut cache = self.catalog.write();
+        for gone in cache.remove(station.id).into_iter().filter(|c| !keep.contains(c)) {
+            self.hub.forget(gone);
+        }
+        let slots: Vec<ConnectorSlot> = connectors.iter().map(|c| self.hub.register(c.id, station.id, None)).collect();
+        cache.put(summary(station, connectors), &slots);
+    }
+
     /// Takes a station out of the in-memory catalog and its connectors out of the status hub
     /// (the stored rows stay). Returns whether it was indexed.
     pub fn unindex_station(&self, station_id: Uuid) -> bool {
@@ -314,60 +344,11 @@ impl Services {
                     continue;
                 }
             };
-            let row = StationRow {
-                id: Uuid::now_v7(),
-                partner_id: Some(partner_id),
-                external_id: station.external_id.clone(),
-                name: station.name.clone(),
-                address: station.address.clone(),
-                area_code: station.area_code.clone(),
-                lat: position.lat(),
-                lng: position.lng(),
-                station_type: station.station_type,
-                station_status: station.status,
-                service_tel: station.service_tel.clone(),
-                business_hours: station.business_hours.clone(),
-                tariff: tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default()),
-                public: true,
-                detail: station.detail.clone(),
-                updated_at: query_time,
-            };
-            let station_id = repo::upsert_station(&mut tx, &row).await?;
-            let mut connectors = Vec::new();
-            for e in &station.equipment {
-                let equipment_id = repo::upsert_equipment(
-                    &mut tx,
-                    &EquipmentRow {
-                        id: Uuid::now_v7(),
-                        station_id,
-                        external_id: e.external_id.clone(),
-                        equipment_type: e.equipment_type,
-                        power_kw: e.power_kw.to_string(),
-                        detail: serde_json::Value::Null,
-                        ocpp_id: None,
-                    },
-                )
-                .await?;
-                for c in &e.connectors {
-                    let mut connector = ConnectorRow {
-                        id: Uuid::now_v7(),
-                        station_id,
-                        equipment_id,
-                        external_id: c.external_id.clone(),
-                        connector_type: c.connector_type,
-                        power_kw: c.power_kw.to_string(),
-                        ocpp_connector: None,
-                        status: ConnectorStatus::Offline,
-                        status_at: None,
-                        detail: c.detail.clone(),
-                    };
-                    connector.id = repo::upsert_connector(&mut tx, &connector).await?;
-                    connectors.push(connector);
-                }
-            }
+            let tariff = tariffs.by_station.get(&station.external_id).map_or(serde_json::Value::Null, |t| serde_json::to_value(t).unwrap_or_default());
+            let (row, connectors) = store_station(&mut tx, partner_id, station, position, tariff, query_time).await?;
             report.stations += 1;
             report.connectors += connectors.len();
-            summaries.push((StationRow { id: station_id, ..row }, connectors));
+            summaries.push((row, connectors));
         }
         store::settlement::record_sync(&mut tx, partner_id, Some(query_time), self.now(), &format!("ok: {} stations", report.stations)).await?;
         tx.commit().await.map_err(store::Error::from)?;
@@ -539,6 +520,73 @@ pub fn synthetic_station(external_id: &str, lat: f64, lng: f64, at: DateTime<Utc
         })
         .collect();
     (station, connectors)
+}
+
+/// Stores one validated station of a partner with its piles and connectors (upserted by the
+/// partner's own identifiers, inside the caller's transaction) and returns the rows to index.
+/// Every way a partner's catalog reaches us (a T/CEC pull, the REST API) goes through here, so
+/// they cannot drift apart in how a station is kept. `position` is WGS-84; `tariff` is the JSON
+/// of a [`Tariff`] or null when the partner gave no prices.
+pub(crate) async fn store_station(
+    tx: &mut store::Conn,
+    partner_id: Uuid,
+    station: &Station,
+    position: domain::geo::Coordinate,
+    tariff: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(StationRow, Vec<ConnectorRow>)> {
+    let row = StationRow {
+        id: Uuid::now_v7(),
+        partner_id: Some(partner_id),
+        external_id: station.external_id.clone(),
+        name: station.name.clone(),
+        address: station.address.clone(),
+        area_code: station.area_code.clone(),
+        lat: position.lat(),
+        lng: position.lng(),
+        station_type: station.station_type,
+        station_status: station.status,
+        service_tel: station.service_tel.clone(),
+        business_hours: station.business_hours.clone(),
+        tariff,
+        public: true,
+        detail: station.detail.clone(),
+        updated_at: at,
+    };
+    let station_id = repo::upsert_station(tx, &row).await?;
+    let mut connectors = Vec::new();
+    for e in &station.equipment {
+        let equipment_id = repo::upsert_equipment(
+            tx,
+            &EquipmentRow {
+                id: Uuid::now_v7(),
+                station_id,
+                external_id: e.external_id.clone(),
+                equipment_type: e.equipment_type,
+                power_kw: e.power_kw.to_string(),
+                detail: serde_json::Value::Null,
+                ocpp_id: None,
+            },
+        )
+        .await?;
+        for c in &e.connectors {
+            let mut connector = ConnectorRow {
+                id: Uuid::now_v7(),
+                station_id,
+                equipment_id,
+                external_id: c.external_id.clone(),
+                connector_type: c.connector_type,
+                power_kw: c.power_kw.to_string(),
+                ocpp_connector: None,
+                status: ConnectorStatus::Offline,
+                status_at: None,
+                detail: c.detail.clone(),
+            };
+            connector.id = repo::upsert_connector(tx, &connector).await?;
+            connectors.push(connector);
+        }
+    }
+    Ok((StationRow { id: station_id, ..row }, connectors))
 }
 
 pub(crate) fn gateway_error(e: GatewayError) -> Error {

@@ -29,6 +29,7 @@ pub mod oauth;
 pub mod offline_sessions;
 pub mod onboarding;
 pub mod open_network;
+pub mod partner_catalog;
 pub mod partner_changes;
 pub mod partner_rate;
 pub mod partner_sessions;

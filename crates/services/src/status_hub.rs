@@ -35,6 +35,19 @@ pub struct StatusChange {
     pub at: DateTime<Utc>,
 }
 
+/// What became of a reading offered to the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Kept, and the status differs from the last one.
+    Changed,
+    /// Kept (its time is the newest), the status is the one we had.
+    Unchanged,
+    /// We already hold a reading observed later: this one is dropped.
+    Stale,
+    /// No such connector in the hub (its station is not in the catalog).
+    UnknownConnector,
+}
+
 /// The slots: readings and stations by slot, and the way from a connector id to its slot.
 #[derive(Debug, Default)]
 struct Slots {
@@ -133,13 +146,19 @@ impl StatusHub {
     /// Records a status; older news than what we have is ignored (pushes can arrive out of
     /// order). Returns whether it changed anything.
     pub fn apply(&self, connector_id: Uuid, status: ConnectorStatus, at: DateTime<Utc>) -> bool {
+        self.record(connector_id, status, at) == Recorded::Changed
+    }
+
+    /// Like [`StatusHub::apply`], telling apart why nothing changed: a sender that gives its own
+    /// observation times (the partner REST API) is told which of its readings came too late.
+    pub fn record(&self, connector_id: Uuid, status: ConnectorStatus, at: DateTime<Utc>) -> Recorded {
         let change = {
             let mut slots = self.slots.write();
-            let Some(i) = slots.slot(connector_id) else { return false };
-            let Some(station_id) = slots.stations[i] else { return false };
+            let Some(i) = slots.slot(connector_id) else { return Recorded::UnknownConnector };
+            let Some(station_id) = slots.stations[i] else { return Recorded::UnknownConnector };
             let reading = &mut slots.readings[i];
             if reading.is_some_and(|r| r.observed_at > at) {
-                return false;
+                return Recorded::Stale;
             }
             let changed = reading.is_none_or(|r| r.status != status);
             *reading = Some(StatusReading { status, observed_at: at });
@@ -149,9 +168,9 @@ impl StatusHub {
         match change {
             Some(change) => {
                 let _ = self.changes.send(change);
-                true
+                Recorded::Changed
             }
-            None => false,
+            None => Recorded::Unchanged,
         }
     }
 

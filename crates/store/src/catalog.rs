@@ -140,7 +140,7 @@ pub async fn upsert_station(conn: &mut Conn, s: &StationRow) -> Result<Uuid> {
     let id = existing.unwrap_or(s.id);
     let sql = if existing.is_some() {
         "UPDATE stations SET partner_id=$2, external_id=$3, name=$4, address=$5, area_code=$6, lat=$7, lng=$8, station_type=$9, \
-         station_status=$10, service_tel=$11, business_hours=$12, tariff=$13, public=$14, detail=$15, updated_at=$16 WHERE id=$1"
+         station_status=$10, service_tel=$11, business_hours=$12, tariff=$13, public=$14, detail=$15, updated_at=$16, retired_at=NULL WHERE id=$1"
     } else {
         "INSERT INTO stations (id, partner_id, external_id, name, address, area_code, lat, lng, station_type, station_status, \
          service_tel, business_hours, tariff, public, detail, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
@@ -218,7 +218,7 @@ pub async fn upsert_connector(conn: &mut Conn, c: &ConnectorRow) -> Result<Uuid>
         .await?;
     let id = match existing {
         Some(id) => {
-            sqlx::query("UPDATE connectors SET connector_type=$2, power_kw=$3, ocpp_connector=$4, detail=$5 WHERE id=$1")
+            sqlx::query("UPDATE connectors SET connector_type=$2, power_kw=$3, ocpp_connector=$4, detail=$5, retired_at=NULL WHERE id=$1")
                 .bind(&id)
                 .bind(c.connector_type.as_str())
                 .bind(&c.power_kw)
@@ -273,14 +273,14 @@ pub async fn connectors_of_station(conn: &mut Conn, station_id: Uuid) -> Result<
     sqlx::query(sql).bind(station_id.to_string()).fetch_all(conn).await?.iter().map(connector_from_row).collect()
 }
 
-/// Every station with the partner's ones first; for building the in-memory search index.
+/// Every station in service (not retired); for building the in-memory search index.
 pub async fn all_stations(conn: &mut Conn) -> Result<Vec<StationRow>> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {STATION_COLUMNS} FROM stations ORDER BY id"));
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {STATION_COLUMNS} FROM stations WHERE retired_at IS NULL ORDER BY id"));
     sqlx::query(sql).fetch_all(conn).await?.iter().map(station_from_row).collect()
 }
 
 pub async fn all_connectors(conn: &mut Conn) -> Result<Vec<ConnectorRow>> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONNECTOR_COLUMNS} FROM connectors ORDER BY id"));
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE retired_at IS NULL ORDER BY id"));
     sqlx::query(sql).fetch_all(conn).await?.iter().map(connector_from_row).collect()
 }
 
@@ -288,7 +288,7 @@ pub async fn all_connectors(conn: &mut Conn) -> Result<Vec<ConnectorRow>> {
 pub async fn connector_by_external(conn: &mut Conn, partner_id: Option<Uuid>, external_id: &str) -> Result<Option<ConnectorRow>> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT {} FROM connectors c JOIN stations s ON s.id = c.station_id \
-         WHERE c.external_id = $1 AND ((s.partner_id IS NULL AND $2 IS NULL) OR s.partner_id = $2)",
+         WHERE c.external_id = $1 AND c.retired_at IS NULL AND ((s.partner_id IS NULL AND $2 IS NULL) OR s.partner_id = $2)",
         CONNECTOR_COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
     ));
     sqlx::query(sql).bind(external_id).bind(partner_id.map(|p| p.to_string())).fetch_optional(conn).await?.as_ref().map(connector_from_row).transpose()

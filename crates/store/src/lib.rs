@@ -15,6 +15,7 @@ mod time;
 pub mod admins;
 pub mod audit;
 pub mod catalog;
+pub mod catalog_retire;
 pub mod cec_tokens;
 pub mod credentials;
 pub mod daily_checks;

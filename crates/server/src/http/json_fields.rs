@@ -9,7 +9,7 @@ use axum::extract::rejection::{JsonDataError, JsonSyntaxError};
 use domain::partner::FieldError;
 use services::Error;
 
-type PathError = serde_path_to_error::Error<serde_json::Error>;
+pub type PathError = serde_path_to_error::Error<serde_json::Error>;
 
 /// The deserializer's error inside axum's rejection (rejection → axum's error → this).
 fn path_error<'a>(rejection: &'a (dyn std::error::Error + 'static)) -> Option<&'a PathError> {
@@ -65,6 +65,12 @@ pub fn data_error(rejection: &JsonDataError) -> Error {
     let Some(error) = path_error(rejection) else {
         return field_error("body".into(), rejection.body_text(), "请求内容与接口要求不符，请对照接口文档".into());
     };
+    from_path_error(error)
+}
+
+/// The same for a value read on its own (an item of a batch, checked one by one so that one bad
+/// item does not spoil the others): the path is relative to that value.
+pub fn from_path_error(error: &PathError) -> Error {
     let path = error.path().to_string();
     let within = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
     let message = without_position(error.inner());

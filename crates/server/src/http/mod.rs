@@ -15,6 +15,8 @@ mod network_api;
 mod oauth;
 mod ops;
 mod partner_api;
+mod partner_cpo;
+mod partner_cpo_input;
 pub(crate) mod partner_emsp;
 mod partner_statements;
 mod payments_api;

@@ -16,7 +16,7 @@ use super::extract::{Json, PartnerToken};
 use axum::extract::State;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me)).merge(super::partner_emsp::router())
+    OpenApiRouter::new().routes(routes!(me)).merge(super::partner_emsp::router()).merge(super::partner_cpo::router())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -32,7 +32,7 @@ pub struct WhoAmI {
 
 /// Who the access token belongs to.
 #[utoipa::path(get, path = "/me", tag = "partner", security(("oauth2" = [])),
-    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody, description = "the token lacks the `partner` scope")))]
 async fn me(State(state): State<AppState>, PartnerToken(principal): PartnerToken) -> ApiResult<Json<WhoAmI>> {
     principal.require_scope("partner")?;
     let partner = state.services.partner(principal.partner_id).await?;
