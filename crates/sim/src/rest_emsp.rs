@@ -70,9 +70,7 @@ impl RestEmsp {
     /// Starts the webhook receiver; the API is called on demand.
     pub async fn start(config: RestEmspConfig) -> std::io::Result<Arc<Self>> {
         let inbox = Arc::new(Mutex::new(Inbox::default()));
-        let receiver = axum::Router::new()
-            .route("/chargebridge/webhook", post(receive))
-            .with_state((inbox.clone(), Arc::new(config.webhook_secret.clone())));
+        let receiver = axum::Router::new().route("/chargebridge/webhook", post(receive)).with_state((inbox.clone(), Arc::new(config.webhook_secret.clone())));
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let webhook_addr = listener.local_addr()?;
         tokio::spawn(async move { axum::serve(listener, receiver).await });
@@ -147,7 +145,8 @@ impl RestEmsp {
 
     /// Starts a session on `connector_id` under `idempotency_key`.
     pub async fn start_session(&self, connector_id: &str, idempotency_key: &str) -> Result<Answer, String> {
-        let (status, _, body) = self.call(Method::POST, "/sessions", &[("idempotency-key", idempotency_key)], Some(&json!({"connector_id": connector_id}))).await?;
+        let (status, _, body) =
+            self.call(Method::POST, "/sessions", &[("idempotency-key", idempotency_key)], Some(&json!({"connector_id": connector_id}))).await?;
         Ok((status, body))
     }
 

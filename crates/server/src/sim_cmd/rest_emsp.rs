@@ -29,12 +29,10 @@ pub async fn run(args: EmspArgs) -> anyhow::Result<()> {
         bind: args.bind,
     };
     let emsp = RestEmsp::start(config).await.with_context(|| format!("starting the webhook receiver on {}", args.bind))?;
-    tracing::info!(
-        "simulated REST partner platform receiving webhooks at {}/chargebridge/webhook / 模拟第三方平台（REST）已启动",
-        emsp.callback_base_url()
-    );
+    tracing::info!("simulated REST partner platform receiving webhooks at {}/chargebridge/webhook / 模拟第三方平台（REST）已启动", emsp.callback_base_url());
     println!("{}", serde_json::json!({"callback_base_url": emsp.callback_base_url()}));
-    let users = (args.charge_every > 0).then(|| tokio::spawn(users(emsp.clone(), Duration::from_secs(args.charge_every), Duration::from_secs(args.charge_secs))));
+    let users =
+        (args.charge_every > 0).then(|| tokio::spawn(users(emsp.clone(), Duration::from_secs(args.charge_every), Duration::from_secs(args.charge_secs))));
     tokio::select! {
         _ = follow(&emsp, Duration::from_secs(args.sync_every.max(1)), Duration::from_secs(args.report_every.max(1))) => {}
         _ = crate::commands::shutdown_signal() => {}
@@ -110,7 +108,14 @@ async fn free_connectors(emsp: &RestEmsp) -> Result<Vec<String>, String> {
     if status != 200 {
         return Err(format!("connector status answered {status}: {body}"));
     }
-    Ok(body["items"].as_array().cloned().unwrap_or_default().iter().filter(|c| c["status"] == "available").filter_map(|c| c["connector_id"].as_str().map(str::to_owned)).collect())
+    Ok(body["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["status"] == "available")
+        .filter_map(|c| c["connector_id"].as_str().map(str::to_owned))
+        .collect())
 }
 
 async fn charge(emsp: Arc<RestEmsp>, connector: String, charge_for: Duration) {
@@ -132,7 +137,9 @@ async fn charge(emsp: Arc<RestEmsp>, connector: String, charge_for: Duration) {
         Err(e) => return tracing::warn!(session = %id, "stopping failed: {e} / 停止充电请求失败"),
     }
     match emsp.wait_for(&id, "session.charge_record", Duration::from_secs(120)).await {
-        Some(record) => tracing::info!(session = %id, energy_kwh = %record.data["energy_kwh"], total = %record.data["total_money"], "the user stopped and was billed / 充电结束，已结算"),
+        Some(record) => {
+            tracing::info!(session = %id, energy_kwh = %record.data["energy_kwh"], total = %record.data["total_money"], "the user stopped and was billed / 充电结束，已结算")
+        }
         None => tracing::warn!(session = %id, "no charge record within 2 minutes / 两分钟内未收到充电记录"),
     }
 }
