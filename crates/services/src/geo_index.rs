@@ -317,7 +317,7 @@ mod tests {
         };
         for _ in 0..3_000 {
             let id = Uuid::now_v7();
-            index.upsert(id, 22.40 + next() * 0.3, 113.80 + next() * 0.4, id.as_u128() % 3 == 0);
+            index.upsert(id, 22.40 + next() * 0.3, 113.80 + next() * 0.4, id.as_u128().is_multiple_of(3));
         }
         let points = [(22.55, 114.0), (22.56, 113.96), (22.40, 113.80), (22.9, 114.5), (22.5512345, 114.0011)];
         for (lat, lng) in points {
