@@ -1,9 +1,8 @@
 //! In-memory spatial index for "stations near me".
 //!
 //! A uniform grid of 0.01° cells (≈1.1 km north–south) keyed by cell; a query visits only the
-//! cells that intersect the search radius, then measures exact great-circle distances. With
-//! 100,000 stations a 5 km query touches a few dozen cells and a few hundred stations, far
-//! cheaper than a database round trip, and the index is rebuilt from the store at start.
+//! cells that intersect the search radius, then measures exact great-circle distances; the
+//! index is rebuilt from the store at start.
 //!
 //! Each entry carries a payload beside its position (the catalog keeps its search facts there),
 //! so a query reads what it filters by from the cell it is already scanning.
