@@ -56,25 +56,9 @@ pub async fn nearby(stations: usize, queries: usize) -> anyhow::Result<()> {
 /// decryption, the status hub, and the write-behind to a SQLite file in a temp directory.
 pub async fn status_ingest(connectors: usize, pushes: usize, concurrency: usize) -> anyhow::Result<()> {
     use cec::messages::{ConnectorStatusCode, ConnectorStatusInfo, NotificationStationStatus};
-    use domain::partner::{ApplicationInput, ReviewAction};
-
     let (_dir, base, services) = serve_in_process().await?;
 
-    let registered = services
-        .register(ApplicationInput {
-            company_name: Some("基准运营商".into()),
-            credit_code: Some("91440300MA5FCTXX0J".into()),
-            contact_name: Some("bench".into()),
-            contact_phone: Some("13800138000".into()),
-            contact_email: Some("bench@example.cn".into()),
-            roles: Some("operator".into()),
-            protocol: Some("cec102".into()),
-            callback_base_url: Some("http://127.0.0.1:9".into()),
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let partner = registered.partner.id;
-    services.review(partner, ReviewAction::Approve, &services::onboarding::Actor::Cli("bench".into())).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let partner = approved_operator(&services, "cec102").await?;
     let (_, sets) =
         services.cec_issued_for_operator("MA5FCTXX0").await.map_err(|e| anyhow::anyhow!("{e}"))?.ok_or_else(|| anyhow::anyhow!("no credentials"))?;
     let set = &sets[0].secrets;
@@ -179,4 +163,27 @@ pub(crate) async fn serve_in_process() -> anyhow::Result<(tempfile::TempDir, Str
     let services = app.services.clone();
     tokio::spawn(app.run(std::future::pending()));
     Ok((dir, base, services))
+}
+
+/// Registers and approves the benchmarks' operator partner (credit code 91440300MA5FCTXX0J,
+/// operator id MA5FCTXX0) speaking `protocol`; returns its id.
+pub(crate) async fn approved_operator(services: &Services, protocol: &str) -> anyhow::Result<Uuid> {
+    use domain::partner::{ApplicationInput, ReviewAction};
+    let fail = |e: services::Error| anyhow::anyhow!("{e}");
+    let registered = services
+        .register(ApplicationInput {
+            company_name: Some("基准运营商".into()),
+            credit_code: Some("91440300MA5FCTXX0J".into()),
+            contact_name: Some("bench".into()),
+            contact_phone: Some("13800138000".into()),
+            contact_email: Some("bench@example.cn".into()),
+            roles: Some("operator".into()),
+            protocol: Some(protocol.into()),
+            callback_base_url: Some("http://127.0.0.1:9".into()),
+        })
+        .await
+        .map_err(fail)?;
+    let partner = registered.partner.id;
+    services.review(partner, ReviewAction::Approve, &services::onboarding::Actor::Cli("bench".into())).await.map_err(fail)?;
+    Ok(partner)
 }

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 use chrono::{Duration, SecondsFormat, Utc};
-use domain::partner::{ApplicationInput, ReviewAction};
 use serde_json::{Value, json};
 
 /// Stations per upload call: the API's limit.
@@ -47,21 +46,7 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> a
 pub async fn rest_cpo(stations: usize, changes: usize, batch: usize, concurrency: usize) -> anyhow::Result<()> {
     let (_dir, base, services) = crate::bench::serve_in_process().await?;
     let fail = |e: services::Error| anyhow!("{e}");
-    let registered = services
-        .register(ApplicationInput {
-            company_name: Some("基准运营商".into()),
-            credit_code: Some("91440300MA5FCTXX0J".into()),
-            contact_name: Some("bench".into()),
-            contact_phone: Some("13800138000".into()),
-            contact_email: Some("bench@example.cn".into()),
-            roles: Some("operator".into()),
-            protocol: Some("rest_api".into()),
-            callback_base_url: Some("http://127.0.0.1:9".into()),
-        })
-        .await
-        .map_err(fail)?;
-    let partner = registered.partner.id;
-    services.review(partner, ReviewAction::Approve, &services::onboarding::Actor::Cli("bench".into())).await.map_err(fail)?;
+    let partner = crate::bench::approved_operator(&services, "rest_api").await?;
     let api = services.credentials(partner).await.map_err(fail)?.api.into_iter().next().context("no API credentials")?;
     let token = services.issue_token(&api.client_id, api.client_secret.as_deref().context("no secret")?, None).await.map_err(fail)?.access_token;
     let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(1)).build()?;
