@@ -213,7 +213,11 @@ async fn flow_a(client: &Client, partner: &DemoPartner, say: &Narrator) -> anyho
 
     let (_, nearby) =
         client.call(Method::GET, "/api/app/v1/stations/nearby?lat=22.55&lng=114.05&radius_m=20000&free_now=true&per_page=100", None, None).await?;
-    say.say(&format!("live status flowing: {} stations with a free connector within 20 km of Futian", nearby["total"]), "实时桩状态已同步，用户 App 可见");
+    let about = if nearby["total_exact"] == true { "" } else { "about " };
+    say.say(
+        &format!("live status flowing: {about}{} stations with a free connector within 20 km of Futian", nearby["total"]),
+        "实时桩状态已同步，用户 App 可见",
+    );
 
     let phone = format!("139{:08}", std::process::id() % 100_000_000);
     let (_, session) = client.call(Method::POST, "/api/app/v1/users", None, Some(json!({"phone": phone, "password": "demo-driver-1"}))).await?;

@@ -70,6 +70,9 @@ pub struct Nearest {
     pub passed: usize,
     /// The share of the circle's area that was looked at (1 when exhausted).
     pub covered: f64,
+    /// No more than this many stations in the circle can pass: `passed` plus every station in
+    /// the cells the walk did not reach.
+    pub at_most: usize,
 }
 
 impl Nearest {
@@ -80,7 +83,7 @@ impl Nearest {
         if self.exhausted || self.covered <= 0.0 {
             return self.passed;
         }
-        ((self.passed as f64 / self.covered.min(1.0)).round() as usize).max(self.passed)
+        ((self.passed as f64 / self.covered.min(1.0)).round() as usize).min(self.at_most).max(self.passed)
     }
 }
 
@@ -158,8 +161,9 @@ impl<T> GeoIndex<T> {
         // Every station in the circle lies at a latitude whose cosine is at least this.
         let cos_far = (lat.abs() + radius_m / METRES_PER_DEGREE).min(90.0).to_radians().cos();
         let mut best: BinaryHeap<Found> = BinaryHeap::with_capacity(k.saturating_add(1).min(4096));
-        let mut passed = 0;
+        let (mut passed, mut scanned) = (0, 0);
         let mut scan = |cell: &Cell<T>, best: &mut BinaryHeap<Found>| {
+            scanned += cell.len();
             for (id, slat, slng, payload) in cell {
                 let (dy, dx) = (slat - lat, (slng - lng) * cos_lat);
                 if dy * dy + dx * dx > limit {
@@ -203,14 +207,16 @@ impl<T> GeoIndex<T> {
             }
             ring += 1;
         }
-        let covered = if exhausted {
-            1.0
+        let (covered, at_most) = if exhausted {
+            (1.0, passed)
         } else {
             let side = f64::from(2 * ring + 1) * CELL_DEGREES * METRES_PER_DEGREE;
-            side * side * cos_lat / (std::f64::consts::PI * radius_m * radius_m)
+            // Counting the box's stations costs a lookup per cell, not a measurement per station.
+            let in_box: usize = (lat0..=lat1).flat_map(|y| (lng0..=lng1).map(move |x| (y, x))).filter_map(|c| self.cells.get(&c)).map(Vec::len).sum();
+            (side * side * cos_lat / (std::f64::consts::PI * radius_m * radius_m), passed + in_box.saturating_sub(scanned))
         };
         let found = best.into_sorted_vec().into_iter().map(|Found(id, d)| (id, d)).collect();
-        Nearest { found, exhausted, passed, covered }
+        Nearest { found, exhausted, passed, covered, at_most }
     }
 
     /// Calls `visit` with every station within `radius_m`, its distance in metres and its
@@ -331,10 +337,25 @@ mod tests {
                             assert_eq!(got.passed, all.len());
                         }
                         assert!(got.total_estimate() >= got.found.len());
+                        assert!(got.at_most >= all.len(), "a bound, never below the truth");
                     }
                 }
             }
         }
+    }
+
+    /// Stations bunched around the point, a wide circle, a small page: the walk stops early, and
+    /// the total it reports never exceeds the stations that exist.
+    #[test]
+    fn an_early_stop_never_counts_stations_that_do_not_exist() {
+        let mut index = GeoIndex::new();
+        for i in 0..1_000 {
+            index.upsert(Uuid::now_v7(), 22.55 + (i / 40) as f64 * 0.0002, 114.05 + (i % 40) as f64 * 0.0002, ());
+        }
+        let got = index.nearest(22.552, 114.054, 20_000.0, 20, |_, _, _| true);
+        assert!(!got.exhausted);
+        assert_eq!(got.found.len(), 20);
+        assert!(got.total_estimate() <= 1_000, "{}", got.total_estimate());
     }
 
     #[test]
