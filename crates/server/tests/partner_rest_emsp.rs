@@ -211,7 +211,8 @@ on_both_backends!(
     cpo_token_is_refused,
     reservation_held_cancelled_and_taken_by_a_start,
     a_station_granted_to_another_partner_stays_hidden,
-    the_contract_documents_the_emsp_surface
+    the_contract_documents_the_emsp_surface,
+    the_rest_simulator_charges_through_the_documented_api,
 );
 
 async fn stations_page_by_cursor_with_etags(backend: Backend) {
@@ -561,5 +562,58 @@ async fn a_station_granted_to_another_partner_stays_hidden(backend: Backend) {
     assert_eq!(hidden["items"][0], json!({"connector_id": connector, "found": false, "station_id": null, "status": null}), "{hidden}");
     let (status, body, _) = w.start(Some("hidden"), &json!({"connector_id": connector})).await;
     assert_eq!(status, 404, "{body}");
+    w.finish().await;
+}
+
+/// The simulated REST platform (`sim emsp --protocol rest`, written from the guide) pulls our
+/// stations, starts with an Idempotency-Key, stops, and hears the session's webhooks with
+/// signatures it verifies itself: the published contract is enough to integrate.
+async fn the_rest_simulator_charges_through_the_documented_api(backend: Backend) {
+    let w = world(backend).await;
+    // The receiver's address is part of the registration, so pick it first.
+    let bind = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut form = application(CODE_C);
+    form["roles"] = json!("platform");
+    form["protocol"] = json!("rest_api");
+    form["callback_base_url"] = json!(format!("http://{bind}"));
+    let (id, portal) = w.app.register(&form).await;
+    let (status, approved) = w.app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(&w.admin), &json!({})).await;
+    assert_eq!(status, 200, "{approved}");
+    let (_, creds) = w.app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
+    let config = sim::rest_emsp::RestEmspConfig {
+        base_url: w.app.url(""),
+        client_id: creds["api"][0]["client_id"].as_str().unwrap().to_owned(),
+        client_secret: creds["api"][0]["client_secret"].as_str().unwrap().to_owned(),
+        webhook_secret: creds["webhook_secret"].as_str().unwrap().to_owned(),
+        bind,
+    };
+    let emsp = sim::rest_emsp::RestEmsp::start(config).await.unwrap();
+
+    let stations = emsp.pull_stations(1).await.unwrap();
+    let ids: Vec<&str> = stations.iter().map(|s| s["station_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["CB0001", "CB0002"], "every station once, one page at a time");
+    let connector = connectors(&stations[0])[0].clone();
+    w.status_is(&connector, "available").await;
+
+    let (status, session) = emsp.start_session(&connector, "sim-start-1").await.unwrap();
+    assert_eq!(status, 202, "{session}");
+    let session_id = session["id"].as_str().unwrap().to_owned();
+    assert!(emsp.wait_for(&session_id, "session.started", WAIT).await.is_some(), "{:?}", emsp.events());
+    // Charge until the meter has counted something, as told by the progress webhook.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !emsp.session_events(&session_id).iter().any(|e| e.kind == "session.progress" && e.data["energy_kwh"] != "0") {
+        assert!(tokio::time::Instant::now() < deadline, "no metered progress: {:?}", emsp.events());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, stopping) = emsp.stop_session(&session_id).await.unwrap();
+    assert_eq!(status, 202, "{stopping}");
+    let record = emsp.wait_for(&session_id, "session.charge_record", WAIT).await.expect("the charge record arrives");
+    assert!(record.data["total_money"].as_str().unwrap().parse::<Decimal>().unwrap() > Decimal::ZERO, "{:?}", record.data);
+    let kinds: Vec<String> = emsp.session_events(&session_id).into_iter().map(|e| e.kind).collect();
+    let position = |kind: &str| kinds.iter().position(|k| k == kind).unwrap_or_else(|| panic!("{kind} in {kinds:?}"));
+    assert!(position("session.started") < position("session.stopped") && position("session.stopped") < position("session.charge_record"), "{kinds:?}");
+    assert_eq!(emsp.refused_and_duplicates().0, 0, "every signature verified");
+    let (_, billed) = emsp.session(&session_id).await.unwrap();
+    assert_eq!(billed["charge_record"]["total_money"], record.data["total_money"], "{billed}");
     w.finish().await;
 }
