@@ -1,7 +1,7 @@
 //! The operator CLI against a real SQLite data directory: what `--json` prints is what scripts
 //! rely on, and it enforces the same review rules as the HTTP API.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Our T/CEC 102 endpoint with the credentials the portal issues: an approved partner obtains a
 //! token with them; rotation keeps the old set working; others are refused in protocol terms.
 
-mod common;
+use crate::common;
 
 use cec::{CecClient, ClientConfig, ClientError, Ret, Secrets};
 use common::{Backend, CODE_A, TestApp, application};

@@ -1,7 +1,7 @@
 //! Flow B over T/CEC 102: a partner platform pulls our stations, their status and its prices;
 //! a station it may not see does not exist for it.
 
-mod common;
+use crate::common;
 
 use cec::messages::*;
 use cec::{CecClient, ClientConfig, Secrets};

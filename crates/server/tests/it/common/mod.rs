@@ -13,6 +13,7 @@ use services::clock::ManualClock;
 use store::testing::{TestBackend, TestDatabase};
 
 pub mod billed;
+pub mod rest;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {

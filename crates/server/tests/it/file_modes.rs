@@ -2,7 +2,7 @@
 //! create (0700), the SQLite database and its WAL (0600), uploaded documents (0700 / 0600).
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

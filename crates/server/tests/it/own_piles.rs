@@ -2,7 +2,7 @@
 //! 1.6J with the issued passwords, and their status reaches the app; admins operate a pile
 //! remotely (TriggerMessage, UnlockConnector).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Our StartChargeSeqs never collide: many starts in one second each get their own, and one
 //! already taken (a restored database, another instance) is skipped rather than failing the start.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Driver accounts in the app API.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use serde_json::json;

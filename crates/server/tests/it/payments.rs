@@ -3,7 +3,7 @@
 //! a forged one, a payment nobody finishes, and refunds. Whatever the gateway does, an order is
 //! paid once and settled once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! neither reaches into the other's role or another partner's orders. Each abuse goes through
 //! real envelopes over HTTP and must change nothing.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! price, a settlement line with its revenue share, status pushes, and reservations (our
 //! T/CEC 102 extension, OCPP ReserveNow on the pile).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

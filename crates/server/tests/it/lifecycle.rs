@@ -2,7 +2,7 @@
 //! SSE status stream open, and what it acknowledged just before is in the database afterwards;
 //! a client that never finishes its request head is disconnected.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};

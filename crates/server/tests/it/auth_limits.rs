@@ -2,7 +2,7 @@
 //! lockouts (the right password is refused while locked), unknown accounts verified against a
 //! dummy hash, and OAuth2 tokens that die with the credential that minted them.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Backend, CODE_A, TestApp, application};

@@ -3,7 +3,7 @@
 //! keeps their live status current (周期性同步充电桩实时状态), and our driver app shows them.
 //! Written against the wire only (JSON in, JSON out), as a partner would.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use common::{Backend, CODE_A, CODE_B, CODE_C, TestApp, application};

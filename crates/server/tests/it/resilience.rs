@@ -4,7 +4,7 @@
 //! Real traffic throughout: the partner platform is the T/CEC 102 eMSP simulator, our piles are
 //! the OCPP 1.6J pile simulator over WebSocket.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

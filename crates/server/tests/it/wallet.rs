@@ -2,7 +2,7 @@
 //! gateway payment, the payment page's Pay credits the wallet through the signed callback —
 //! once, however many times the callback comes — and without a gateway nothing is credited.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! refused, stations advertising reservations only where the partner may make them, and
 //! "busy, retry later" when we cannot decide now.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Deliveries to a partner that is down, then back: every message arrives exactly once, in
 //! order, signed with the partner's webhook secret.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -64,7 +64,7 @@ async fn down_then_back_delivers_exactly_once_in_order(backend: Backend) {
     {
         let mut conn = app.services.db.acquire().await.unwrap();
         for n in 1..=3 {
-            store::outbox::enqueue(&mut conn, id.parse().unwrap(), "settlement.order_paid", "order-1", &json!({"n": n}), app.services.now()).await.unwrap();
+            store::outbox::enqueue(&mut conn, id.parse().unwrap(), "statement.ready", "statement-1", &json!({"n": n}), app.services.now()).await.unwrap();
         }
     }
     // Down: the first attempts fail; nothing is delivered and later messages wait their turn.

@@ -3,7 +3,7 @@
 //! the partner registered with its endpoint; nothing waits in the outbox for an address that
 //! cannot serve it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! T/CEC 102 tokens and the replay guard live in the database: after a restart (a new instance
 //! on the same database) a partner's token still works and a replayed request is still refused.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

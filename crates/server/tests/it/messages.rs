@@ -1,7 +1,7 @@
 //! What people read when something is refused, through real HTTP: plain words in each language,
 //! no internal event names, no bare codes, the field that is wrong named as the API names it.
 
-mod common;
+use crate::common;
 
 use common::{Backend, CODE_A, TestApp, application};
 use serde_json::{Value, json};

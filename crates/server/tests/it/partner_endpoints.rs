@@ -2,7 +2,7 @@
 //! other non-public addresses are refused at registration (the host is resolved), unless
 //! `partners.allow_private_endpoints` is set, and a refused endpoint changes nothing.
 
-mod common;
+use crate::common;
 
 use common::{Backend, CODE_A, CODE_B, TestApp, application};
 use serde_json::{Value, json};

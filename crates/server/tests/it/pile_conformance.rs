@@ -3,7 +3,7 @@
 //! shares no types with our charge point), a simulated partner platform drives flow B over
 //! T/CEC 102.
 
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! statuses and content types. (`.ci/contract` fuzzes the whole document against `serve`; these
 //! pin what it found.)
 
-mod common;
+use crate::common;
 
 use common::{Backend, CODE_A, TestApp, application};
 use serde_json::{Value, json};

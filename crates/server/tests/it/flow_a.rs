@@ -2,7 +2,7 @@
 //! simulated third-party CPO: partner approved → catalog synced → live status → our user starts,
 //! charges, stops → charge-end record billed → paid from the wallet → settlement line and notice.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

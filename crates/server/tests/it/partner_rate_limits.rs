@@ -1,7 +1,7 @@
 //! Each partner API client has its own request rate: past its burst it is told to wait (429 with
 //! `Retry-After`, in our JSON error format), and other partners are not slowed down by it.
 
-mod common;
+use crate::common;
 
 use common::{Backend, CODE_A, CODE_B, TestApp, application};
 use serde_json::json;

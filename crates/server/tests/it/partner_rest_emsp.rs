@@ -4,7 +4,7 @@
 //! every signature. Pull stations (cursor pages, ETag) → connector status → start with an
 //! Idempotency-Key → webhooks `session.started` … `session.charge_record` → reconcile.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,10 +12,8 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use common::{Backend, CODE_A, CODE_B, CODE_C, TestApp, application};
-use hmac::{Hmac, KeyInit, Mac};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use sim::piles::PileFleet;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -33,23 +31,9 @@ struct Receiver {
 }
 
 impl Receiver {
-    /// `t=<seconds>,v1=<hex>[,v1=<hex>…]`: during a key rotation more than one `v1` may come;
-    /// one made with the secret we hold is enough.
     fn verify(&self, header: &str, body: &str) -> Option<bool> {
         let secret = self.secret.lock().unwrap().clone()?;
-        let mut t = None;
-        let mut given = Vec::new();
-        for part in header.split(',') {
-            match part.trim().split_once('=') {
-                Some(("t", value)) => t = Some(value.to_owned()),
-                Some(("v1", value)) => given.push(value.to_owned()),
-                _ => {}
-            }
-        }
-        let Some(t) = t else { return Some(false) };
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{t}.{body}").as_bytes());
-        Some(given.iter().filter_map(|v1| hex::decode(v1).ok()).any(|v1| mac.clone().verify_slice(&v1).is_ok()))
+        Some(common::rest::signed_with(&secret, header, body))
     }
 
     fn events(&self, kind_prefix: &str) -> Vec<Value> {
@@ -99,21 +83,7 @@ struct World {
     partner_id: String,
 }
 
-/// A partner of our REST API registered, approved and holding a token: `(token, webhook secret, partner id)`.
-async fn join(app: &TestApp, admin: &str, credit_code: &str, roles: &str, callback: &str) -> (String, String, String) {
-    let mut form = application(credit_code);
-    form["roles"] = json!(roles);
-    form["protocol"] = json!("rest_api");
-    form["callback_base_url"] = json!(callback);
-    let (id, portal) = app.register(&form).await;
-    let (status, approved) = app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(admin), &json!({})).await;
-    assert_eq!(status, 200, "{approved}");
-    let (_, creds) = app.get("/api/portal/v1/partners/me/credentials", Some(&portal)).await;
-    let (client_id, secret) = (creds["api"][0]["client_id"].as_str().unwrap(), creds["api"][0]["client_secret"].as_str().unwrap());
-    let (status, token) = app.token(client_id, secret).await;
-    assert_eq!(status, 200, "{token}");
-    (token["access_token"].as_str().unwrap().to_owned(), creds["webhook_secret"].as_str().unwrap().to_owned(), id)
-}
+use common::rest::join;
 
 async fn world(backend: Backend) -> World {
     let app = TestApp::start_with(backend, |c| {
@@ -213,6 +183,7 @@ on_both_backends!(
     a_station_granted_to_another_partner_stays_hidden,
     the_contract_documents_the_emsp_surface,
     the_rest_simulator_charges_through_the_documented_api,
+    status_changes_stream_as_server_sent_events,
 );
 
 async fn stations_page_by_cursor_with_etags(backend: Backend) {
@@ -615,5 +586,38 @@ async fn the_rest_simulator_charges_through_the_documented_api(backend: Backend)
     assert_eq!(emsp.refused_and_duplicates().0, 0, "every signature verified");
     let (_, billed) = emsp.session(&session_id).await.unwrap();
     assert_eq!(billed["charge_record"]["total_money"], record.data["total_money"], "{billed}");
+    w.finish().await;
+}
+
+/// For partners that pull: the same `connector.status_changed` data over one SSE connection, as
+/// changes happen, and only with the `emsp` scope.
+async fn status_changes_stream_as_server_sent_events(backend: Backend) {
+    let w = world(backend).await;
+    let (_, station) = w.get("/stations/CB0001").await;
+    let connector = connectors(&station)[0].clone();
+    w.status_is(&connector, "available").await;
+    let (cpo, _, _) = join(&w.app, &w.admin, CODE_A, "operator", "http://127.0.0.1:9").await;
+    let refused = reqwest::Client::new().get(w.app.url(&format!("{API}/connectors/status/stream"))).bearer_auth(&cpo).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+
+    let mut stream = reqwest::Client::new().get(w.app.url(&format!("{API}/connectors/status/stream"))).bearer_auth(&w.token).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (status, _, _) = w.start(Some("sse-1"), &json!({"connector_id": connector})).await;
+    assert_eq!(status, 202);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let event = loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk()).await.expect("an event in time").unwrap().expect("the stream stays open");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        let data = text.split("\n\n").filter(|e| e.contains("event: connector.status_changed")).find_map(|e| {
+            let data: Value = serde_json::from_str(e.lines().find_map(|l| l.strip_prefix("data: "))?).ok()?;
+            (data["connector_id"] == connector.as_str() && data["status"] != "available").then_some(data)
+        });
+        if let Some(data) = data {
+            break data;
+        }
+    };
+    assert_eq!(event["station_id"], "CB0001", "{event}");
     w.finish().await;
 }

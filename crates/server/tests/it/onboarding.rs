@@ -1,7 +1,7 @@
 //! Partner onboarding as the seed flowcharts draw it (注册 → 审核 → 驳回/通过 → 凭证 → 认证),
 //! over real HTTP, on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use chrono::Duration;
 use common::{Backend, CODE_A, CODE_B, CODE_C, TestApp, application};
