@@ -241,7 +241,8 @@ fn credit_code_error(e: CreditCodeError) -> FieldError {
     FieldError::new("credit_code", e.to_string(), zh)
 }
 
-fn validate_base_url(url: &str) -> Result<(), String> {
+/// An absolute http(s) URL with a host, of sane length.
+pub fn validate_base_url(url: &str) -> Result<(), String> {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")).ok_or("must start with http:// or https://")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || url.contains(char::is_whitespace) || url.len() > 500 {

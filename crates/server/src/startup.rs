@@ -40,9 +40,11 @@ impl Application {
         let services = open_services(&config, clock).await?;
         let http = reqwest::Client::builder().build().context("building the HTTP client")?;
         let partner_http = crate::partner_http::partner_client(services.settings.allow_private_endpoints)?;
-        let gateway = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), partner_http));
+        let cec = Arc::new(crate::cec_adapter::CecOperatorGateway::new(services.clone(), partner_http.clone()));
+        let rest = crate::rest_adapter::RestOperatorGateway::new(services.clone(), partner_http);
+        let gateways = Arc::new(crate::operator_gateways::OperatorGateways { cec: cec.clone(), rest });
         let piles = Arc::new(crate::ocpp_adapter::OcppPileControl::default());
-        let services = services.with_operator_gateway(gateway.clone()).with_partner_ledger(gateway).with_pile_control(piles.clone());
+        let services = services.with_operator_gateway(gateways).with_partner_ledger(cec).with_pile_control(piles.clone());
         let stations = services.load_catalog().await.context("loading the catalog")?;
         tracing::info!(stations, connectors = services.hub.len(), "catalog loaded");
         let listener = TcpListener::bind(config.http.bind).await.with_context(|| format!("binding {}", config.http.bind))?;

@@ -343,6 +343,24 @@ impl Services {
         }
     }
 
+    /// Our StartChargeSeq of the flow-A order `order_id`, for the operator of its connector only
+    /// (as [`Self::partner_order`]): partners of our REST API name sessions by our order id.
+    pub async fn operator_session_seq(&self, partner_id: Uuid, order_id: Uuid) -> Result<String> {
+        self.require_operator(partner_id).await?;
+        let mut conn = self.db.acquire().await?;
+        let stored = orders::by_id(&mut conn, order_id).await?.ok_or(Error::not_found("session"))?;
+        match stored.order.ownership {
+            Ownership::PartnerPile { operator_partner_id, .. } if operator_partner_id == partner_id => Ok(stored.order.seq.as_str().to_owned()),
+            _ => Err(Error::not_found("session")),
+        }
+    }
+
+    /// Our order id of the order numbered `seq` (the id REST partners know it by).
+    pub async fn order_id_of_seq(&self, seq: &str) -> Result<Uuid> {
+        let mut conn = self.db.acquire().await?;
+        Ok(orders::by_seq(&mut conn, seq).await?.ok_or(Error::not_found("order"))?.order.id)
+    }
+
     /// The partner's report of how a start went: `None` when the session is charging, else why
     /// it did not start.
     pub async fn on_start_result(&self, partner_id: Uuid, seq: &str, failure: Option<FailureReason>) -> Result<OrderView> {

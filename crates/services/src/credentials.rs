@@ -237,7 +237,7 @@ impl Services {
         })
     }
 
-    fn require_approved(partner: &Partner) -> Result<()> {
+    pub(crate) fn require_approved(partner: &Partner) -> Result<()> {
         if partner.state.may_operate() {
             Ok(())
         } else {

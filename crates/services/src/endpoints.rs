@@ -48,3 +48,36 @@ impl Services {
         Ok(())
     }
 }
+
+impl Services {
+    /// Moves an approved REST (or OCPI) partner's callback base — where our commands and
+    /// webhooks go — to `url`, checked as at registration. T/CEC 102 partners register their
+    /// endpoint with their secrets instead (`set_cec_peer`).
+    pub async fn set_callback_base_url(&self, partner_id: uuid::Uuid, url: &str, actor: &crate::onboarding::Actor) -> Result<domain::partner::Partner> {
+        let url = url.trim().trim_end_matches('/').to_owned();
+        if let Err(message) = domain::partner::validate_base_url(&url) {
+            return Err(Error::invalid("callback_base_url", message, "须为 http(s):// 开头的完整地址"));
+        }
+        self.check_partner_endpoint("callback_base_url", &url).await?;
+        let now = self.now();
+        let mut tx = self.db.begin().await?;
+        let mut partner = store::partners::get(&mut tx, partner_id).await?.ok_or(Error::not_found("partner"))?;
+        if partner.application.protocol == domain::partner::Protocol::Cec102 {
+            return Err(Error::Conflict {
+                code: "wrong_protocol",
+                field: Some("callback_base_url"),
+                message: "T/CEC 102 partners register their endpoint with PUT /partners/me/cec-peer".into(),
+                message_zh: "T/CEC 102 合作方请通过 PUT /partners/me/cec-peer 登记对接地址".into(),
+            });
+        }
+        Self::require_approved(&partner)?;
+        let previous = std::mem::replace(&mut partner.application.callback_base_url, url.clone());
+        store::partners::update_application(&mut tx, partner_id, &partner.application, now).await?;
+        let change = format!("{previous} -> {url}");
+        let entry = crate::onboarding::audit_entry(actor, "set_callback_base_url", partner_id, None, None, Some(&change), now);
+        store::audit::record(&mut tx, &entry).await?;
+        tx.commit().await.map_err(store::Error::from)?;
+        self.partner_changes.changed();
+        Ok(partner)
+    }
+}

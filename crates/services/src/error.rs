@@ -177,6 +177,7 @@ pub fn noun_zh(what: &str) -> &'static str {
     match what {
         "partner" => "合作商",
         "order" => "订单",
+        "session" => "充电会话",
         "disputed order" => "待处理的争议订单",
         "top-up" => "充值单",
         "connector" => "充电枪",

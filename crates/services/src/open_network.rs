@@ -47,7 +47,7 @@ pub(crate) fn tariff_under(station: &StationRow, terms: &OpenTerms) -> Option<Ta
 }
 
 impl Services {
-    pub(crate) async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
+    pub async fn require_platform(&self, partner_id: Uuid) -> Result<()> {
         let partner = self.partner(partner_id).await?;
         if partner.state != ReviewState::Approved || !partner.application.roles.is_platform() {
             return Err(Error::forbidden("only approved platform partners may use our stations", "仅已审核通过的平台合作方可使用自营站点"));
@@ -94,6 +94,14 @@ impl Services {
             })
             .collect();
         Ok(Some(VisibleStation { station, equipment }))
+    }
+
+    /// Whether `partner_id` may see our station `station_id` (public, or granted to it); a
+    /// partner's station (flow A) is never one of ours to show.
+    pub async fn own_station_visible_to(&self, partner_id: Uuid, station_id: Uuid) -> Result<bool> {
+        let mut conn = self.db.acquire().await?;
+        let Some(station) = repo::station(&mut conn, station_id).await? else { return Ok(false) };
+        Ok(station.partner_id.is_none() && (station.public || repo::is_visible(&mut conn, station.id, partner_id).await?))
     }
 
     /// Live status of one of our connectors as partners see it.

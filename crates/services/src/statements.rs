@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use domain::money::Money;
-use domain::order::Ownership;
 use domain::settlement::{Difference, DisputeKind, Flow, LedgerEntry, PaymentEntry, SettlementLine, Statement, StatementState, Tolerance, reconcile};
 use store::statements::{self as repo, StatementRecord};
 use store::{Page, PageRequest};
@@ -76,29 +75,25 @@ impl Services {
         check_period(start, end)?;
         let partner = self.partner(partner_id).await?;
         // Our ledger of the flow-A orders our users paid us for, and the payment ledger of
-        // those orders: what succeeded, and what was paid back.
+        // those orders (what succeeded, and what was paid back): two joins for the whole
+        // period, not lookups per order.
         let (lines, seqs, collected, payments) = {
             let mut conn = self.db.acquire().await?;
-            let lines = store::settlement::lines(&mut conn, partner_id, start, end).await?;
-            let mut seqs = Vec::with_capacity(lines.len());
-            let mut collected = Vec::new();
-            let mut payments = Vec::new();
-            for line in &lines {
-                let order = store::orders::by_id(&mut conn, line.order_id).await?.ok_or(Error::not_found("order"))?.order;
-                let seq = order.seq.as_str().to_owned();
-                if line.flow == Flow::A && matches!(order.ownership, Ownership::PartnerPile { .. }) {
-                    collected.push(LedgerEntry { order: seq.clone(), energy: line.energy, amount: line.gross });
-                    for p in store::payments::for_order(&mut conn, line.order_id).await? {
-                        let amount = Money::from_ten_thousandths(p.amount);
-                        match p.status.as_str() {
-                            "succeeded" => payments.push(PaymentEntry::paid(seq.clone(), amount)),
-                            "refunded" => payments.push(PaymentEntry::refund(seq.clone(), amount)),
-                            _ => {}
-                        }
-                    }
-                }
-                seqs.push(seq);
-            }
+            let rows = store::settlement::statement_lines(&mut conn, partner_id, start, end).await?;
+            let paid = store::settlement::statement_payments(&mut conn, partner_id, start, end).await?;
+            let collected: Vec<LedgerEntry> = rows
+                .iter()
+                .filter(|r| r.line.flow == Flow::A && r.at_partner_pile)
+                .map(|r| LedgerEntry { order: r.seq.clone(), energy: r.line.energy, amount: r.line.gross })
+                .collect();
+            let payments: Vec<PaymentEntry> = paid
+                .into_iter()
+                .map(|(seq, status, amount)| {
+                    let amount = Money::from_ten_thousandths(amount);
+                    if status == "refunded" { PaymentEntry::refund(seq, amount) } else { PaymentEntry::paid(seq, amount) }
+                })
+                .collect();
+            let (lines, seqs) = rows.into_iter().map(|r| (r.line, r.seq)).unzip::<_, _, Vec<_>, Vec<_>>();
             (lines, seqs, collected, payments)
         };
         let statement = Statement::for_period(partner_id, start, end, &lines);
@@ -179,7 +174,23 @@ impl Services {
 
     pub async fn statements(&self, partner_id: Uuid, page: PageRequest) -> Result<Page<StatementRecord>> {
         let mut conn = self.db.acquire().await?;
-        Ok(repo::for_partner(&mut conn, partner_id, page).await?)
+        Ok(repo::for_partner(&mut conn, partner_id, true, page).await?)
+    }
+
+    /// The statements issued to a partner (confirmed or paid), newest period first: drafts are
+    /// finance's work in progress.
+    pub async fn issued_statements(&self, partner_id: Uuid, page: PageRequest) -> Result<Page<StatementRecord>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(repo::for_partner(&mut conn, partner_id, false, page).await?)
+    }
+
+    /// One statement issued to `partner_id`; anyone else's, or a draft, is unknown to it.
+    pub async fn issued_statement(&self, partner_id: Uuid, id: Uuid) -> Result<StatementRecord> {
+        let statement = self.statement(id).await?;
+        if statement.partner_id != partner_id || statement.state == StatementState::Draft.as_str() {
+            return Err(Error::not_found("statement"));
+        }
+        Ok(statement)
     }
 
     /// Finance moves a statement forward (confirmed, then paid); audited.
@@ -204,36 +215,68 @@ impl Services {
         }
         store::audit::record(&mut tx, &audit_entry(actor, &format!("statement_{}", to.as_str()), current.partner_id, None, None, Some(&id.to_string()), now))
             .await?;
+        self.announce_statement(&mut tx, &current, to, now).await?;
         tx.commit().await.map_err(store::Error::from)?;
+        self.waker.wake();
         self.statement(id).await
+    }
+
+    /// Tells the partner, by webhook where it has one, that a statement is ready to check
+    /// (`statement.ready`, on confirmation) or settled (`statement.paid`); written with the
+    /// state change, so neither can happen without the other.
+    async fn announce_statement(&self, tx: &mut store::Conn, statement: &StatementRecord, to: StatementState, now: DateTime<Utc>) -> Result<()> {
+        let kind = match to {
+            StatementState::Confirmed => "statement.ready",
+            StatementState::Paid => "statement.paid",
+            StatementState::Draft => return Ok(()),
+        };
+        let partner = store::partners::get(tx, statement.partner_id).await?.ok_or(Error::not_found("partner"))?;
+        if crate::webhook_targets::webhook_target(tx, &partner).await?.is_none() {
+            return Ok(());
+        }
+        let body = &statement.body;
+        let notice = serde_json::json!({
+            "statement_id": statement.id,
+            "period_start": statement.period_start,
+            "period_end": statement.period_end,
+            "orders": body["order_count"],
+            "energy_kwh": body["total_energy"],
+            "gross": body["gross"],
+            "commission": body["our_amount"],
+            "partner_amount": body["partner_amount"],
+            "net_to_partner": body["net_to_partner"],
+        });
+        store::outbox::enqueue(tx, statement.partner_id, kind, &statement.id.to_string(), &notice, now).await?;
+        Ok(())
     }
 
     /// The statement as CSV for finance: one row per order, then the totals.
     pub async fn statement_csv(&self, id: Uuid) -> Result<String> {
         let record = self.statement(id).await?;
         let statement: Statement = serde_json::from_value(record.body).map_err(|e| Error::Internal(format!("statement body: {e}")))?;
-        let mut conn = self.db.acquire().await?;
-        let mut out = String::from("order_seq,flow,energy_kwh,gross,partner_amount,our_amount,at\n");
+        let ids: Vec<Uuid> = statement.lines.iter().map(|l| l.order_id).collect();
+        let seqs = {
+            let mut conn = self.db.acquire().await?;
+            store::orders::seqs_of(&mut conn, &ids).await?
+        };
+        let mut out = csv::Writer::from_writer(Vec::with_capacity(64 + statement.lines.len() * 96));
+        let csv_error = |e: csv::Error| Error::Internal(format!("writing the CSV: {e}"));
+        out.write_record(["order_seq", "flow", "energy_kwh", "gross", "partner_amount", "our_amount", "at"]).map_err(csv_error)?;
         for line in &statement.lines {
-            let seq = store::orders::by_id(&mut conn, line.order_id).await?.map(|o| o.order.seq.as_str().to_owned()).unwrap_or_default();
+            let seq = seqs.get(&line.order_id).map_or("", String::as_str);
             let flow = if line.flow == Flow::A { "A" } else { "B" };
-            out.push_str(&format!(
-                "{seq},{flow},{},{},{},{},{}\n",
-                line.energy.value(),
-                line.gross,
-                line.partner_amount,
-                line.our_amount,
-                line.at.to_rfc3339()
-            ));
+            let figures = [line.energy.value().to_string(), line.gross.to_string(), line.partner_amount.to_string(), line.our_amount.to_string()];
+            out.write_record([seq, flow, &figures[0], &figures[1], &figures[2], &figures[3], &line.at.to_rfc3339()]).map_err(csv_error)?;
         }
-        out.push_str(&format!(
-            "TOTAL,,{},{},{},{},net_to_partner={}\n",
-            statement.total_energy.value(),
-            statement.gross,
-            statement.partner_amount,
-            statement.our_amount,
-            statement.net_to_partner
-        ));
-        Ok(out)
+        let totals = [
+            statement.total_energy.value().to_string(),
+            statement.gross.to_string(),
+            statement.partner_amount.to_string(),
+            statement.our_amount.to_string(),
+            format!("net_to_partner={}", statement.net_to_partner),
+        ];
+        out.write_record(["TOTAL", "", &totals[0], &totals[1], &totals[2], &totals[3], &totals[4]]).map_err(csv_error)?;
+        let bytes = out.into_inner().map_err(|e| Error::Internal(format!("writing the CSV: {e}")))?;
+        String::from_utf8(bytes).map_err(|e| Error::Internal(e.to_string()))
     }
 }

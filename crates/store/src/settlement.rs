@@ -42,6 +42,51 @@ pub async fn has_line(conn: &mut Conn, order_id: Uuid) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// A statement's line with its order's StartChargeSeq, and whether the order was our user's at
+/// a partner's pile (flow A, what our payments collected).
+pub struct StatementLine {
+    pub line: SettlementLine,
+    pub seq: String,
+    pub at_partner_pile: bool,
+}
+
+/// The lines of `[start, end)` with their orders, in one query (a join, not a lookup per line).
+pub async fn statement_lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StatementLine>> {
+    let rows = sqlx::query(
+        "SELECT l.order_id, l.flow, l.energy, l.gross, l.partner_amount, l.our_amount, l.at, o.seq, o.flow AS order_flow \
+         FROM settlement_lines l JOIN orders o ON o.id = l.order_id \
+         WHERE l.partner_id=$1 AND l.at >= $2 AND l.at < $3 ORDER BY l.at, l.order_id",
+    )
+    .bind(partner_id.to_string())
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let order_flow: String = r.try_get("order_flow")?;
+            Ok(StatementLine { line: line_of(r)?, seq: r.try_get("seq")?, at_partner_pile: order_flow == "a" })
+        })
+        .collect()
+}
+
+/// The succeeded and refunded payments of the flow-A lines of `[start, end)`: (seq, status,
+/// amount in ten-thousandths), in one query.
+pub async fn statement_payments(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT o.seq, p.status, p.amount FROM settlement_lines l \
+         JOIN orders o ON o.id = l.order_id JOIN payments p ON p.order_id = l.order_id \
+         WHERE l.partner_id=$1 AND l.at >= $2 AND l.at < $3 AND l.flow = 'a' AND o.flow = 'a' \
+           AND p.status IN ('succeeded', 'refunded') ORDER BY l.at, l.order_id, p.created_at",
+    )
+    .bind(partner_id.to_string())
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("status")?, r.try_get("amount")?))).collect()
+}
+
 /// A partner's lines with `start <= at < end`, oldest first.
 pub async fn lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<SettlementLine>> {
     let rows = sqlx::query(
@@ -53,22 +98,7 @@ pub async fn lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end:
     .bind(to_millis(end))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let id: String = r.try_get("order_id")?;
-            let flow: String = r.try_get("flow")?;
-            let energy: String = r.try_get("energy")?;
-            Ok(SettlementLine {
-                order_id: Uuid::parse_str(&id).map_err(|_| Error::Corrupt("settlement_lines.order_id".into()))?,
-                flow: if flow == "a" { Flow::A } else { Flow::B },
-                energy: energy.parse().ok().and_then(|d| Energy::kwh(d).ok()).ok_or_else(|| Error::Corrupt("settlement_lines.energy".into()))?,
-                gross: Money::from_ten_thousandths(r.try_get("gross")?),
-                partner_amount: Money::from_ten_thousandths(r.try_get("partner_amount")?),
-                our_amount: Money::from_ten_thousandths(r.try_get("our_amount")?),
-                at: from_millis(r.try_get("at")?),
-            })
-        })
-        .collect()
+    rows.iter().map(line_of).collect()
 }
 
 pub async fn terms(conn: &mut Conn, partner_id: Uuid) -> Result<Option<serde_json::Value>> {
@@ -110,4 +140,19 @@ pub async fn record_sync(conn: &mut Conn, partner_id: Uuid, query_time: Option<D
     .execute(conn)
     .await?;
     Ok(())
+}
+
+fn line_of(r: &sqlx::any::AnyRow) -> Result<SettlementLine> {
+    let id: String = r.try_get("order_id")?;
+    let flow: String = r.try_get("flow")?;
+    let energy: String = r.try_get("energy")?;
+    Ok(SettlementLine {
+        order_id: Uuid::parse_str(&id).map_err(|_| Error::Corrupt("settlement_lines.order_id".into()))?,
+        flow: if flow == "a" { Flow::A } else { Flow::B },
+        energy: energy.parse().ok().and_then(|d| Energy::kwh(d).ok()).ok_or_else(|| Error::Corrupt("settlement_lines.energy".into()))?,
+        gross: Money::from_ten_thousandths(r.try_get("gross")?),
+        partner_amount: Money::from_ten_thousandths(r.try_get("partner_amount")?),
+        our_amount: Money::from_ten_thousandths(r.try_get("our_amount")?),
+        at: from_millis(r.try_get("at")?),
+    })
 }

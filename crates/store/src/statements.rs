@@ -83,10 +83,13 @@ pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<StatementRecord>>
     sqlx::query(sql).bind(id.to_string()).fetch_optional(conn).await?.as_ref().map(parse).transpose()
 }
 
-/// A partner's statements, newest period first.
-pub async fn for_partner(conn: &mut Conn, partner_id: Uuid, page: PageRequest) -> Result<Page<StatementRecord>> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM statements WHERE partner_id = $1").bind(partner_id.to_string()).fetch_one(&mut *conn).await?;
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM statements WHERE partner_id = $1 ORDER BY period_start DESC LIMIT $2 OFFSET $3"));
+/// A partner's statements, newest period first; `drafts`: also those not confirmed yet (what
+/// finance sees; the partner sees only what was issued to it).
+pub async fn for_partner(conn: &mut Conn, partner_id: Uuid, drafts: bool, page: PageRequest) -> Result<Page<StatementRecord>> {
+    let filter = if drafts { "" } else { " AND state <> 'draft'" };
+    let count = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM statements WHERE partner_id = $1{filter}"));
+    let total: i64 = sqlx::query_scalar(count).bind(partner_id.to_string()).fetch_one(&mut *conn).await?;
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM statements WHERE partner_id = $1{filter} ORDER BY period_start DESC LIMIT $2 OFFSET $3"));
     let rows = sqlx::query(sql).bind(partner_id.to_string()).bind(page.limit()).bind(page.offset()).fetch_all(conn).await?;
     Ok(Page { items: rows.iter().map(parse).collect::<Result<_>>()?, page: page.page, per_page: page.per_page, total })
 }

@@ -1,6 +1,6 @@
-//! The partner REST API (`/api/partner/v1`), authenticated with OAuth2 access tokens. The
-//! foundation serves `GET /me` so partners can check their integration end to end; stations,
-//! status and charging endpoints follow with the flows.
+//! The partner REST API (`/api/partner/v1`), authenticated with OAuth2 access tokens: `GET /me`
+//! to check an integration end to end, the platform side (`partner_emsp`, scope `emsp`), the
+//! operator side (`partner_cpo*`, scope `cpo`) and statements for either.
 
 use chrono::{DateTime, Utc};
 use domain::partner::PartnerRoles;
@@ -16,7 +16,12 @@ use super::extract::{Json, PartnerToken};
 use axum::extract::State;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me)).merge(super::partner_emsp::router()).merge(super::partner_cpo::router())
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .merge(super::partner_emsp::router())
+        .merge(super::partner_cpo::router())
+        .merge(super::partner_cpo_sessions::router())
+        .merge(super::partner_statements::partner_api_router())
 }
 
 #[derive(Serialize, ToSchema)]

@@ -11,6 +11,7 @@ use services::Error;
 use services::onboarding::Actor;
 use store::Page;
 use store::partner_statements::PartnerStatementSummary;
+use store::statements::StatementRecord;
 use utoipa::IntoParams;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -19,7 +20,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{Admin, Json, Path, PortalPartner, Query};
+use super::extract::{Admin, Json, PartnerToken, Path, PortalPartner, Query};
 use super::statements::PageParams;
 
 /// Largest CSV accepted (about 200,000 rows).
@@ -31,6 +32,14 @@ pub fn admin_router() -> OpenApiRouter<AppState> {
 
 pub fn portal_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(portal_upload, portal_list).layer(DefaultBodyLimit::max(MAX_CSV_BYTES)))
+}
+
+/// Statements over the partner API (either role): ours, as issued, and the partner's own upload.
+pub fn partner_api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(issued_list))
+        .routes(routes!(issued_one))
+        .routes(routes!(api_upload, api_list).layer(DefaultBodyLimit::max(MAX_CSV_BYTES)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -104,4 +113,52 @@ async fn portal_list(
     Query(p): Query<PageParams>,
 ) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
     Ok(Json(state.services.partner_statements(partner.id, page_request(p.page, p.per_page)?).await?))
+}
+
+/// Our statements issued to you (confirmed or paid), newest period first: what we owe you for
+/// our drivers' sessions at your chargers, or you owe us for your users' sessions at ours.
+#[utoipa::path(get, path = "/statements", tag = "partner", security(("oauth2" = [])), params(PageParams),
+    responses((status = 200, body = Page<StatementRecord>), (status = 401, body = ErrorBody)))]
+async fn issued_list(
+    State(state): State<AppState>,
+    PartnerToken(principal): PartnerToken,
+    Query(p): Query<PageParams>,
+) -> ApiResult<Json<Page<StatementRecord>>> {
+    Ok(Json(state.services.issued_statements(principal.partner_id, page_request(p.page, p.per_page)?).await?))
+}
+
+/// One of our statements issued to you, with its lines and what reconciliation found.
+#[utoipa::path(get, path = "/statements/{id}", tag = "partner", security(("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "the statement id (as in `statement.ready`)")),
+    responses((status = 200, body = StatementRecord), (status = 404, body = ErrorBody, description = "no statement issued to you has this id")))]
+async fn issued_one(State(state): State<AppState>, PartnerToken(principal): PartnerToken, Path(id): Path<Uuid>) -> ApiResult<Json<StatementRecord>> {
+    Ok(Json(state.services.issued_statement(principal.partner_id, id).await?))
+}
+
+/// Upload your statement of a settlement period, as in the portal: `text/csv` with header
+/// `order_seq,energy_kwh,amount`; our statement of exactly that period is reconciled against it.
+#[utoipa::path(put, path = "/partner-statements", tag = "partner", security(("oauth2" = [])), params(Period),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = PartnerStatementSummary), (status = 409, body = ErrorBody, description = "our statement of the period is confirmed already"),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
+async fn api_upload(
+    State(state): State<AppState>,
+    PartnerToken(principal): PartnerToken,
+    Query(p): Query<Period>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<PartnerStatementSummary>)> {
+    let id = principal.partner_id;
+    let summary = state.services.upload_partner_statement(id, p.start, p.end, utf8(&body)?, &Actor::Partner(id)).await?;
+    Ok((StatusCode::CREATED, Json(summary)))
+}
+
+/// The statements you uploaded, newest period first.
+#[utoipa::path(get, path = "/partner-statements", tag = "partner", security(("oauth2" = [])), params(PageParams),
+    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+async fn api_list(
+    State(state): State<AppState>,
+    PartnerToken(principal): PartnerToken,
+    Query(p): Query<PageParams>,
+) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
+    Ok(Json(state.services.partner_statements(principal.partner_id, page_request(p.page, p.per_page)?).await?))
 }

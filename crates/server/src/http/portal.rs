@@ -28,6 +28,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(credentials))
         .routes(routes!(rotate_credentials))
         .routes(routes!(set_cec_peer))
+        .routes(routes!(set_callback))
 }
 
 /// The partner's own record with its documents.
@@ -136,6 +137,24 @@ async fn rotate_credentials(
     Json(request): Json<RotateRequest>,
 ) -> ApiResult<Json<CredentialsView>> {
     Ok(Json(state.services.rotate(partner.id, request.kind, &Actor::Partner(partner.id)).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CallbackInput {
+    /// Where our commands (`{callback_base_url}/chargebridge/commands`) and webhooks
+    /// (`{callback_base_url}/chargebridge/webhook`) go.
+    #[schema(example = "https://api.example.cn/cb")]
+    pub callback_base_url: String,
+}
+
+/// Move your callback base (REST API partners): our commands and webhooks go there from now on.
+#[utoipa::path(put, path = "/partners/me/callback", tag = "portal", security(("portal_token" = [])),
+    request_body = CallbackInput,
+    responses((status = 200, body = Partner), (status = 403, body = ErrorBody, description = "not approved"),
+              (status = 409, body = ErrorBody, description = "`wrong_protocol`: T/CEC 102 partners use `/partners/me/cec-peer`"),
+              (status = 422, body = ErrorBody, description = "not an absolute http(s) URL, or not a public address")))]
+async fn set_callback(State(state): State<AppState>, PortalPartner(partner): PortalPartner, Json(input): Json<CallbackInput>) -> ApiResult<Json<Partner>> {
+    Ok(Json(state.services.set_callback_base_url(partner.id, &input.callback_base_url, &Actor::Partner(partner.id)).await?))
 }
 
 /// Tell us your own T/CEC 102 endpoint and the secrets you issued to us, so we can call you, and

@@ -16,6 +16,8 @@
 //! | `session.charge_record`                | `session.charge_record`     |
 //! | `station.connector_status`             | `connector.status_changed`  |
 //! | `session.reserve_result`               | `reservation.expired`, `reservation.used`, `reservation.cancelled`, `reservation.failed` |
+//! | `settlement.order_paid` (flow A)       | `order.paid`                |
+//! | `statement.ready`, `statement.paid`    | the same (written in this API's words)                 |
 
 use chrono::{DateTime, Utc};
 use domain::order::OrderState;
@@ -35,7 +37,16 @@ use super::sessions::ChargeRecordView;
 
 /// The event schemas, published in the OpenAPI document's components.
 #[derive(OpenApi)]
-#[openapi(components(schemas(WebhookEvent, SessionEvent, FeeLineView, ConnectorStatusEvent, ReservationEvent, ChargeRecordView)))]
+#[openapi(components(schemas(
+    WebhookEvent,
+    SessionEvent,
+    FeeLineView,
+    ConnectorStatusEvent,
+    ReservationEvent,
+    ChargeRecordView,
+    OrderPaidEvent,
+    StatementEvent
+)))]
 pub struct EventCatalogue;
 
 /// The body of every webhook: `POST {callback_base_url}/chargebridge/webhook`, signed in
@@ -48,7 +59,8 @@ pub struct WebhookEvent {
     /// `session.started`, `session.failed`, `session.progress`, `session.stopped`,
     /// `session.stop_failed`, `session.charge_record` (data: `SessionEvent`) or
     /// `connector.status_changed` (data: `ConnectorStatusEvent`), `reservation.expired`,
-    /// `reservation.used`, `reservation.cancelled`, `reservation.failed` (data: `ReservationEvent`).
+    /// `reservation.used`, `reservation.cancelled`, `reservation.failed` (data: `ReservationEvent`),
+    /// `order.paid` (data: `OrderPaidEvent`), `statement.ready`, `statement.paid` (data: `StatementEvent`).
     pub kind: String,
     pub created_at: DateTime<Utc>,
     #[schema(value_type = Object)]
@@ -118,6 +130,56 @@ pub struct ReservationEvent {
     pub at: DateTime<Utc>,
 }
 
+/// The outbox message of a paid flow-A order (`services::charging`), for its operator.
+const ORDER_PAID: &str = "settlement.order_paid";
+
+/// `data` of `order.paid`: our driver paid a session at the operator's charger.
+#[derive(Serialize, ToSchema)]
+pub struct OrderPaidEvent {
+    /// Our session id (as in the `start_session` command).
+    pub session_id: Uuid,
+    /// What our driver paid, yuan.
+    #[schema(value_type = String)]
+    pub gross: String,
+    /// Our commission.
+    #[schema(value_type = String)]
+    pub commission: String,
+    /// The operator's share: what the statement will owe it for this session.
+    #[schema(value_type = String)]
+    pub partner_amount: String,
+    #[schema(value_type = String)]
+    pub energy_kwh: String,
+    pub paid_at: DateTime<Utc>,
+}
+
+/// `data` of `statement.ready` (confirmed, check it) and `statement.paid`.
+#[derive(Serialize, ToSchema)]
+pub struct StatementEvent {
+    pub statement_id: Uuid,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub orders: u64,
+    #[schema(value_type = String)]
+    pub energy_kwh: String,
+    #[schema(value_type = String)]
+    pub gross: String,
+    #[schema(value_type = String)]
+    pub commission: String,
+    #[schema(value_type = String)]
+    pub partner_amount: String,
+    /// Positive: we pay you; negative: you pay us.
+    #[schema(value_type = String)]
+    pub net_to_partner: String,
+}
+
+/// A stored figure as the decimal string this API always uses.
+fn money_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Our order id of the order numbered `seq`.
 async fn order_of(services: &Services, seq: &str) -> Result<domain::order::Order, String> {
     let mut conn = services.db.acquire().await.map_err(|e| e.to_string())?;
@@ -179,6 +241,19 @@ pub async fn render(services: &Services, message: &OutboxMessage) -> Result<Opti
             let outcome = outcome_word(notice.outcome);
             let event = ReservationEvent { reservation_id: order.id, connector_id: notice.connector, outcome: outcome.to_owned(), at: notice.at };
             return Ok(Some((format!("reservation.{outcome}"), serde_json::to_value(event).map_err(|e| e.to_string())?)));
+        }
+        ORDER_PAID => {
+            let order = order_of(services, message.payload["seq"].as_str().unwrap_or_default()).await?;
+            let p = &message.payload;
+            let event = OrderPaidEvent {
+                session_id: order.id,
+                gross: money_text(&p["gross"]),
+                commission: money_text(&p["commission"]),
+                partner_amount: money_text(&p["partner_amount"]),
+                energy_kwh: money_text(&p["energy"]),
+                paid_at: serde_json::from_value(p["paid_at"].clone()).map_err(|e| format!("paid_at: {e}"))?,
+            };
+            ("order.paid", serde_json::to_value(event).map_err(|e| e.to_string())?)
         }
         _ => return Ok(None),
     };

@@ -14,6 +14,7 @@ mod reservations;
 mod sessions;
 mod stations;
 mod statuses;
+mod stream;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(stations::list_stations))
         .routes(routes!(stations::get_station))
         .routes(routes!(statuses::connector_statuses, statuses::connector_statuses_batch))
+        .routes(routes!(stream::status_stream))
         .routes(routes!(sessions::start_session, sessions::list_sessions))
         .routes(routes!(sessions::get_session))
         .routes(routes!(sessions::stop_session))
