@@ -101,6 +101,15 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Settlement: N paid flow-A orders of one operator in a month, then its statement drawn up
+    /// and reconciled, and written as CSV (time and this process's memory).
+    Settlement {
+        #[arg(long, default_value_t = 100_000)]
+        orders: usize,
+        /// An empty PostgreSQL database to use instead of a SQLite file in a temp directory.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Nearby-station search latency over an in-memory catalog of N stations (p50/p99).
     Nearby {
         #[arg(long, default_value_t = 100_000)]

@@ -189,6 +189,7 @@ pub async fn bench(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::StatusPush { partners, changes, per_second } => crate::bench_push::status_push(partners, changes, per_second).await?,
         BenchCommand::Piles { count, hold_secs, connect_rate, flap_every } => crate::bench_piles::piles(count, hold_secs, connect_rate, flap_every).await?,
         BenchCommand::Nearby { stations, queries } => crate::bench::nearby(stations, queries).await?,
+        BenchCommand::Settlement { orders, database_url } => crate::bench_settlement::settlement(orders, database_url).await?,
         BenchCommand::RestCpo { stations, changes, batch, concurrency } => crate::bench_rest::rest_cpo(stations, changes, batch, concurrency).await?,
         BenchCommand::StatusIngest { connectors, pushes, concurrency } => crate::bench::status_ingest(connectors, pushes, concurrency).await?,
         BenchCommand::CecCodec { iterations } => {

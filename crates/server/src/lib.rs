@@ -4,6 +4,7 @@ pub mod bench;
 mod bench_piles;
 mod bench_push;
 mod bench_rest;
+mod bench_settlement;
 pub mod cec_adapter;
 pub mod cli;
 pub mod commands;
