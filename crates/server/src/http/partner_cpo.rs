@@ -125,6 +125,10 @@ async fn delete_station(State(state): State<AppState>, PartnerToken(principal): 
 /// Up to 1,000 stations, each with its own `id`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"stations": [{"id": "SZ-NS-002", "name": "南山西充电站", "address": "广东省深圳市南山区西丽 2 号",
+    "area_code": "440305", "lat": 22.5801, "lng": 113.9512, "coordinate_system": "wgs84",
+    "tariff": {"periods": [{"start": "00:00", "electricity_price": "0.6500", "service_price": "0.5000"}]},
+    "piles": [{"id": "W1", "type": "ac", "power_kw": "7", "connectors": [{"id": "W1-1", "type": "ac_cable", "power_kw": "7"}]}]}]}))]
 pub struct StationBatch {
     /// Read one by one, so that a bad item is reported without spoiling the others.
     #[schema(value_type = Vec<StationInput>, min_items = 1, max_items = 1000)]
@@ -290,6 +294,8 @@ fn in_future() -> Vec<FieldError> {
 /// Up to 1,000 status changes.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"changes": [{"connector_id": "P1-1", "status": "charging", "at": "2026-12-05T09:30:00+08:00"},
+                                      {"connector_id": "W1-1", "status": "available", "at": "2026-12-05T09:30:02+08:00"}]}))]
 pub struct StatusBatch {
     #[schema(value_type = Vec<ConnectorStatusInput>, min_items = 1, max_items = 1000)]
     pub changes: Vec<serde_json::Value>,

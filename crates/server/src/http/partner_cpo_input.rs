@@ -37,6 +37,13 @@ pub enum CoordinateSystem {
 /// is required; on `PUT /stations/{id}` it may be left out (if given it must equal the path).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "南山科技园充电站", "address": "广东省深圳市南山区科技园南区 1 号", "area_code": "440305",
+    "lat": 22.5405, "lng": 113.9345, "coordinate_system": "gcj02", "service_tel": "0755-86000000", "opening_hours": "24 小时",
+    "photos": ["https://img.example.cn/sz-ns-001/front.jpg"],
+    "tariff": {"periods": [{"start": "00:00", "electricity_price": "0.3500", "service_price": "0.4000"},
+                           {"start": "08:00", "electricity_price": "0.8500", "service_price": "0.6000"}]},
+    "piles": [{"id": "P1", "type": "dc", "power_kw": "120", "connectors": [
+        {"id": "P1-1", "type": "dc_cable", "power_kw": "120", "national_standard": "gb_t2015"}]}]}))]
 pub struct StationInput {
     #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$", example = "SZ-NS-001")]
     #[serde(default)]
@@ -134,6 +141,7 @@ pub struct ConnectorInput {
 /// A connector status as the operator observed it.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "charging", "at": "2026-12-05T09:30:00+08:00"}))]
 pub struct StatusInput {
     pub status: ConnectorStatus,
     /// When the operator observed it (RFC 3339). Not more than 5 minutes ahead of our clock.
@@ -143,6 +151,7 @@ pub struct StatusInput {
 /// One item of a status batch.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"connector_id": "P1-1", "status": "available", "at": "2026-12-05T09:30:00+08:00"}))]
 pub struct ConnectorStatusInput {
     #[schema(min_length = 1, max_length = 64, example = "P01-1")]
     pub connector_id: String,

@@ -126,6 +126,10 @@ pub struct ChargePeriodInput {
 
 /// The record that closes a session: what it delivered and what it cost, per price period.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"connector_id": "P1-1", "start": "2026-12-05T09:30:00+08:00", "end": "2026-12-05T10:10:00+08:00",
+    "energy_kwh": "20.00", "electricity_money": "13.00", "service_money": "10.00", "total_money": "23.00", "stop_reason": "user",
+    "periods": [{"start": "2026-12-05T09:30:00+08:00", "end": "2026-12-05T10:10:00+08:00", "energy_kwh": "20.00",
+                 "electricity_price": "0.6500", "service_price": "0.5000", "electricity_money": "13.00", "service_money": "10.00"}]}))]
 pub struct ChargeRecordInput {
     /// Your connector id.
     pub connector_id: String,

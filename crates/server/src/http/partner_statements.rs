@@ -138,7 +138,8 @@ async fn issued_one(State(state): State<AppState>, PartnerToken(principal): Part
 /// Upload your statement of a settlement period, as in the portal: `text/csv` with header
 /// `order_seq,energy_kwh,amount`; our statement of exactly that period is reconciled against it.
 #[utoipa::path(put, path = "/partner-statements", tag = "partner", security(("oauth2" = [])), params(Period),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = String, content_type = "text/csv",
+        example = json!("order_seq,energy_kwh,amount\nMA5FCTXX0202612051030000001,20.00,23.00\nMA5FCTXX0202612051412000002,7.50,8.63\n")),
     responses((status = 201, body = PartnerStatementSummary), (status = 409, body = ErrorBody, description = "our statement of the period is confirmed already"),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody, description = "every bad row, with its line number")))]
 async fn api_upload(

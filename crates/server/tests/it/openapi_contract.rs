@@ -14,6 +14,7 @@ on_both_backends!(
     every_operation_documents_what_its_inputs_and_token_can_be_refused_with,
     a_multipart_body_without_boundary_is_refused_in_json,
     rate_limits_and_missing_references_are_documented,
+    every_partner_request_and_event_has_an_example,
 );
 
 async fn document(app: &TestApp) -> Value {
@@ -122,5 +123,47 @@ async fn rate_limits_and_missing_references_are_documented(backend: Backend) {
     let (status, body) = app.post("/api/app/v1/reservations", Some(token), &json!({"connector_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd"})).await;
     assert_eq!(status, 404, "{body}");
     assert!(doc["paths"]["/api/app/v1/reservations"]["post"]["responses"].get("404").is_some());
+    app.cleanup().await;
+}
+
+/// A partner integrating from `/docs` sees a whole example of every body it sends and every
+/// webhook it receives, and each example is valid against its own schema's required fields.
+async fn every_partner_request_and_event_has_an_example(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"].as_str() {
+            Some(r) => schemas[r.rsplit('/').next().unwrap()].clone(),
+            None => schema.clone(),
+        }
+    };
+    let example_of = |media: &Value| -> Option<Value> { media.get("example").cloned().or_else(|| resolve(&media["schema"]).get("example").cloned()) };
+    let mut missing = Vec::new();
+    let mut bodies = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/api/partner/")) {
+        for (method, op) in operations.as_object().unwrap() {
+            for (content_type, media) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+                bodies += 1;
+                match example_of(media) {
+                    None => missing.push(format!("{method} {path} ({content_type})")),
+                    Some(example) if content_type == "application/json" => {
+                        let schema = resolve(&media["schema"]);
+                        for field in schema["required"].as_array().into_iter().flatten() {
+                            assert!(example.get(field.as_str().unwrap()).is_some(), "{method} {path}: the example lacks required {field}: {example}");
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    for event in ["WebhookEvent", "SessionEvent", "ConnectorStatusEvent", "ReservationEvent", "OrderPaidEvent", "StatementEvent"] {
+        if schemas[event].get("example").is_none() {
+            missing.push(event.to_owned());
+        }
+    }
+    assert!(bodies >= 11, "the partner API's request bodies: {bodies}");
+    assert!(missing.is_empty(), "no example: {missing:#?}");
     app.cleanup().await;
 }

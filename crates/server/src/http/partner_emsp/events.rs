@@ -53,6 +53,8 @@ pub struct EventCatalogue;
 /// `X-Chargebridge-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(webhook_secret, "<t>.<body>")>`.
 /// Answer 2xx to acknowledge; anything else is retried with backoff.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a0c2-7c1e-7d3a-9a55-1f0e8b2a4c11", "kind": "connector.status_changed", "created_at": "2026-12-05T01:31:02.113Z",
+    "data": {"connector_id": "CB000100101", "station_id": "CB0001", "status": "charging", "at": "2026-12-05T01:31:02.001Z"}}))]
 pub struct WebhookEvent {
     /// The event id: the same on every retry of this event; deduplicate on it.
     pub id: Uuid,
@@ -69,6 +71,9 @@ pub struct WebhookEvent {
 
 /// `data` of the `session.*` events.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "0193a0c2-6b00-7a41-8f0e-3c2d1b0a9f88", "connector_id": "CB000100101", "state": "charging",
+    "started_at": "2026-12-05T01:30:05Z", "at": "2026-12-05T01:35:05Z", "energy_kwh": "3.200", "elec_money": "2.56", "service_money": "1.92",
+    "total_money": "4.48", "charge_record": null, "lines": []}))]
 pub struct SessionEvent {
     /// Our session id (as answered by `POST /sessions`).
     pub session_id: Uuid,
@@ -111,6 +116,7 @@ pub struct FeeLineView {
 
 /// `data` of `connector.status_changed`.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"connector_id": "CB000100101", "station_id": "CB0001", "status": "charging", "at": "2026-12-05T01:31:02.001Z"}))]
 pub struct ConnectorStatusEvent {
     pub connector_id: String,
     pub station_id: String,
@@ -121,6 +127,7 @@ pub struct ConnectorStatusEvent {
 
 /// `data` of the `reservation.*` events: a hold that ended without the partner asking.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"reservation_id": "0193a0c2-6b00-7a41-8f0e-3c2d1b0a9f88", "connector_id": "CB000100101", "outcome": "expired", "at": "2026-12-05T01:45:00Z"}))]
 pub struct ReservationEvent {
     /// Our reservation id (as answered by `POST /reservations`).
     pub reservation_id: Uuid,
@@ -135,6 +142,8 @@ const ORDER_PAID: &str = "settlement.order_paid";
 
 /// `data` of `order.paid`: our driver paid a session at the operator's charger.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "0193a0c2-6b00-7a41-8f0e-3c2d1b0a9f88", "gross": "23.00", "commission": "1.00", "partner_amount": "22.00",
+    "energy_kwh": "20.00", "paid_at": "2026-12-05T02:12:40Z"}))]
 pub struct OrderPaidEvent {
     /// Our session id (as in the `start_session` command).
     pub session_id: Uuid,
@@ -154,6 +163,8 @@ pub struct OrderPaidEvent {
 
 /// `data` of `statement.ready` (confirmed, check it) and `statement.paid`.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"statement_id": "0193b1d4-0000-7000-8000-000000000001", "period_start": "2026-11-30T16:00:00Z", "period_end": "2026-12-31T16:00:00Z",
+    "orders": 1280, "energy_kwh": "25612.40", "gross": "30121.77", "commission": "1204.87", "partner_amount": "28916.90", "net_to_partner": "28916.90"}))]
 pub struct StatementEvent {
     pub statement_id: Uuid,
     pub period_start: DateTime<Utc>,

@@ -22,6 +22,7 @@ use crate::http::extract::{Json, PartnerToken, Path};
 const RESERVE: &str = "reservation.create";
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"connector_id": "CB000100101", "minutes": 15}))]
 pub struct ReserveRequest {
     /// Our connector id (from `GET /stations`).
     #[schema(min_length = 1, max_length = 64, example = "CB0001-1")]

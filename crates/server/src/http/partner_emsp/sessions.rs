@@ -25,6 +25,7 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 500;
 
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"connector_id": "CB000100101"}))]
 pub struct StartSession {
     /// Our connector id (from `GET /stations`).
     #[schema(min_length = 1, max_length = 64, example = "CB0001-1")]

@@ -26,6 +26,7 @@ pub struct StatusQuery {
 }
 
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"ids": ["CB000100101", "CB000100102"]}))]
 pub struct StatusRequest {
     /// Our connector ids (1–500).
     #[schema(min_items = 1, max_items = 500)]
