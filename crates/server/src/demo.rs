@@ -90,7 +90,8 @@ pub async fn run(config: Config, exit: bool) -> anyhow::Result<()> {
     let client = Client { http: reqwest::Client::new(), base: format!("http://{addr}") };
     let partner = onboarding(&client, &services, &say).await?;
     let _cpo = flow_a(&client, &partner, &say).await?;
-    let _flow_b = crate::demo_flow_b::run(&client, &services, &partner.admin, &say).await?;
+    let flow_b = crate::demo_flow_b::run(&client, &services, &partner.admin, &say).await?;
+    let _rest = crate::demo_rest::run(&client, &services, &partner.admin, &flow_b.station_id, &say).await?;
 
     if exit {
         say.say("demo finished", "演示结束");

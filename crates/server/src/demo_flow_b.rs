@@ -16,6 +16,8 @@ use crate::demo::{Client, Narrator, demo_credit_code};
 
 /// What must stay alive while the platform keeps serving after the demo.
 pub struct FlowB {
+    /// Our station the flow ran on.
+    pub station_id: String,
     pub _emsp: EmspSimulator,
     pub _fleet: PileFleet,
 }
@@ -160,5 +162,5 @@ pub(crate) async fn run(client: &Client, services: &services::Services, admin: &
         ),
         "生成结算单（草稿），财务确认后结算",
     );
-    Ok(FlowB { _emsp: emsp, _fleet: fleet })
+    Ok(FlowB { station_id, _emsp: emsp, _fleet: fleet })
 }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod demo;
 mod demo_flow_b;
+mod demo_rest;
 mod file_modes;
 pub mod http;
 pub mod ocpp_adapter;
