@@ -294,18 +294,28 @@ pub async fn connector_by_external(conn: &mut Conn, partner_id: Option<Uuid>, ex
     sqlx::query(sql).bind(external_id).bind(partner_id.map(|p| p.to_string())).fetch_optional(conn).await?.as_ref().map(connector_from_row).transpose()
 }
 
-/// Write-behind of the status hub: the latest status of many connectors in one transaction.
+/// Write-behind of the status hub: the latest status of many connectors, one statement per
+/// [`STATUS_ROWS_PER_STATEMENT`] of them (`UPDATE … FROM (VALUES …)`, on both backends); a row
+/// observed after the given time is left alone.
 pub async fn save_statuses(conn: &mut Conn, statuses: &[(Uuid, ConnectorStatus, DateTime<Utc>)]) -> Result<()> {
-    for (id, status, at) in statuses {
-        sqlx::query("UPDATE connectors SET status = $2, status_at = $3 WHERE id = $1 AND (status_at IS NULL OR status_at <= $3)")
-            .bind(id.to_string())
-            .bind(status.as_str())
-            .bind(to_millis(*at))
-            .execute(&mut *conn)
-            .await?;
+    for chunk in statuses.chunks(STATUS_ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3)).collect();
+        let sql = sqlx::AssertSqlSafe(format!(
+            "UPDATE connectors SET status = v.column2, status_at = v.column3 FROM (VALUES {}) AS v \
+             WHERE connectors.id = v.column1 AND (connectors.status_at IS NULL OR connectors.status_at <= v.column3)",
+            values.join(", ")
+        ));
+        let mut query = sqlx::query(sql);
+        for (id, status, at) in chunk {
+            query = query.bind(id.to_string()).bind(status.as_str()).bind(to_millis(*at));
+        }
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
+
+/// Rows per write-behind statement: 3 parameters each, well under both backends' limits.
+pub const STATUS_ROWS_PER_STATEMENT: usize = 1_000;
 
 /// Our stations a platform partner may see, changed since `since`, paged by id.
 pub async fn visible_own_stations(conn: &mut Conn, partner_id: Uuid, since: Option<DateTime<Utc>>, offset: i64, limit: i64) -> Result<(i64, Vec<StationRow>)> {

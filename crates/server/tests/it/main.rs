@@ -32,5 +32,6 @@ mod readme_walkthrough;
 mod resilience;
 mod settlement_notices;
 mod start_charge_seq;
+mod status_write_behind;
 mod wallet;
 mod webhooks;
