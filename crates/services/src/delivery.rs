@@ -116,13 +116,10 @@ impl Dispatcher {
         let mut conn = self.services.db.acquire().await?;
         outbox::release_expired_leases(&mut conn, now).await?;
         let due = outbox::due_heads(&mut conn, now, self.config.batch).await?;
-        let mut claimed = Vec::with_capacity(due.len());
-        for message in due {
-            if outbox::claim(&mut conn, message.seq, now, now + self.config.lease).await? {
-                claimed.push(message);
-            }
-        }
+        let seqs: Vec<i64> = due.iter().map(|m| m.seq).collect();
+        let taken: std::collections::HashSet<i64> = outbox::claim_many(&mut conn, &seqs, now, now + self.config.lease).await?.into_iter().collect();
         drop(conn);
+        let claimed: Vec<_> = due.into_iter().filter(|m| taken.contains(&m.seq)).collect();
         let count = claimed.len();
         futures::stream::iter(claimed)
             .for_each_concurrent(self.config.concurrency, |message| async move {

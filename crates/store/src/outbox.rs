@@ -125,18 +125,23 @@ pub async fn due_heads(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Resul
     rows.iter().map(from_row).collect()
 }
 
-/// Takes a message for delivery until `lease_until`; false if another worker took it first.
-pub async fn claim(conn: &mut Conn, seq: i64, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE outbox SET status = 'delivering', attempts = attempts + 1, lease_until = $3 \
-         WHERE seq = $1 AND status = 'pending' AND next_attempt_at <= $2",
-    )
-    .bind(seq)
-    .bind(to_millis(now))
-    .bind(to_millis(lease_until))
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// Takes messages for delivery until `lease_until`: those of `seqs` still pending and due, in
+/// one statement. Returns the ones this call took (another worker may have taken some first).
+pub async fn claim_many(conn: &mut Conn, seqs: &[i64], now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<Vec<i64>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (3..seqs.len() + 3).map(|i| format!("${i}")).collect();
+    let sql = sqlx::AssertSqlSafe(format!(
+        "UPDATE outbox SET status = 'delivering', attempts = attempts + 1, lease_until = $2 \
+         WHERE seq IN ({}) AND status = 'pending' AND next_attempt_at <= $1 RETURNING seq",
+        marks.join(", ")
+    ));
+    let mut query = sqlx::query_scalar::<_, i64>(sql).bind(to_millis(now)).bind(to_millis(lease_until));
+    for seq in seqs {
+        query = query.bind(*seq);
+    }
+    Ok(query.fetch_all(conn).await?)
 }
 
 async fn record_attempt(conn: &mut Conn, seq: i64, now: DateTime<Utc>, outcome: &str, error: Option<&str>) -> Result<()> {

@@ -20,6 +20,7 @@ mod messages;
 mod onboarding;
 mod open_network;
 mod openapi_contract;
+mod outbox_claims;
 mod own_piles;
 mod partner_endpoints;
 mod partner_rate_limits;
