@@ -60,19 +60,18 @@ impl Services {
         self.require_platform(partner_id).await?;
         let mut conn = self.db.acquire().await?;
         let (total, stations) = repo::visible_own_stations(&mut conn, partner_id, since, (page - 1).max(0) * per_page, per_page).await?;
-        let mut visible = Vec::with_capacity(stations.len());
-        for station in stations {
-            let connectors = repo::connectors_of_station(&mut conn, station.id).await?;
-            let equipment = repo::equipment_of_station(&mut conn, station.id)
-                .await?
-                .into_iter()
-                .map(|e| {
-                    let mine = connectors.iter().filter(|c| c.equipment_id == e.id).cloned().collect();
-                    (e, mine)
-                })
-                .collect();
-            visible.push(VisibleStation { station, equipment });
+        // The page's equipment and connectors in two queries, not two per station.
+        let ids: Vec<Uuid> = stations.iter().map(|s| s.id).collect();
+        let mut connectors: HashMap<Uuid, Vec<ConnectorRow>> = HashMap::new();
+        for c in repo::connectors_of_stations(&mut conn, &ids).await? {
+            connectors.entry(c.equipment_id).or_default().push(c);
         }
+        let mut equipment: HashMap<Uuid, Vec<(EquipmentRow, Vec<ConnectorRow>)>> = HashMap::new();
+        for e in repo::equipment_of_stations(&mut conn, &ids).await? {
+            let mine = connectors.remove(&e.id).unwrap_or_default();
+            equipment.entry(e.station_id).or_default().push((e, mine));
+        }
+        let visible = stations.into_iter().map(|station| VisibleStation { equipment: equipment.remove(&station.id).unwrap_or_default(), station }).collect();
         Ok((total, visible))
     }
 

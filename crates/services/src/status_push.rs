@@ -76,8 +76,10 @@ impl Services {
         let payload = serde_json::to_value(&notice).map_err(|e| crate::Error::Internal(e.to_string()))?;
         let now = self.now();
         let mut queued = 0;
+        // One read of who else may see it, not one per subscriber.
+        let granted = if station.public { Default::default() } else { repo::granted_partners(&mut tx, station.id).await? };
         for &partner in subscribers {
-            if station.public || repo::is_visible(&mut tx, station.id, partner).await? {
+            if station.public || granted.contains(&partner) {
                 store::outbox::enqueue(&mut tx, partner, CONNECTOR_STATUS, &connector.external_id, &payload, now).await?;
                 queued += 1;
             }

@@ -273,6 +273,50 @@ pub async fn connectors_of_station(conn: &mut Conn, station_id: Uuid) -> Result<
     sqlx::query(sql).bind(station_id.to_string()).fetch_all(conn).await?.iter().map(connector_from_row).collect()
 }
 
+/// The equipment of many stations, 500 stations per query.
+pub async fn equipment_of_stations(conn: &mut Conn, station_ids: &[Uuid]) -> Result<Vec<EquipmentRow>> {
+    let mut rows = Vec::new();
+    for chunk in station_ids.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {EQUIPMENT_COLUMNS} FROM equipment WHERE station_id IN ({}) ORDER BY external_id",
+            crate::row::placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            rows.push(equipment_from_row(&row)?);
+        }
+    }
+    Ok(rows)
+}
+
+/// The connectors of many stations, 500 stations per query.
+pub async fn connectors_of_stations(conn: &mut Conn, station_ids: &[Uuid]) -> Result<Vec<ConnectorRow>> {
+    let mut rows = Vec::new();
+    for chunk in station_ids.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CONNECTOR_COLUMNS} FROM connectors WHERE station_id IN ({}) ORDER BY external_id",
+            crate::row::placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            rows.push(connector_from_row(&row)?);
+        }
+    }
+    Ok(rows)
+}
+
+/// The partners a station was granted to (beyond the public).
+pub async fn granted_partners(conn: &mut Conn, station_id: Uuid) -> Result<std::collections::HashSet<Uuid>> {
+    let rows = sqlx::query("SELECT partner_id FROM station_visibility WHERE station_id = $1").bind(station_id.to_string()).fetch_all(conn).await?;
+    rows.iter().map(|r| crate::row::uuid(r, "partner_id")).collect()
+}
+
 /// Every station in service (not retired); for building the in-memory search index.
 pub async fn all_stations(conn: &mut Conn) -> Result<Vec<StationRow>> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {STATION_COLUMNS} FROM stations WHERE retired_at IS NULL ORDER BY id"));

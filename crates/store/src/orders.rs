@@ -92,8 +92,7 @@ pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<StoredOrder>> {
 pub async fn seqs_of(conn: &mut Conn, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>> {
     let mut seqs = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = sqlx::AssertSqlSafe(format!("SELECT id, seq FROM orders WHERE id IN ({})", marks.join(",")));
+        let sql = sqlx::AssertSqlSafe(format!("SELECT id, seq FROM orders WHERE id IN ({})", crate::row::placeholders(1, chunk.len())));
         let mut query = sqlx::query(sql);
         for id in chunk {
             query = query.bind(id.to_string());

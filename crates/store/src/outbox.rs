@@ -131,11 +131,10 @@ pub async fn claim_many(conn: &mut Conn, seqs: &[i64], now: DateTime<Utc>, lease
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (3..seqs.len() + 3).map(|i| format!("${i}")).collect();
     let sql = sqlx::AssertSqlSafe(format!(
         "UPDATE outbox SET status = 'delivering', attempts = attempts + 1, lease_until = $2 \
          WHERE seq IN ({}) AND status = 'pending' AND next_attempt_at <= $1 RETURNING seq",
-        marks.join(", ")
+        crate::row::placeholders(3, seqs.len())
     ));
     let mut query = sqlx::query_scalar::<_, i64>(sql).bind(to_millis(now)).bind(to_millis(lease_until));
     for seq in seqs {

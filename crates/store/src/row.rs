@@ -21,3 +21,8 @@ pub(crate) fn json(row: &AnyRow, column: &str) -> Result<serde_json::Value> {
 pub(crate) fn opt_time(row: &AnyRow, column: &str) -> Result<Option<DateTime<Utc>>> {
     Ok(row.try_get::<Option<i64>, _>(column)?.map(from_millis))
 }
+
+/// `$first, $first+1, …` for `count` parameters: the list of an `IN (…)` or `VALUES` batch.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
