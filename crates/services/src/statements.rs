@@ -7,6 +7,7 @@
 use chrono::{DateTime, Duration, Utc};
 use domain::money::Money;
 use domain::settlement::{Difference, DisputeKind, Flow, LedgerEntry, PaymentEntry, SettlementLine, Statement, StatementState, Tolerance, reconcile};
+use store::settlement::StatementLine;
 use store::statements::{self as repo, StatementRecord};
 use store::{Page, PageRequest};
 use uuid::Uuid;
@@ -140,7 +141,7 @@ impl Services {
             period_start: start,
             period_end: end,
             state: StatementState::Draft.as_str().into(),
-            body: serde_json::to_value(&statement).map_err(|e| Error::Internal(e.to_string()))?,
+            body: summary_of(&statement)?,
             differences: serde_json::to_value(&differences).map_err(|e| Error::Internal(e.to_string()))?,
             reconciled_with: reconciled_with.as_str().into(),
             created_at: now,
@@ -250,33 +251,93 @@ impl Services {
         Ok(())
     }
 
-    /// The statement as CSV for finance: one row per order, then the totals.
-    pub async fn statement_csv(&self, id: Uuid) -> Result<String> {
-        let record = self.statement(id).await?;
-        let statement: Statement = serde_json::from_value(record.body).map_err(|e| Error::Internal(format!("statement body: {e}")))?;
-        let ids: Vec<Uuid> = statement.lines.iter().map(|l| l.order_id).collect();
-        let seqs = {
-            let mut conn = self.db.acquire().await?;
-            store::orders::seqs_of(&mut conn, &ids).await?
-        };
-        let mut out = csv::Writer::from_writer(Vec::with_capacity(64 + statement.lines.len() * 96));
-        let csv_error = |e: csv::Error| Error::Internal(format!("writing the CSV: {e}"));
-        out.write_record(["order_seq", "flow", "energy_kwh", "gross", "partner_amount", "our_amount", "at"]).map_err(csv_error)?;
-        for line in &statement.lines {
-            let seq = seqs.get(&line.order_id).map_or("", String::as_str);
-            let flow = if line.flow == Flow::A { "A" } else { "B" };
-            let figures = [line.energy.value().to_string(), line.gross.to_string(), line.partner_amount.to_string(), line.our_amount.to_string()];
-            out.write_record([seq, flow, &figures[0], &figures[1], &figures[2], &figures[3], &line.at.to_rfc3339()]).map_err(csv_error)?;
-        }
-        let totals = [
-            statement.total_energy.value().to_string(),
-            statement.gross.to_string(),
-            statement.partner_amount.to_string(),
-            statement.our_amount.to_string(),
-            format!("net_to_partner={}", statement.net_to_partner),
-        ];
-        out.write_record(["TOTAL", "", &totals[0], &totals[1], &totals[2], &totals[3], &totals[4]]).map_err(csv_error)?;
-        let bytes = out.into_inner().map_err(|e| Error::Internal(format!("writing the CSV: {e}")))?;
-        String::from_utf8(bytes).map_err(|e| Error::Internal(e.to_string()))
+    /// One page of a statement's lines, in statement order, after the line `after` (its time
+    /// and order id: the `next` of the previous page).
+    pub async fn statement_lines(&self, statement: &StatementRecord, after: Option<(DateTime<Utc>, Uuid)>, limit: i64) -> Result<Vec<StatementLine>> {
+        let mut conn = self.db.acquire().await?;
+        Ok(store::settlement::statement_lines_page(&mut conn, statement.partner_id, (statement.period_start, statement.period_end), after, limit).await?)
     }
+
+    /// The statement as CSV for finance — a header, one row per order, then the totals — as a
+    /// stream of chunks of [`LINES_PER_PAGE`] rows, so neither side holds the whole period.
+    pub async fn statement_csv(&self, id: Uuid) -> Result<impl futures::Stream<Item = Result<Vec<u8>>> + Send + 'static> {
+        enum Step {
+            Header,
+            Lines(Option<(DateTime<Utc>, Uuid)>),
+            Totals,
+            Done,
+        }
+        let record = self.statement(id).await?;
+        let services = self.clone();
+        Ok(futures::stream::unfold(Step::Header, move |step| {
+            let (services, record) = (services.clone(), record.clone());
+            async move {
+                let (chunk, next) = match step {
+                    Step::Header => {
+                        (csv_rows([["order_seq", "flow", "energy_kwh", "gross", "partner_amount", "our_amount", "at"].map(String::from)]), Step::Lines(None))
+                    }
+                    Step::Lines(after) => match services.statement_lines(&record, after, LINES_PER_PAGE).await {
+                        Ok(page) if page.is_empty() => (csv_rows([totals_row(&record)]), Step::Done),
+                        Ok(page) => {
+                            let last = page.last().map(|l| (l.line.at, l.line.order_id));
+                            (csv_rows(page.iter().map(csv_line)), if page.len() < LINES_PER_PAGE as usize { Step::Totals } else { Step::Lines(last) })
+                        }
+                        Err(e) => (Err(e), Step::Done),
+                    },
+                    Step::Totals => (csv_rows([totals_row(&record)]), Step::Done),
+                    Step::Done => return None,
+                };
+                Some((chunk, next))
+            }
+        }))
+    }
+}
+
+/// Lines per page of a statement's CSV.
+pub const LINES_PER_PAGE: i64 = 5_000;
+
+/// The stored body of a statement: its totals. The lines are not copied into it: they are read
+/// by page from the settlement lines of the period (`statement_lines`), so a statement of a
+/// million orders is a few hundred bytes.
+fn summary_of(statement: &Statement) -> Result<serde_json::Value> {
+    let mut body = serde_json::to_value(statement).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("lines");
+    }
+    Ok(body)
+}
+
+fn csv_line(l: &StatementLine) -> [String; 7] {
+    let flow = if l.line.flow == Flow::A { "A" } else { "B" };
+    [
+        l.seq.clone(),
+        flow.into(),
+        l.line.energy.value().to_string(),
+        l.line.gross.yuan().to_string(),
+        l.line.partner_amount.yuan().to_string(),
+        l.line.our_amount.yuan().to_string(),
+        l.line.at.to_rfc3339(),
+    ]
+}
+
+fn totals_row(record: &StatementRecord) -> [String; 7] {
+    let text = |k: &str| record.body[k].as_str().unwrap_or_default().to_owned();
+    [
+        "TOTAL".into(),
+        String::new(),
+        text("total_energy"),
+        text("gross"),
+        text("partner_amount"),
+        text("our_amount"),
+        format!("net_to_partner={}", text("net_to_partner")),
+    ]
+}
+
+/// Rows written as CSV (quoted where needed).
+fn csv_rows(rows: impl IntoIterator<Item = [String; 7]>) -> Result<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        out.write_record(&row).map_err(|e| Error::Internal(format!("writing the CSV: {e}")))?;
+    }
+    out.into_inner().map_err(|e| Error::Internal(format!("writing the CSV: {e}")))
 }

@@ -88,22 +88,6 @@ pub async fn by_id(conn: &mut Conn, id: Uuid) -> Result<Option<StoredOrder>> {
     row.as_ref().map(parse).transpose()
 }
 
-/// The StartChargeSeq of each of `ids` that exists, 500 ids per query.
-pub async fn seqs_of(conn: &mut Conn, ids: &[Uuid]) -> Result<std::collections::HashMap<Uuid, String>> {
-    let mut seqs = std::collections::HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT id, seq FROM orders WHERE id IN ({})", crate::row::placeholders(1, chunk.len())));
-        let mut query = sqlx::query(sql);
-        for id in chunk {
-            query = query.bind(id.to_string());
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            seqs.insert(crate::row::uuid(&row, "id")?, row.try_get("seq")?);
-        }
-    }
-    Ok(seqs)
-}
-
 pub async fn by_seq(conn: &mut Conn, seq: &str) -> Result<Option<StoredOrder>> {
     let row = sqlx::query("SELECT body, version FROM orders WHERE seq=$1").bind(seq).fetch_optional(conn).await?;
     row.as_ref().map(parse).transpose()

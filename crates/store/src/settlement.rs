@@ -62,12 +62,39 @@ pub async fn statement_lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<
     .bind(to_millis(end))
     .fetch_all(conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let order_flow: String = r.try_get("order_flow")?;
-            Ok(StatementLine { line: line_of(r)?, seq: r.try_get("seq")?, at_partner_pile: order_flow == "a" })
-        })
-        .collect()
+    rows.iter().map(statement_line_of).collect()
+}
+
+/// One page of the lines of `[start, end)` in statement order (time, then order id), after the
+/// line `after` (keyset: the cost of a page does not grow with how far into the period it is).
+pub async fn statement_lines_page(
+    conn: &mut Conn,
+    partner_id: Uuid,
+    (start, end): (DateTime<Utc>, DateTime<Utc>),
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<StatementLine>> {
+    let (after_at, after_id) = after.map_or((i64::MIN, String::new()), |(at, id)| (to_millis(at), id.to_string()));
+    let rows = sqlx::query(
+        "SELECT l.order_id, l.flow, l.energy, l.gross, l.partner_amount, l.our_amount, l.at, o.seq, o.flow AS order_flow \
+         FROM settlement_lines l JOIN orders o ON o.id = l.order_id \
+         WHERE l.partner_id=$1 AND l.at >= $2 AND l.at < $3 AND (l.at > $4 OR (l.at = $4 AND l.order_id > $5)) \
+         ORDER BY l.at, l.order_id LIMIT $6",
+    )
+    .bind(partner_id.to_string())
+    .bind(to_millis(start))
+    .bind(to_millis(end))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(statement_line_of).collect()
+}
+
+fn statement_line_of(r: &sqlx::any::AnyRow) -> Result<StatementLine> {
+    let order_flow: String = r.try_get("order_flow")?;
+    Ok(StatementLine { line: line_of(r)?, seq: r.try_get("seq")?, at_partner_pile: order_flow == "a" })
 }
 
 /// The succeeded and refunded payments of the flow-A lines of `[start, end)`: (seq, status,

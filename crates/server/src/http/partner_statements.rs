@@ -21,7 +21,7 @@ use super::AppState;
 use super::admin::page_request;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{Admin, Json, PartnerToken, Path, PortalPartner, Query};
-use super::statements::PageParams;
+use super::statements::{LinesParams, PageParams, StatementLinesPage};
 
 /// Largest CSV accepted (about 200,000 rows).
 const MAX_CSV_BYTES: usize = 16 * 1024 * 1024;
@@ -39,6 +39,7 @@ pub fn partner_api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(issued_list))
         .routes(routes!(issued_one))
+        .routes(routes!(issued_lines))
         .routes(routes!(api_upload, api_list).layer(DefaultBodyLimit::max(MAX_CSV_BYTES)))
 }
 
@@ -162,4 +163,18 @@ async fn api_list(
     Query(p): Query<PageParams>,
 ) -> ApiResult<Json<Page<PartnerStatementSummary>>> {
     Ok(Json(state.services.partner_statements(principal.partner_id, page_request(p.page, p.per_page)?).await?))
+}
+
+/// The lines of a statement issued to you, by page: one per order, in time order.
+#[utoipa::path(get, path = "/statements/{id}/lines", tag = "partner", security(("oauth2" = [])), params(("id" = Uuid, Path), LinesParams),
+    responses((status = 200, body = StatementLinesPage), (status = 404, body = ErrorBody, description = "no statement issued to you has this id"),
+              (status = 422, body = ErrorBody)))]
+async fn issued_lines(
+    State(state): State<AppState>,
+    PartnerToken(principal): PartnerToken,
+    Path(id): Path<Uuid>,
+    Query(p): Query<LinesParams>,
+) -> ApiResult<Json<StatementLinesPage>> {
+    let record = state.services.issued_statement(principal.partner_id, id).await?;
+    Ok(Json(super::statements::lines_page(&state, &record, &p).await?))
 }

@@ -299,9 +299,20 @@ async fn a_driver_charges_through_the_operators_command_endpoint(backend: Backen
     assert_eq!((issued["total"].as_i64(), issued["items"][0]["id"].as_str()), (Some(1), Some(statement_id)), "{issued}");
     let (status, one) = w.app.get(&format!("{API}/statements/{statement_id}"), Some(&w.token)).await;
     assert_eq!((status, one["state"].as_str()), (200, Some("confirmed")), "{one}");
+    assert!(one["body"].get("lines").is_none(), "a statement carries its totals; its lines are paged: {one}");
+    let (status, page) = w.app.get(&format!("{API}/statements/{statement_id}/lines?limit=1"), Some(&w.token)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!((page["items"][0]["flow"].as_str(), page["items"][0]["energy_kwh"].as_str()), (Some("A"), Some("20.00")), "{page}");
+    let cursor = page["next_cursor"].as_str().expect("a full page has a next cursor");
+    let (_, last) = w.app.get(&format!("{API}/statements/{statement_id}/lines?limit=1&cursor={cursor}"), Some(&w.token)).await;
+    assert_eq!((last["items"].as_array().map(Vec::len), &last["next_cursor"]), (Some(0), &Value::Null), "{last}");
+    let (status, bad) = w.app.get(&format!("{API}/statements/{statement_id}/lines?cursor=yesterday"), Some(&w.token)).await;
+    assert_eq!((status, bad["error"]["fields"][0]["field"].as_str()), (422, Some("cursor")), "{bad}");
     let (stranger, _, _) = join(&w.app, &w.admin, CODE_B, "operator", "http://127.0.0.1:9").await;
     let (status, _) = w.app.get(&format!("{API}/statements/{statement_id}"), Some(&stranger)).await;
     assert_eq!(status, 404, "another partner's statement is unknown to it");
+    let (status, _) = w.app.get(&format!("{API}/statements/{statement_id}/lines"), Some(&stranger)).await;
+    assert_eq!(status, 404, "and so are its lines");
     assert_eq!(*w.operator.bad_signatures.lock().unwrap(), 0);
     w.app.cleanup().await;
 }
