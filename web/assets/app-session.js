@@ -18,7 +18,6 @@ const current = {
   order: null,
   wallet: null,
   timer: null,
-  actionError: null,
 };
 
 const history = { orders: [], page: 0, more: false };
@@ -34,7 +33,8 @@ export async function openSession(id) {
     leaveSession();
     current.id = id;
     current.order = null;
-    current.actionError = null;
+    current.wallet = null;
+    clearErrors($('#session-actions'));
   }
   await refresh();
   if (current.order) showView('view-session');
@@ -53,7 +53,7 @@ async function refresh() {
   } catch (error) {
     if (current.id !== id) return;
     if (!current.order) {
-      notice(error.text(), 'error');
+      notice(() => error.text(), 'error');
       location.hash = '#/orders';
       return;
     }
@@ -87,9 +87,6 @@ function render() {
   $('#start-reserved').hidden = o.state !== 'reserved';
   $('#cancel-reservation').hidden = o.state !== 'reserved';
   $('#pay').hidden = o.state !== 'billed';
-  const actions = $('#session-actions');
-  if (current.actionError) showErrors(actions, current.actionError);
-  else clearErrors(actions);
 
   const card = $('#pay-card');
   card.hidden = o.state !== 'billed' || !current.wallet;
@@ -105,7 +102,7 @@ function render() {
 /** One button of the session view: the order's answer replaces what is shown, a refusal is said under the buttons. */
 async function sessionAction(button, method, path, options = {}, after) {
   const form = $('#session-actions');
-  current.actionError = null;
+  clearErrors(form);
   await busy(form, async () => {
     try {
       const order = await session.call(method, path, options);
@@ -117,8 +114,7 @@ async function sessionAction(button, method, path, options = {}, after) {
       after?.(order);
       await refresh();
     } catch (error) {
-      current.actionError = error;
-      render();
+      showErrors(form, error);
       if (error.status === 409 && button.id === 'pay') {
         current.wallet = await session.call('GET', '/wallet').catch(() => current.wallet);
         render();
@@ -128,15 +124,15 @@ async function sessionAction(button, method, path, options = {}, after) {
 }
 
 function wireSession() {
-  $('#stop').addEventListener('click', (e) => sessionAction(e.currentTarget, 'POST', `/orders/${current.id}/stop`, {}, () => notice(t('app.stopping'))));
-  $('#cancel-reservation').addEventListener('click', (e) => sessionAction(e.currentTarget, 'POST', `/orders/${current.id}/cancel`, {}, () => notice(t('app.cancelled'))));
+  $('#stop').addEventListener('click', (e) => sessionAction(e.currentTarget, 'POST', `/orders/${current.id}/stop`, {}, () => notice(() => t('app.stopping'))));
+  $('#cancel-reservation').addEventListener('click', (e) => sessionAction(e.currentTarget, 'POST', `/orders/${current.id}/cancel`, {}, () => notice(() => t('app.cancelled'))));
   $('#start-reserved').addEventListener('click', (e) =>
-    sessionAction(e.currentTarget, 'POST', '/charging/start', { json: { connector_id: current.order.connector_id } }, (order) => notice(t('app.started', { seq: order.seq }))),
+    sessionAction(e.currentTarget, 'POST', '/charging/start', { json: { connector_id: current.order.connector_id } }, (order) => notice(() => t('app.started', { seq: order.seq }))),
   );
   $('#pay').addEventListener('click', (e) =>
     sessionAction(e.currentTarget, 'POST', `/orders/${current.id}/pay`, { json: { method: 'wallet' } }, (order) => {
       current.wallet = null;
-      notice(t('app.paid', { amount: money(order.amount) }));
+      notice(() => t('app.paid', { amount: money(order.amount) }));
     }),
   );
 }
@@ -192,7 +188,7 @@ async function waitForCredit(form, before) {
     await new Promise((r) => setTimeout(r, REFRESH_MS));
     const wallet = await session.call('GET', '/wallet').catch(() => null);
     if (wallet && units(wallet.balance) !== units(before)) {
-      notice(t('app.topup.done', { balance: money(wallet.balance) }));
+      notice(() => t('app.topup.done', { balance: money(wallet.balance) }));
       current.wallet = wallet;
       if (!$('#view-session').hidden) render();
       if (!$('#view-orders').hidden) renderWallet(wallet);

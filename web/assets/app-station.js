@@ -25,13 +25,14 @@ export async function openStation(id) {
     showView('view-station');
     render();
   } catch (error) {
-    notice(error.text(), 'error');
+    notice(() => error.text(), 'error');
     location.hash = '#/';
   }
 }
 
+/** A time of day in Beijing time, as the operator's price periods are given. */
 function timeOfDay(iso) {
-  return new Date(iso).toLocaleTimeString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
+  return new Date(iso).toLocaleTimeString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit', timeZone: 'Asia/Shanghai' });
 }
 
 function render() {
@@ -82,8 +83,8 @@ function connectorRow(c) {
     h(
       'div',
       { class: 'button-row' },
-      h('button', { type: 'button', class: 'button-primary', 'aria-describedby': errorId, onclick: (e) => act(c, 'start', e.currentTarget) }, t('app.connector.start')),
-      h('button', { type: 'button', 'aria-describedby': errorId, onclick: (e) => act(c, 'reserve', e.currentTarget) }, t('app.connector.reserve')),
+      h('button', { type: 'button', class: 'button-primary', 'data-action': 'start', 'aria-describedby': errorId, onclick: (e) => act(c, 'start', e.currentTarget) }, t('app.connector.start')),
+      h('button', { type: 'button', 'data-action': 'reserve', 'aria-describedby': errorId, onclick: (e) => act(c, 'reserve', e.currentTarget) }, t('app.connector.reserve')),
     ),
     h('p', { class: 'field-error', id: errorId, role: 'alert', hidden: !error }, error ? error.text() : ''),
   );
@@ -97,12 +98,13 @@ async function act(connector, what, button) {
       what === 'start'
         ? await session.call('POST', '/charging/start', { json: { connector_id: connector.id } })
         : await session.call('POST', '/reservations', { json: { connector_id: connector.id, minutes: 15 } });
-    notice(t(what === 'start' ? 'app.started' : 'app.reserved', { seq: order.seq }));
+    notice(() => t(what === 'start' ? 'app.started' : 'app.reserved', { seq: order.seq }));
     location.hash = `#/order/${order.id}`;
   } catch (error) {
     shown.errors.set(connector.id, error);
     render();
-    document.querySelector(`[data-connector="${connector.id}"] .field-error`)?.focus?.();
+    // The row was drawn again: focus stays on the button pressed, which the message describes.
+    document.querySelector(`[data-connector="${connector.id}"] [data-action="${what}"]`)?.focus();
   }
 }
 

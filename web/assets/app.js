@@ -31,9 +31,12 @@ export const session = {
   },
 };
 
-/** A notice at the top of the page (role="status"); an empty text hides it. */
+let shownNotice = null; // [text producer, kind], said again in the other language
+
+/** A notice at the top of the page (role="status"): a function giving its text; '' hides it. */
 export function notice(text, kind = 'ok') {
-  say($('#app-notice'), text, kind);
+  shownNotice = typeof text === 'function' ? [text, kind] : null;
+  say($('#app-notice'), typeof text === 'function' ? text() : text, kind);
 }
 
 function signedIn(yes) {
@@ -105,7 +108,7 @@ function enter(form, signed) {
   localStorage.setItem(TOKEN_KEY, signed.token);
   clearErrors(form);
   form.reset();
-  notice(t('app.welcome', { name: signed.user.display_name || signed.user.phone }));
+  notice(() => t('app.welcome', { name: signed.user.display_name || signed.user.phone }));
   route();
 }
 
@@ -129,6 +132,7 @@ function watchStatus() {
 
 mountLanguageSwitch($('#lang'));
 onLanguageChange(() => {
+  if (shownNotice) say($('#app-notice'), shownNotice[0](), shownNotice[1]);
   rerenderStation();
   rerenderSession();
   refreshFinder({ redrawOnly: true });

@@ -183,6 +183,17 @@ try {
     await switchLanguage(watcher);
   });
 
+  await step('the other driver reserves the free connector and cancels the reservation', async () => {
+    const second = watcher.locator('#connectors .connector').nth(1);
+    await sees(second.locator('.status'), 'Free');
+    await second.getByRole('button', { name: 'Reserve 15 min' }).click();
+    await sees(watcher.locator('#session-state'), 'Reserved');
+    await sees(watcher.locator('#session-times'), 'held until');
+    await watcher.getByRole('button', { name: 'Cancel reservation' }).click();
+    await sees(watcher.locator('#session-state'), 'Cancelled');
+    await hidden(watcher.getByRole('button', { name: 'Cancel reservation' }));
+  });
+
   await step('energy keeps counting; screenshots of the session', async () => {
     const before = await driver.locator('#session-energy').innerText();
     await driver.waitForFunction((b) => document.querySelector('#session-energy').textContent !== b, before, { timeout: 10_000 });
