@@ -39,8 +39,9 @@ pub struct WebConfig {
     /// Map tiles for the driver app (`/app`): a URL template such as
     /// `https://tile.example.com/{z}/{x}/{y}.png` (`{s}` for the subdomains a, b, c). None (the
     /// default): the map draws the stations on a plain background and the browser fetches
-    /// nothing from elsewhere. The pages' Content-Security-Policy admits images from this
-    /// template's origin only. The page reads it from `GET /app/settings.json`.
+    /// nothing from elsewhere. The pages' Content-Security-Policy then admits images from this
+    /// template's origin (and `data:`, Leaflet's stand-in for a cancelled tile) and no other. The
+    /// page reads it from `GET /app/settings.json`.
     pub map_tile_url: Option<String>,
     /// The attribution the tile service asks for, shown in a corner of the map (plain text).
     pub map_tile_attribution: Option<String>,

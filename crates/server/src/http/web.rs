@@ -66,10 +66,12 @@ const FOLDERS: &[&str] = &["/assets/", "/vendor/leaflet/"];
 
 /// Scripts and styles only from us (connections too: the driver app's live status is an
 /// EventSource on our own API); documents shown inline come as `blob:` URLs made from
-/// authenticated fetches; images also from the configured map tile origin, if any.
+/// authenticated fetches; images also from the configured map tile origin, if any (and `data:`,
+/// which Leaflet uses for a cancelled tile).
 fn csp(web: &WebConfig) -> HeaderValue {
     // The configuration refused a template without a usable origin at start.
-    let tiles = web.map_tile_origin().ok().flatten().map(|origin| format!(" {origin}")).unwrap_or_default();
+    // Leaflet points a tile it stops loading at an empty `data:` GIF.
+    let tiles = web.map_tile_origin().ok().flatten().map(|origin| format!(" data: {origin}")).unwrap_or_default();
     let policy = format!(
         "default-src 'self'; img-src 'self' blob:{tiles}; object-src blob:; frame-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     );
@@ -199,7 +201,7 @@ mod tests {
         assert_eq!(settings["map_tile_attribution"], "© Example");
         let response = get_with(&web, "/app", &[]).await;
         let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-        assert!(policy.contains("img-src 'self' blob: https://*.tiles.example.com;"), "{policy}");
+        assert!(policy.contains("img-src 'self' blob: data: https://*.tiles.example.com;"), "{policy}");
     }
 
     #[tokio::test]
