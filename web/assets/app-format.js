@@ -76,6 +76,7 @@ export function orderMessage(order) {
   return (lang() === 'zh' ? order.message_zh : order.message_en) || order.message_en || '';
 }
 
+/** The order's state: the server's own Chinese label, else ours. */
 export function orderState(order) {
-  return lang() === 'zh' ? order.state_label_zh : t(`app.order.${order.state}`);
+  return (lang() === 'zh' && order.state_label_zh) || t(`app.order.${order.state}`);
 }

@@ -165,6 +165,11 @@ function icon(group) {
 
 function redraw() {
   const { map, layer } = finder;
+  for (const way of ['in', 'out']) {
+    const button = map.getContainer().querySelector(`.leaflet-control-zoom-${way}`);
+    button?.setAttribute('title', t(`app.map.zoom_${way}`));
+    button?.setAttribute('aria-label', t(`app.map.zoom_${way}`));
+  }
   layer.clearLayers();
   const points = [];
   const list = [];
