@@ -183,15 +183,29 @@ try {
     await switchLanguage(watcher);
   });
 
-  await step('the other driver reserves the free connector and cancels the reservation', async () => {
+  await step("the other driver reserves the station's last free connector and cancels; an open map recolours its marker live", async () => {
+    const mapper = await newPage(browser);
+    await mapper.goto(`${BASE_URL}/app`);
+    await mapper.locator('#login-phone').fill('13900000001');
+    await mapper.locator('#login-password').fill(PASSWORD);
+    await mapper.getByRole('button', { name: 'Log in', exact: true }).click();
+    await mapper.getByLabel('Within').selectOption('50000');
+    await mapper.getByRole('button', { name: 'Search', exact: true }).click();
+    const marker = mapper.locator(`.station-marker[title^="${stationName} ·"]`);
+    await sees(mapper.locator('.station-marker.marker-free'));
+    await sees(marker);
+    if (!(await marker.getAttribute('class')).includes('marker-free')) throw new Error('one connector is free: the marker should be green');
     const second = watcher.locator('#connectors .connector').nth(1);
     await sees(second.locator('.status'), 'Free');
     await second.getByRole('button', { name: 'Reserve 15 min' }).click();
     await sees(watcher.locator('#session-state'), 'Reserved');
     await sees(watcher.locator('#session-times'), 'held until');
+    await mapper.locator(`.station-marker.marker-busy[title^="${stationName} ·"]`).waitFor();
     await watcher.getByRole('button', { name: 'Cancel reservation' }).click();
     await sees(watcher.locator('#session-state'), 'Cancelled');
     await hidden(watcher.getByRole('button', { name: 'Cancel reservation' }));
+    await mapper.locator(`.station-marker.marker-free[title^="${stationName} ·"]`).waitFor();
+    await mapper.context().close();
   });
 
   await step('energy keeps counting; screenshots of the session', async () => {
