@@ -26,9 +26,52 @@ pub struct Config {
     pub sandbox_pay: SandboxPayConfig,
     pub ocpp: OcppConfig,
     pub partners: PartnersConfig,
+    pub web: WebConfig,
     /// Background work intervals; tests shorten them.
     #[serde(skip)]
     pub workers: crate::workers::WorkerConfig,
+}
+
+/// The web pages.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Map tiles for the driver app (`/app`): a URL template such as
+    /// `https://tile.example.com/{z}/{x}/{y}.png` (`{s}` for the subdomains a, b, c). None (the
+    /// default): the map draws the stations on a plain background and the browser fetches
+    /// nothing from elsewhere. The pages' Content-Security-Policy then admits images from this
+    /// template's origin (and `data:`, Leaflet's stand-in for a cancelled tile) and no other. The
+    /// page reads it from `GET /app/settings.json`.
+    pub map_tile_url: Option<String>,
+    /// The attribution the tile service asks for, shown in a corner of the map (plain text).
+    pub map_tile_attribution: Option<String>,
+}
+
+impl WebConfig {
+    /// The tile template, if one is set (an empty one is none).
+    pub fn tile_url(&self) -> Option<&str> {
+        self.map_tile_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
+
+    /// Where tiles come from, as a Content-Security-Policy source (`https://*.tile.example.com`
+    /// for a `{s}` template); an error for a template that is not an absolute http(s) URL with
+    /// `{z}`, `{x}` and `{y}`.
+    pub fn map_tile_origin(&self) -> anyhow::Result<Option<String>> {
+        let Some(url) = self.tile_url() else { return Ok(None) };
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme @ ("http" | "https"), rest)) => (scheme, rest),
+            _ => bail!("web.map_tile_url must start with https:// or http://, got {url:?}"),
+        };
+        if !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) || url.chars().any(|c| c.is_whitespace() || "\"'<>;,".contains(c)) {
+            bail!("web.map_tile_url must be a URL template with {{z}}, {{x}} and {{y}}, got {url:?}");
+        }
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default().replace("{s}", "*");
+        let name = host.strip_prefix("*.").unwrap_or(&host);
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)) {
+            bail!("web.map_tile_url has no usable host (a {{s}} subdomain may only come first), got {url:?}");
+        }
+        Ok(Some(format!("{scheme}://{host}")))
+    }
 }
 
 /// How we treat partners' endpoints and API clients.
@@ -181,6 +224,7 @@ impl Default for Config {
             sandbox_pay: SandboxPayConfig::default(),
             ocpp: OcppConfig::default(),
             partners: PartnersConfig::default(),
+            web: WebConfig::default(),
             workers: Default::default(),
         }
     }
@@ -277,6 +321,7 @@ impl Config {
         if self.ocpp.max_message_bytes < 64 * 1024 {
             bail!("ocpp.max_message_bytes must be at least 65536: piles send meter samples in one message");
         }
+        self.web.map_tile_origin()?;
         Ok(())
     }
 
@@ -380,6 +425,24 @@ mod tests {
         assert!(!config.sandbox_pay_enabled());
         config.sandbox_pay.enabled = Some(true);
         assert!(config.sandbox_pay_enabled());
+    }
+
+    #[test]
+    fn the_map_tile_origin_is_the_templates_scheme_and_host() {
+        let web = |url: &str| WebConfig { map_tile_url: Some(url.into()), map_tile_attribution: None };
+        assert_eq!(WebConfig::default().map_tile_origin().unwrap(), None);
+        assert_eq!(web(" ").map_tile_origin().unwrap(), None);
+        assert_eq!(web("https://tiles.example.com/{z}/{x}/{y}.png").map_tile_origin().unwrap().as_deref(), Some("https://tiles.example.com"));
+        assert_eq!(web("http://{s}.tile.example.org:8080/map/{z}/{x}/{y}.png").map_tile_origin().unwrap().as_deref(), Some("http://*.tile.example.org:8080"));
+        for bad in [
+            "tiles.example.com/{z}/{x}/{y}.png",
+            "https://tiles.example.com/{z}/{x}.png",
+            "https://a.{s}.example/{z}/{x}/{y}",
+            "https://x; script-src *//{z}/{x}/{y}",
+            "javascript://{z}{x}{y}",
+        ] {
+            assert!(web(bad).map_tile_origin().is_err(), "{bad}");
+        }
     }
 
     #[test]

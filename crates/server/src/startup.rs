@@ -51,7 +51,7 @@ impl Application {
         let (services, peers) = sandbox_pay(services, &config, &listener, http)?;
         let shutdown = CancellationToken::new();
         let state = AppState { services: services.clone(), metrics: Metrics::new(), shutdown: shutdown.clone() };
-        let router = http::router(state, config.http.max_body_bytes, protocol_routers(&services, &config, &piles), peers);
+        let router = http::router(state, config.http.max_body_bytes, &config.web, protocol_routers(&services, &config, &piles), peers);
         let header_read_timeout = std::time::Duration::from_millis(config.http.header_read_timeout_ms);
         Ok(Self { listener, router, services, workers: config.workers.clone(), header_read_timeout, shutdown })
     }

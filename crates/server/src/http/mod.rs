@@ -97,7 +97,7 @@ impl Modify for SecuritySchemes {
 /// `protocols` holds the protocol routers (T/CEC 102 at `/evcs/…`), which answer in their own
 /// formats and are documented in `docs/`, not in the OpenAPI. `peers` holds documented routes
 /// of built-in peers with their own state (the sandbox payment gateway).
-pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
+pub fn router(state: AppState, max_body_bytes: usize, web: &crate::config::WebConfig, protocols: Router, peers: OpenApiRouter<AppState>) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/portal/v1", portal::router(&state).merge(partner_statements::portal_router()).merge(portal_webhooks::router()))
         .nest(
@@ -126,7 +126,7 @@ pub fn router(state: AppState, max_body_bytes: usize, protocols: Router, peers: 
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .with_state(state.clone())
         .merge(protocols)
-        .merge(web::router())
+        .merge(web::router(web))
         .layer(axum::middleware::from_fn_with_state(state.clone(), login_limits::by_address))
         .layer(axum::middleware::from_fn_with_state(state, ops::track))
         .layer(DefaultBodyLimit::max(max_body_bytes))

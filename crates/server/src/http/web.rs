@@ -1,12 +1,20 @@
-//! The web pages (partner portal, admin console) served from files embedded at build time, so the
-//! binary alone serves them: no build step, nothing fetched at run time. They are plain HTML, ES
-//! modules and one stylesheet in `web/`, and call the same documented JSON APIs as anyone else.
+//! The web pages (driver app, partner portal, admin console) served from files embedded at build
+//! time, so the binary alone serves them: no build step, nothing fetched at run time. They are
+//! plain HTML, ES modules and one stylesheet in `web/`, and call the same documented JSON APIs as
+//! anyone else. The one library, Leaflet (the driver app's map), is vendored in `web/vendor/`.
+//!
+//! `GET /app/settings.json` tells the driver app its map tiles (`web.map_tile_url`,
+//! `web.map_tile_attribution`; both `null` when none are configured, and the map then draws the
+//! stations on a plain background).
 
 use axum::Router;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Json, Redirect, Response};
 use axum::routing::get;
+use serde_json::json;
+
+use crate::config::WebConfig;
 
 /// A page or asset: where it is served, its content type and its bytes.
 struct Asset {
@@ -23,10 +31,11 @@ macro_rules! asset {
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
 
 const ASSETS: &[Asset] = &[
     asset!("/welcome", HTML, "index.html"),
-    asset!("/assets/style.css", "text/css; charset=utf-8", "assets/style.css"),
+    asset!("/assets/style.css", CSS, "assets/style.css"),
     asset!("/assets/icon.svg", "image/svg+xml", "assets/icon.svg"),
     asset!("/assets/i18n.js", JS, "assets/i18n.js"),
     asset!("/assets/dom.js", JS, "assets/dom.js"),
@@ -41,33 +50,65 @@ const ASSETS: &[Asset] = &[
     asset!("/admin", HTML, "admin.html"),
     asset!("/assets/admin.js", JS, "assets/admin.js"),
     asset!("/assets/admin-partner.js", JS, "assets/admin-partner.js"),
+    asset!("/app", HTML, "app.html"),
+    asset!("/assets/app.js", JS, "assets/app.js"),
+    asset!("/assets/app-map.js", JS, "assets/app-map.js"),
+    asset!("/assets/app-station.js", JS, "assets/app-station.js"),
+    asset!("/assets/app-session.js", JS, "assets/app-session.js"),
+    asset!("/assets/app-format.js", JS, "assets/app-format.js"),
+    asset!("/vendor/leaflet/leaflet.js", JS, "vendor/leaflet/leaflet.js"),
+    asset!("/vendor/leaflet/leaflet.css", CSS, "vendor/leaflet/leaflet.css"),
+    asset!("/vendor/leaflet/LICENSE", "text/plain; charset=utf-8", "vendor/leaflet/LICENSE"),
 ];
 
-/// Scripts and styles only from us; documents shown inline come as `blob:` URLs made from
-/// authenticated fetches.
-const CSP: &str = "default-src 'self'; img-src 'self' blob:; object-src blob:; frame-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// Files under these folders are served at `{folder}{file}`; the other assets are pages.
+const FOLDERS: &[&str] = &["/assets/", "/vendor/leaflet/"];
 
-pub fn router() -> Router {
+/// Scripts and styles only from us (connections too: the driver app's live status is an
+/// EventSource on our own API); documents shown inline come as `blob:` URLs made from
+/// authenticated fetches; images also from the configured map tile origin, if any (and `data:`,
+/// which Leaflet uses for a cancelled tile).
+fn csp(web: &WebConfig) -> HeaderValue {
+    // The configuration refused a template without a usable origin at start.
+    // Leaflet points a tile it stops loading at an empty `data:` GIF.
+    let tiles = web.map_tile_origin().ok().flatten().map(|origin| format!(" data: {origin}")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; img-src 'self' blob:{tiles}; object-src blob:; frame-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
+
+pub fn router(web: &WebConfig) -> Router {
+    let policy = csp(web);
+    let settings = json!({
+        "map_tile_url": web.tile_url(),
+        "map_tile_attribution": web.map_tile_attribution.as_deref().map(str::trim).filter(|a| !a.is_empty()),
+    });
     let mut router = Router::new().route("/", get(|| async { Redirect::to("/welcome") }));
-    for asset in ASSETS.iter().filter(|a| !a.path.starts_with("/assets/")) {
-        router = router.route(asset.path, get(move |headers: HeaderMap| async move { serve(asset, &headers) }));
+    for asset in ASSETS.iter().filter(|a| !FOLDERS.iter().any(|f| a.path.starts_with(f))) {
+        let policy = policy.clone();
+        router = router.route(asset.path, get(move |headers: HeaderMap| async move { serve(asset, &headers, Some(&policy)) }));
         // People type `/portal/` too.
         router = router.route(&format!("{}/", asset.path), get(move || async move { Redirect::permanent(asset.path) }));
     }
-    router.route("/assets/{file}", get(asset_file))
-}
-
-async fn asset_file(Path(file): Path<String>, headers: HeaderMap) -> Response {
-    let path = format!("/assets/{file}");
-    match ASSETS.iter().find(|a| a.path == path) {
-        Some(asset) => serve(asset, &headers),
-        None => StatusCode::NOT_FOUND.into_response(),
+    for folder in FOLDERS {
+        router = router.route(
+            &format!("{folder}{{file}}"),
+            get(move |Path(file): Path<String>, headers: HeaderMap| async move {
+                let path = format!("{folder}{file}");
+                match ASSETS.iter().find(|a| a.path == path) {
+                    Some(asset) => serve(asset, &headers, None),
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }),
+        );
     }
+    router.route("/app/settings.json", get(move || async move { ([(header::CACHE_CONTROL, "no-cache")], Json(settings.clone())).into_response() }))
 }
 
 /// Revalidated on every use (`no-cache` + `ETag`): file names carry no version, so a new binary's
 /// pages are picked up at once, and an unchanged file costs a 304.
-fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
+fn serve(asset: &Asset, headers: &HeaderMap, policy: Option<&HeaderValue>) -> Response {
     let etag = format!("\"{:016x}\"", fnv1a(asset.body));
     if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == etag.as_bytes()) {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
@@ -78,8 +119,8 @@ fn serve(asset: &Asset, headers: &HeaderMap) -> Response {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if asset.content_type == HTML {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    if let Some(policy) = policy.filter(|_| asset.content_type == HTML) {
+        h.insert(header::CONTENT_SECURITY_POLICY, policy.clone());
     }
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
@@ -100,11 +141,67 @@ mod tests {
     use tower::ServiceExt;
 
     async fn get(path: &str, headers: &[(&str, &str)]) -> Response {
+        get_with(&WebConfig::default(), path, headers).await
+    }
+
+    async fn get_with(web: &WebConfig, path: &str, headers: &[(&str, &str)]) -> Response {
         let mut request = Request::get(path);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        router().oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+        router(web).oneshot(request.body(Body::empty()).unwrap()).await.unwrap()
+    }
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_driver_app_and_its_map_library_are_served_with_their_types() {
+        let expected = [
+            ("/app", HTML),
+            ("/assets/app.js", JS),
+            ("/assets/app-map.js", JS),
+            ("/assets/app-station.js", JS),
+            ("/assets/app-session.js", JS),
+            ("/assets/app-format.js", JS),
+            ("/vendor/leaflet/leaflet.js", JS),
+            ("/vendor/leaflet/leaflet.css", CSS),
+            ("/vendor/leaflet/LICENSE", "text/plain; charset=utf-8"),
+        ];
+        for (path, content_type) in expected {
+            let response = get(path, &[]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], content_type, "{path}");
+            assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        }
+        assert_eq!(get("/vendor/leaflet/leaflet-src.js", &[]).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(get("/vendor/leaflet/../assets/app.js", &[]).await.status(), StatusCode::NOT_FOUND);
+        let response = get("/app/", &[]).await;
+        assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(response.headers()[header::LOCATION], "/app");
+        let landing = std::str::from_utf8(ASSETS.iter().find(|a| a.path == "/welcome").unwrap().body).unwrap();
+        assert!(landing.contains("href=\"/app\""), "the landing page links the driver app");
+    }
+
+    #[tokio::test]
+    async fn map_tiles_come_from_the_setting_only() {
+        // None configured: no tiles, and images only from us.
+        let response = get("/app/settings.json", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body_json(response).await, json!({"map_tile_url": null, "map_tile_attribution": null}));
+        let policy = get("/app", &[]).await.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert!(policy.contains("img-src 'self' blob:;"), "{policy}");
+        assert!(policy.contains("default-src 'self'"), "the live status stream is on our own origin: {policy}");
+
+        let web = WebConfig { map_tile_url: Some("https://{s}.tiles.example.com/{z}/{x}/{y}.png".into()), map_tile_attribution: Some("© Example".into()) };
+        let settings = body_json(get_with(&web, "/app/settings.json", &[]).await).await;
+        assert_eq!(settings["map_tile_url"], "https://{s}.tiles.example.com/{z}/{x}/{y}.png");
+        assert_eq!(settings["map_tile_attribution"], "© Example");
+        let response = get_with(&web, "/app", &[]).await;
+        let policy = response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(policy.contains("img-src 'self' blob: data: https://*.tiles.example.com;"), "{policy}");
     }
 
     #[tokio::test]
@@ -136,7 +233,7 @@ mod tests {
     fn every_script_a_page_imports_is_served() {
         for asset in ASSETS.iter().filter(|a| a.content_type == HTML || a.content_type == JS) {
             let text = std::str::from_utf8(asset.body).unwrap();
-            for (i, _) in text.match_indices("/assets/") {
+            for (i, _) in text.match_indices("/assets/").chain(text.match_indices("/vendor/")) {
                 let rest = &text[i..];
                 let end = rest.find(['"', '\'']).unwrap();
                 let path = &rest[..end];
