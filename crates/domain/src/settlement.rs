@@ -196,6 +196,17 @@ impl Statement {
             lines,
         }
     }
+
+    /// Adds the totals of `page` (a statement of the same partner and period drawn up from
+    /// further lines) without keeping its lines: a long period is totalled page by page.
+    pub fn add_totals(&mut self, page: &Statement) {
+        self.order_count += page.order_count;
+        self.total_energy = self.total_energy + page.total_energy;
+        self.gross = self.gross + page.gross;
+        self.partner_amount = self.partner_amount + page.partner_amount;
+        self.our_amount = self.our_amount + page.our_amount;
+        self.net_to_partner = self.net_to_partner + page.net_to_partner;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

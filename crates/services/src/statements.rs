@@ -75,41 +75,51 @@ impl Services {
     pub async fn draw_up_statement(&self, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>, actor: &Actor) -> Result<StatementRecord> {
         check_period(start, end)?;
         let partner = self.partner(partner_id).await?;
-        // Our ledger of the flow-A orders our users paid us for, and the payment ledger of
-        // those orders (what succeeded, and what was paid back): two joins for the whole
-        // period, not lookups per order.
-        let (lines, seqs, collected, payments) = {
+        // Page by page through the period's lines: totals added up, flow-A lines reconciled
+        // with the payments of their orders — every difference is about one order, so a page
+        // holds all of each order's entries — and only flow B's lines kept, for the partner's
+        // side of the comparison. A million orders need a page of memory, not a million lines.
+        let mut statement = Statement::for_period(partner_id, start, end, &[]);
+        // Flow A: every line was paid by our user, exactly (to the fen, not within a tolerance).
+        let exact = Tolerance { money: rust_decimal::Decimal::ZERO, ..Tolerance::default() };
+        let mut differences = Vec::new();
+        let mut flow_b_lines: Vec<(LedgerEntry, SettlementLine)> = Vec::new();
+        let mut after = None;
+        loop {
             let mut conn = self.db.acquire().await?;
-            let rows = store::settlement::statement_lines(&mut conn, partner_id, start, end).await?;
-            let paid = store::settlement::statement_payments(&mut conn, partner_id, start, end).await?;
-            let collected: Vec<LedgerEntry> = rows
-                .iter()
-                .filter(|r| r.line.flow == Flow::A && r.at_partner_pile)
-                .map(|r| LedgerEntry { order: r.seq.clone(), energy: r.line.energy, amount: r.line.gross })
-                .collect();
-            let payments: Vec<PaymentEntry> = paid
+            let page = store::settlement::statement_lines_page(&mut conn, partner_id, (start, end), after, LINES_PER_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.line.at, last.line.order_id));
+            let paid_orders: Vec<&StatementLine> = page.iter().filter(|r| r.line.flow == Flow::A && r.at_partner_pile).collect();
+            let ids: Vec<Uuid> = paid_orders.iter().map(|r| r.line.order_id).collect();
+            let payments: Vec<PaymentEntry> = store::settlement::payments_of_orders(&mut conn, &ids)
+                .await?
                 .into_iter()
                 .map(|(seq, status, amount)| {
                     let amount = Money::from_ten_thousandths(amount);
                     if status == "refunded" { PaymentEntry::refund(seq, amount) } else { PaymentEntry::paid(seq, amount) }
                 })
                 .collect();
-            let (lines, seqs) = rows.into_iter().map(|r| (r.line, r.seq)).unzip::<_, _, Vec<_>, Vec<_>>();
-            (lines, seqs, collected, payments)
-        };
-        let statement = Statement::for_period(partner_id, start, end, &lines);
-
-        // Flow A: every line was paid by our user, exactly (to the fen, not within a tolerance).
-        let exact = Tolerance { money: rust_decimal::Decimal::ZERO, ..Tolerance::default() };
-        let mut differences = reconcile(&collected, None, Some(&payments), exact);
+            drop(conn);
+            let collected: Vec<LedgerEntry> =
+                paid_orders.iter().map(|r| LedgerEntry { order: r.seq.clone(), energy: r.line.energy, amount: r.line.gross }).collect();
+            differences.extend(reconcile(&collected, None, Some(&payments), exact));
+            let lines: Vec<SettlementLine> = page.iter().map(|r| r.line.clone()).collect();
+            statement.add_totals(&Statement::for_period(partner_id, start, end, &lines));
+            let full = page.len() as i64 == LINES_PER_PAGE;
+            flow_b_lines.extend(
+                page.into_iter()
+                    .filter(|r| r.line.flow == Flow::B)
+                    .map(|r| (LedgerEntry { order: r.seq, energy: r.line.energy, amount: r.line.gross }, r.line)),
+            );
+            if !full {
+                break;
+            }
+        }
+        differences.sort_by(|a, b| a.order().cmp(b.order()));
         // Flow B: compared with the partner's uploaded statement for the period if there is one,
         // else the partner checks our list, where its protocol can (`PartnerLedger`).
-        let flow_b: Vec<(LedgerEntry, &SettlementLine)> = lines
-            .iter()
-            .zip(&seqs)
-            .filter(|(l, _)| l.flow == Flow::B)
-            .map(|(l, seq)| (LedgerEntry { order: seq.clone(), energy: l.energy, amount: l.gross }, l))
-            .collect();
+        let flow_b: Vec<(LedgerEntry, &SettlementLine)> = flow_b_lines.iter().map(|(e, l)| (e.clone(), l)).collect();
         let ours: Vec<LedgerEntry> = flow_b.iter().map(|(e, _)| e.clone()).collect();
         let uploaded = {
             let mut conn = self.db.acquire().await?;

@@ -50,21 +50,6 @@ pub struct StatementLine {
     pub at_partner_pile: bool,
 }
 
-/// The lines of `[start, end)` with their orders, in one query (a join, not a lookup per line).
-pub async fn statement_lines(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<StatementLine>> {
-    let rows = sqlx::query(
-        "SELECT l.order_id, l.flow, l.energy, l.gross, l.partner_amount, l.our_amount, l.at, o.seq, o.flow AS order_flow \
-         FROM settlement_lines l JOIN orders o ON o.id = l.order_id \
-         WHERE l.partner_id=$1 AND l.at >= $2 AND l.at < $3 ORDER BY l.at, l.order_id",
-    )
-    .bind(partner_id.to_string())
-    .bind(to_millis(start))
-    .bind(to_millis(end))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(statement_line_of).collect()
-}
-
 /// One page of the lines of `[start, end)` in statement order (time, then order id), after the
 /// line `after` (keyset: the cost of a page does not grow with how far into the period it is).
 pub async fn statement_lines_page(
@@ -97,21 +82,25 @@ fn statement_line_of(r: &sqlx::any::AnyRow) -> Result<StatementLine> {
     Ok(StatementLine { line: line_of(r)?, seq: r.try_get("seq")?, at_partner_pile: order_flow == "a" })
 }
 
-/// The succeeded and refunded payments of the flow-A lines of `[start, end)`: (seq, status,
-/// amount in ten-thousandths), in one query.
-pub async fn statement_payments(conn: &mut Conn, partner_id: Uuid, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Vec<(String, String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT o.seq, p.status, p.amount FROM settlement_lines l \
-         JOIN orders o ON o.id = l.order_id JOIN payments p ON p.order_id = l.order_id \
-         WHERE l.partner_id=$1 AND l.at >= $2 AND l.at < $3 AND l.flow = 'a' AND o.flow = 'a' \
-           AND p.status IN ('succeeded', 'refunded') ORDER BY l.at, l.order_id, p.created_at",
-    )
-    .bind(partner_id.to_string())
-    .bind(to_millis(start))
-    .bind(to_millis(end))
-    .fetch_all(conn)
-    .await?;
-    rows.iter().map(|r| Ok((r.try_get("seq")?, r.try_get("status")?, r.try_get("amount")?))).collect()
+/// The succeeded and refunded payments of `orders`: (seq, status, amount in ten-thousandths),
+/// 500 orders per query.
+pub async fn payments_of_orders(conn: &mut Conn, orders: &[Uuid]) -> Result<Vec<(String, String, i64)>> {
+    let mut found = Vec::new();
+    for chunk in orders.chunks(500) {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT o.seq, p.status, p.amount FROM payments p JOIN orders o ON o.id = p.order_id \
+             WHERE p.order_id IN ({}) AND p.status IN ('succeeded', 'refunded') ORDER BY p.order_id, p.created_at",
+            crate::row::placeholders(1, chunk.len())
+        ));
+        let mut query = sqlx::query(sql);
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for r in query.fetch_all(&mut *conn).await? {
+            found.push((r.try_get("seq")?, r.try_get("status")?, r.try_get("amount")?));
+        }
+    }
+    Ok(found)
 }
 
 /// A partner's lines with `start <= at < end`, oldest first.
