@@ -171,7 +171,7 @@ fn session_state(inner: &Inner, state: &State, session_id: &str) -> Value {
     let Some(session) = state.sessions.get(session_id) else { return json!({"state": "not_found"}) };
     match (session.state, session.start_time) {
         (SessionState::Charging, Some(start)) => {
-            let now = Utc::now();
+            let now = Utc::now().trunc_subsecs(0);
             let totals = billing::totals(&inner.config.tariff, session.power_kw, start, now);
             json!({"state": "charging", "energy_kwh": dp2(totals.energy_kwh), "cost": dp2(totals.total_money), "soc": soc(totals.energy_kwh), "at": rfc3339(now)})
         }
@@ -248,7 +248,8 @@ async fn charge(inner: &Inner, session_id: &str, start: DateTime<Utc>, stop_sign
         if stopping {
             return;
         }
-        let now = Utc::now();
+        // Whole seconds like every time we send, so progress never exceeds the record.
+        let now = Utc::now().trunc_subsecs(0);
         let totals = billing::totals(&inner.config.tariff, power, start, now);
         let soc = soc(totals.energy_kwh);
         let body = json!({"type": "charging", "at": rfc3339(now), "energy_kwh": dp2(totals.energy_kwh), "cost": dp2(totals.total_money), "soc": soc});
@@ -271,13 +272,15 @@ async fn finish(inner: &Inner, session_id: &str) {
     let record = {
         let mut state = inner.state.lock();
         let skew = if state.misbehaviour.unbalanced_records { Decimal::ONE } else { Decimal::ZERO };
-        let now = Utc::now().trunc_subsecs(0);
         let Some(session) = state.sessions.get_mut(session_id) else { return };
+        let start = session.start_time.unwrap_or_else(|| Utc::now().trunc_subsecs(0));
+        // Times travel in whole seconds; a session stopped within its first second still lasts
+        // one, so its record has a period.
+        let end = Utc::now().trunc_subsecs(0).max(start + chrono::Duration::seconds(1));
         session.state = SessionState::Ended;
-        session.end_time = Some(now);
+        session.end_time = Some(end);
         let reason = session.stop_reason.clone().unwrap_or_else(|| "user".into());
-        let start = session.start_time.unwrap_or(now);
-        let record = billing::charge_record(&inner.config.tariff, &session.connector_id, session.power_kw, start, now, &reason, skew);
+        let record = billing::charge_record(&inner.config.tariff, &session.connector_id, session.power_kw, start, end, &reason, skew);
         session.record = Some(record.clone());
         let connector_id = session.connector_id.clone();
         inner.set_status(&mut state, &connector_id, ConnectorStatus::Available);
