@@ -141,15 +141,10 @@ async fn the_rest_operator_simulator_serves_a_driver_end_to_end(backend: Backend
     let (record_status, verdict) = ended.record_answer.clone().unwrap();
     assert_eq!((record_status, verdict["verdict"].as_str()), (200, Some("accepted")), "{verdict}; record {:?}", ended.record);
     let record = ended.record.unwrap();
-    let event_answers: Vec<(String, Result<(u16, Value), String>)> = operator
-        .reports()
-        .into_iter()
-        .filter(|r| r.kind == "event" && r.path.contains(&id))
-        .map(|r| (r.body["type"].as_str().unwrap().to_owned(), r.outcome))
-        .collect();
-    assert_eq!(event_answers.first().map(|e| e.0.as_str()), Some("started"), "{event_answers:?}");
-    assert_eq!(event_answers.last().map(|e| e.0.as_str()), Some("stopped"), "{event_answers:?}");
-    assert!(event_answers.iter().all(|(_, answer)| matches!(answer, Ok((200, _)))), "every event taken: {event_answers:?}");
+    let events: Vec<sim::rest_cpo::Report> = operator.reports().into_iter().filter(|r| r.kind == "event" && r.path.contains(&id)).collect();
+    let types: Vec<&str> = events.iter().map(|r| r.body["type"].as_str().unwrap()).collect();
+    assert_eq!((types.first(), types.last()), (Some(&"started"), Some(&"stopped")), "{types:?}");
+    assert!(events.iter().all(|r| matches!(r.outcome, Ok((200, _)))), "every event taken: {events:?}");
 
     let billed = w.wait_order(&id, |o| o["state"] == "billed").await;
     assert_eq!(dec(&billed["amount"]), dec(&record["total_money"]), "billed what the record says: {billed} / {record}");
