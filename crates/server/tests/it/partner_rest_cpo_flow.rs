@@ -188,3 +188,72 @@ async fn a_refusing_operator_and_a_record_that_does_not_add_up(backend: Backend)
 }
 
 on_both_backends!(the_rest_operator_simulator_serves_a_driver_end_to_end, a_refusing_operator_and_a_record_that_does_not_add_up);
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `chargebridge sim cpo --protocol rest` as its own process: it prints its callback base,
+/// uploads its catalog, and a driver charges at one of its connectors through it.
+#[tokio::test]
+async fn the_rest_operator_simulator_runs_as_a_command() {
+    use std::io::BufRead;
+    let app = TestApp::start_with(Backend::Sqlite, |c| c.workers.outbox_poll = Duration::from_millis(50)).await;
+    let admin = app.admin_token().await;
+    let (portal, client_id, client_secret, webhook_secret) = register_operator(&app, &admin).await;
+    let file = app.config.data_dir.join("rest-credentials.json");
+    std::fs::write(&file, json!({"client_id": client_id, "client_secret": client_secret, "webhook_secret": webhook_secret}).to_string()).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chargebridge"))
+        .args(["sim", "cpo", "--protocol", "rest", "--bind", "127.0.0.1:0", "--stations", "2", "--status-change-ms", "0", "--start-delay-ms", "200"])
+        .args(["--platform-url", &app.base, "--credentials", file.to_str().unwrap()])
+        .env("RUST_LOG", "info")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let stdout = child.stdout.take().unwrap();
+    let _child = KillOnDrop(child);
+    let mut first = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut first).unwrap();
+    let printed: Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
+    let (status, moved) = app.put("/api/portal/v1/partners/me/callback", Some(&portal), &json!({"callback_base_url": printed["callback_base_url"]})).await;
+    assert_eq!(status, 200, "{moved}");
+
+    // Its stations appear near Shenzhen with free connectors.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let connector = loop {
+        let (_, nearby) = app.get("/api/app/v1/stations/nearby?lat=22.6&lng=114.05&radius_m=50000&free_now=true", None).await;
+        let mut found = None;
+        for station in nearby["items"].as_array().into_iter().flatten() {
+            let (_, detail) = app.get(&format!("/api/app/v1/stations/{}", station["id"].as_str().unwrap()), None).await;
+            found = found.or_else(|| detail["connectors_live"].as_array()?.iter().find(|c| c["status"] == "available")?["id"].as_str().map(str::to_owned));
+        }
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no free connector of the simulator: {nearby}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, session) = app.post("/api/app/v1/users", None, &json!({"phone": "13912345678", "password": "drive-safely"})).await;
+    let driver = session["token"].as_str().unwrap().to_owned();
+    let (status, order) = app.post("/api/app/v1/charging/start", Some(&driver), &json!({"connector_id": connector})).await;
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, seen) = app.get(&format!("/api/app/v1/orders/{id}"), Some(&driver)).await;
+        if seen["state"] == "charging" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the simulator never started: {seen}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.cleanup().await;
+}
