@@ -15,7 +15,8 @@
 //!
 //! Layout: [`catalog`] the generated stations, [`billing`] the charge record's arithmetic,
 //! `client` the calls to the platform, `endpoint` the two routes it serves, `sessions` the
-//! command decisions and the session/reservation life cycles, `status` the status reporter.
+//! command decisions and the session/reservation life cycles, `state` what it knows, `status`
+//! the status reporter.
 //! All mutable state sits in one mutex never held across an `.await`.
 
 pub mod billing;

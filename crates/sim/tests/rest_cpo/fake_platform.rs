@@ -48,7 +48,7 @@ impl FakePlatform {
         self.shared.received.lock().clone()
     }
 
-    /// The bodies received on paths ending with `suffix` for `subject` (a session or connector).
+    /// The bodies received on `path` (under `/api/partner/v1`), in order.
     pub fn bodies(&self, path: &str) -> Vec<Value> {
         self.received().into_iter().filter(|r| r.path == path).map(|r| r.body).collect()
     }
