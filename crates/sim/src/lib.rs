@@ -5,4 +5,5 @@ pub mod cec_emsp;
 mod directory;
 mod energy_meter;
 pub mod piles;
+pub mod rest_cpo;
 pub mod rest_emsp;

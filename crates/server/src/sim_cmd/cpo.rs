@@ -1,7 +1,8 @@
 //! `chargebridge sim cpo`: a third-party charge-point operator platform speaking T/CEC 102 (the
 //! partner of flow A) as its own process. The platform pulls its catalog and starts sessions on
 //! it; with the platform's address and credentials it also pushes status, session results and
-//! bills, and can misbehave the way partners in the field do.
+//! bills, and can misbehave the way partners in the field do. With `--protocol rest` it is an
+//! operator on our partner REST API instead (`rest_cpo`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,15 +17,28 @@ use sim::cec_cpo::{CpoConfig, CpoSimulator, Misbehaviour, PlatformLink, PushOutc
 
 use super::peer;
 
+/// The protocol the simulated operator integrates with.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpoProtocol {
+    /// T/CEC 102 envelopes, both directions.
+    Cec,
+    /// Our partner REST API: OAuth2, signed commands and webhooks.
+    Rest,
+}
+
 #[derive(Args, Debug)]
 pub struct CpoArgs {
-    /// Where it serves `/evcs/{version}/…` (port 0 = any free port; the URL is printed).
+    /// `cec` (T/CEC 102) or `rest` (our partner REST API, operator role).
+    #[arg(long, value_enum, default_value = "cec")]
+    pub protocol: CpoProtocol,
+    /// Where it serves `/evcs/{version}/…`, or with `rest` its command endpoint and webhook
+    /// receiver (port 0 = any free port; the URL is printed).
     #[arg(long, default_value = "127.0.0.1:9001")]
     pub bind: SocketAddr,
     /// Its 9-character OperatorID: the partner's, as the platform registered it (characters
-    /// 9 to 17 of the credit code).
-    #[arg(long)]
-    pub operator_id: String,
+    /// 9 to 17 of the credit code). T/CEC 102 only.
+    #[arg(long, required_if_eq("protocol", "cec"))]
+    pub operator_id: Option<String>,
     #[arg(long, default_value_t = 5)]
     pub stations: usize,
     #[arg(long, default_value_t = 4)]
@@ -42,11 +56,13 @@ pub struct CpoArgs {
     #[arg(long)]
     pub secrets_file: Option<PathBuf>,
     /// The platform to push to, e.g. http://127.0.0.1:8080 (no `/evcs/…`).
-    #[arg(long, requires = "platform_credentials")]
+    #[arg(long, requires = "platform_credentials", required_if_eq("protocol", "rest"))]
     pub platform_url: Option<String>,
-    /// JSON with the T/CEC 102 secrets the platform issued to this partner: the answer of
-    /// `GET /api/portal/v1/partners/me/credentials`, or one of its `cec_issued` entries.
-    #[arg(long, requires = "platform_url")]
+    /// The answer of `GET /api/portal/v1/partners/me/credentials` saved as is (the first one,
+    /// which shows the API secret). T/CEC 102 takes its `cec_issued` secrets (or one such
+    /// entry); REST its `api` client and `webhook_secret`, or a file with `client_id`,
+    /// `client_secret` and `webhook_secret`.
+    #[arg(long, alias = "credentials", requires = "platform_url", required_if_eq("protocol", "rest"))]
     pub platform_credentials: Option<PathBuf>,
     /// A random connector is plugged in or unplugged (idle ↔ occupied, one status push) this
     /// often, in milliseconds; 0 = statuses change only with sessions.
@@ -73,16 +89,38 @@ pub struct CpoArgs {
     /// Seconds between activity reports.
     #[arg(long, default_value_t = 5)]
     pub report_every: u64,
+    /// REST: a session nobody stops ends after this many seconds (the car is full).
+    #[arg(long, default_value_t = 3_600)]
+    pub max_charge_secs: u64,
+    /// REST: seconds between reports of every connector's status (changes go at once).
+    #[arg(long, default_value_t = 300)]
+    pub status_every_secs: u64,
+    /// REST: refuse every command (`refused`, reason `other`).
+    #[arg(long)]
+    pub refuse_commands: bool,
+    /// REST: never answer a command (hold the call past the platform's 10 s timeout).
+    #[arg(long)]
+    pub never_answer: bool,
+    /// REST: send charge records whose total is one yuan off (the platform should dispute).
+    #[arg(long)]
+    pub unbalanced_records: bool,
 }
 
 pub async fn run(args: CpoArgs) -> anyhow::Result<()> {
-    ensure!(args.operator_id.len() == 9 && args.operator_id.chars().all(|c| c.is_ascii_alphanumeric()), "--operator-id is 9 letters or digits");
+    if args.protocol == CpoProtocol::Rest {
+        return super::rest_cpo::run(args).await;
+    }
+    let operator_id = args.operator_id.clone().unwrap_or_default();
+    ensure!(
+        operator_id.len() == 9 && operator_id.chars().all(|c| c.is_ascii_alphanumeric()),
+        "--operator-id (9 letters or digits) is required with --protocol cec"
+    );
     ensure!(
         (0.0..=1.0).contains(&args.drop_status_pushes) && (0.0..=1.0).contains(&args.failure_rate),
         "--drop-status-pushes and --failure-rate are fractions from 0 to 1"
     );
     ensure!(args.stations >= 1 && args.piles_per_station >= 1 && args.connectors_per_pile >= 1, "a catalog needs at least one station, pile and connector");
-    let operator_id = args.operator_id.to_ascii_uppercase();
+    let operator_id = operator_id.to_ascii_uppercase();
     let secrets = peer::own_secrets(args.secrets_file.as_deref())?;
     let mut config = CpoConfig::new(&operator_id, secrets.clone());
     config.bind = args.bind;

@@ -8,6 +8,7 @@ mod cpo;
 mod emsp;
 mod peer;
 pub mod piles;
+mod rest_cpo;
 mod rest_emsp;
 
 use clap::Subcommand;
@@ -16,7 +17,8 @@ use clap::Subcommand;
 pub enum SimCommand {
     /// OCPP 1.6J piles connecting to a central system (ours at /ocpp), with their passwords.
     Piles(piles::PilesArgs),
-    /// A T/CEC 102 charge-point operator platform (flow A partner) with a generated catalog.
+    /// A charge-point operator platform (flow A partner) with a generated catalog, over
+    /// T/CEC 102 or (`--protocol rest`) our partner REST API.
     Cpo(cpo::CpoArgs),
     /// A partner platform (flow B) that pulls our stations and follows their status, over
     /// T/CEC 102 or (`--protocol rest`) our partner REST API.

@@ -26,6 +26,7 @@ mod partner_endpoints;
 mod partner_rate_limits;
 mod partner_rest_cpo;
 mod partner_rest_cpo_commands;
+mod partner_rest_cpo_flow;
 mod partner_rest_emsp;
 mod payments;
 mod pile_conformance;
