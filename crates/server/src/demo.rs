@@ -296,7 +296,7 @@ pub(crate) async fn demo_credit_code(services: &services::Services) -> anyhow::R
 
 /// Tops up the driver's wallet the way the app does: open the gateway payment, pay on the
 /// gateway's page, and wait for the settled callback to credit the wallet.
-async fn top_up_wallet(client: &Client, driver: &str, amount: &str) -> anyhow::Result<()> {
+pub(crate) async fn top_up_wallet(client: &Client, driver: &str, amount: &str) -> anyhow::Result<()> {
     let (_, before) = client.call(reqwest::Method::GET, "/api/app/v1/wallet", Some(driver), None).await?;
     let (status, started) = client.call(reqwest::Method::POST, "/api/app/v1/wallet/top-up", Some(driver), Some(json!({"amount": amount}))).await?;
     ensure!(status == 200, "top-up failed: {started}");
