@@ -45,7 +45,8 @@ pub enum SessionState {
     Charging,
     Stopping,
     Ended,
-    /// The start did not happen (`failed` was reported); `get_session` says `ended`.
+    /// The start did not happen (`failed` was reported); `get_session` says `not_found`, as
+    /// the guide asks for a start that never delivered energy.
     Failed,
 }
 
@@ -55,7 +56,8 @@ impl SessionState {
             Self::Starting => "starting",
             Self::Charging => "charging",
             Self::Stopping => "stopping",
-            Self::Ended | Self::Failed => "ended",
+            Self::Ended => "ended",
+            Self::Failed => "not_found",
         }
     }
 }

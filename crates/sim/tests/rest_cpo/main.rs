@@ -226,7 +226,7 @@ async fn a_start_that_fails_at_the_charger_reports_failed_and_no_record() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(platform.event_types("s1"), ["failed"]);
     assert!(platform.bodies("/sessions/s1/charge-record").is_empty());
-    assert_eq!(command(&sim, json!({"command": "get_session", "session_id": "s1", "sent_at": "…"})).await.1, json!({"state": "ended"}));
+    assert_eq!(command(&sim, json!({"command": "get_session", "session_id": "s1", "sent_at": "…"})).await.1, json!({"state": "not_found"}));
     let stop = command(&sim, json!({"command": "stop_session", "session_id": "s1", "connector_id": connector, "sent_at": "…"})).await;
     assert_eq!(stop.1["reason"], "already_stopped");
 }
