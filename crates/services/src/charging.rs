@@ -343,10 +343,11 @@ impl Services {
         }
     }
 
-    /// Our StartChargeSeq of the flow-A order `order_id`, for the operator of its connector only
-    /// (as [`Self::partner_order`]): partners of our REST API name sessions by our order id.
+    /// Our StartChargeSeq of the flow-A order `order_id`, for the operator of its connector only:
+    /// partners of our REST API name sessions by our order id. Whether the partner is still an
+    /// approved operator is checked once, by the `on_*` report that follows
+    /// ([`Self::partner_order`]).
     pub async fn operator_session_seq(&self, partner_id: Uuid, order_id: Uuid) -> Result<String> {
-        self.require_operator(partner_id).await?;
         let mut conn = self.db.acquire().await?;
         let stored = orders::by_id(&mut conn, order_id).await?.ok_or(Error::not_found("session"))?;
         match stored.order.ownership {

@@ -159,7 +159,7 @@ pub struct ConnectorSpec {
 }
 
 /// (district, GB/T 2260 area code, centre latitude, centre longitude) of Shenzhen districts.
-const DISTRICTS: &[(&str, &str, f64, f64)] = &[
+pub(crate) const DISTRICTS: &[(&str, &str, f64, f64)] = &[
     ("福田区", "440304", 22.5410, 114.0550),
     ("罗湖区", "440303", 22.5480, 114.1310),
     ("南山区", "440305", 22.5330, 113.9300),
@@ -170,11 +170,11 @@ const DISTRICTS: &[(&str, &str, f64, f64)] = &[
     ("坪山区", "440310", 22.6900, 114.3460),
     ("光明区", "440311", 22.7480, 113.9360),
 ];
-const PLACES: &[&str] =
+pub(crate) const PLACES: &[&str] =
     &["科技园", "车公庙", "华强北", "海岸城", "前海", "蛇口", "西丽", "坂田", "布吉", "大运", "民治", "观澜", "沙井", "福永", "东门", "梅林"];
-const ROADS: &[&str] =
+pub(crate) const ROADS: &[&str] =
     &["深南大道", "滨海大道", "北环大道", "宝安大道", "龙岗大道", "梅观路", "南海大道", "新洲路", "沙河西路", "布龙路", "光明大道", "坪山大道"];
-const KINDS: &[&str] = &["超级充电站", "快充站", "公共充电站", "停车场充电站", "综合能源站"];
+pub(crate) const KINDS: &[&str] = &["超级充电站", "快充站", "公共充电站", "停车场充电站", "综合能源站"];
 
 /// Builds the catalog: `stations` stations, each with `piles` piles of `connectors` connectors.
 ///

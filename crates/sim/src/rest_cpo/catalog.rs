@@ -5,7 +5,8 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use crate::cec_cpo::data::{SimRng, TariffPeriod};
+// The same Shenzhen districts, places and names as the T/CEC 102 operator simulator.
+use crate::cec_cpo::data::{DISTRICTS, KINDS, PLACES, ROADS, SimRng, TariffPeriod};
 
 /// A connector of the catalog with what sessions need to know about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,19 +16,6 @@ pub struct ConnectorSpec {
     /// Rated power, kW: the constant power a session on it charges with.
     pub power_kw: Decimal,
 }
-
-/// (district, GB/T 2260 area code, centre latitude, centre longitude).
-const DISTRICTS: &[(&str, &str, f64, f64)] = &[
-    ("福田区", "440304", 22.5410, 114.0550),
-    ("罗湖区", "440303", 22.5480, 114.1310),
-    ("南山区", "440305", 22.5330, 113.9300),
-    ("宝安区", "440306", 22.5550, 113.8830),
-    ("龙岗区", "440307", 22.7200, 114.2470),
-    ("龙华区", "440309", 22.6960, 114.0450),
-];
-const PLACES: &[&str] = &["科技园", "车公庙", "华强北", "海岸城", "前海", "蛇口", "西丽", "坂田", "布吉", "民治"];
-const ROADS: &[&str] = &["深南大道", "滨海大道", "北环大道", "宝安大道", "龙岗大道", "南海大道", "新洲路", "沙河西路"];
-const KINDS: &[&str] = &["超级充电站", "快充站", "公共充电站", "停车场充电站"];
 
 /// The tariff as section 4 writes it: periods from `00:00`, prices with 4 decimals.
 pub fn tariff_json(periods: &[TariffPeriod]) -> Value {
