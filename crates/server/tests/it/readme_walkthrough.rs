@@ -63,5 +63,5 @@ fn both_walkthroughs_run_as_written() {
     // Flow B: the platform's users charged on our pile, billed, and on today's statement.
     assert!(lines.iter().any(|l| l.starts_with("{\"seq\":\"M000100Y4") && l.ends_with("\"state\":\"billed\"}")), "{context}");
     let statement = lines.iter().find(|l| l.starts_with("{\"state\":\"draft\"")).unwrap_or_else(|| panic!("a statement: {context}"));
-    assert!(!statement.contains("\"lines\":0"), "{statement}\n{context}");
+    assert!(!statement.contains("\"orders\":0"), "{statement}\n{context}");
 }
