@@ -158,6 +158,9 @@ pub(crate) async fn serve_in_process() -> anyhow::Result<(tempfile::TempDir, Str
     config.log.level = "warn".into();
     // The simulated partners listen on loopback.
     config.partners.allow_private_endpoints = true;
+    // A benchmark measures ingestion, not the per-client limiter that guards it in service.
+    config.partners.api_requests_per_second = 1_000_000;
+    config.partners.api_burst = 1_000_000;
     let app = crate::startup::Application::build(config).await?;
     let base = format!("http://{}", app.local_addr());
     let services = app.services.clone();
