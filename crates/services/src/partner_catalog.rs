@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::geo::Coordinate;
-use domain::partner::FieldError;
+use domain::partner::{FieldError, Protocol};
 use domain::station::{ConnectorStatus, Station};
 use domain::tariff::Tariff;
 use store::catalog::{ConnectorRow, StationRow};
@@ -75,6 +75,20 @@ fn connector_field(station: &Station, external_id: &str) -> String {
 }
 
 impl Services {
+    /// The partner, if it is an approved operator integrating over our REST API. An operator whose
+    /// catalog we pull over T/CEC 102 may not upload or retire here: the next pull would undo it.
+    async fn uploading_operator(&self, partner_id: Uuid) -> Result<domain::partner::Partner> {
+        let partner = self.approved_operator(partner_id).await?;
+        let protocol = partner.application.protocol;
+        if protocol != Protocol::RestApi {
+            return Err(Error::forbidden(
+                format!("stations are uploaded here by partners integrating over rest_api; this partner's catalog comes over {}", protocol.as_str()),
+                format!("仅以 rest_api 对接的合作商可在此上传充电站；该合作商的站点经 {} 同步", protocol.as_str()),
+            ));
+        }
+        Ok(partner)
+    }
+
     /// Stores a partner's uploaded stations in one transaction: each item either stored or
     /// refused with the fields at fault (the others are stored all the same). A connector
     /// identifier names one connector of the partner (status pushes address it alone), so an
@@ -82,7 +96,7 @@ impl Services {
     /// refused for that station; so is a station identifier given twice in one call (only the
     /// first is stored).
     pub async fn upload_partner_stations(&self, partner_id: Uuid, uploads: &[StationUpload]) -> Result<Vec<ItemResult<Uploaded>>> {
-        let partner = self.approved_operator(partner_id).await?;
+        let partner = self.uploading_operator(partner_id).await?;
         let checked = self.check_identifiers(partner.id, uploads);
         let user_pricing = self.partner_terms(partner_id).await?.user_pricing;
         self.catalog.write().user_pricing.insert(partner_id, user_pricing);
@@ -181,6 +195,7 @@ impl Services {
     /// once. Not found unless the partner has it in service (another partner's identifier
     /// finds nothing and changes nothing).
     pub async fn retire_partner_station(&self, partner_id: Uuid, external_id: &str) -> Result<()> {
+        self.uploading_operator(partner_id).await?;
         let at = self.now();
         let station_id = self
             .db

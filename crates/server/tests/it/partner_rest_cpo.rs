@@ -16,8 +16,13 @@ const WGS: (f64, f64) = (22.543536, 113.929636);
 
 /// An approved partner of our REST API with `roles`; its access token.
 async fn rest_partner(app: &TestApp, admin: &str, credit_code: &str, roles: &str) -> String {
+    approved_partner(app, admin, credit_code, roles, "rest_api").await
+}
+
+/// An approved partner speaking `protocol` with `roles`; its access token for our REST API.
+async fn approved_partner(app: &TestApp, admin: &str, credit_code: &str, roles: &str, protocol: &str) -> String {
     let mut form = application(credit_code);
-    form["protocol"] = json!("rest_api");
+    form["protocol"] = json!(protocol);
     form["roles"] = json!(roles);
     let (id, portal) = app.register(&form).await;
     let (status, body) = app.post(&format!("/api/admin/v1/partners/{id}/approve"), Some(admin), &json!({})).await;
@@ -353,6 +358,16 @@ async fn scope_and_ownership(backend: Backend) {
     assert_eq!(app_statuses(&app, &our_id).await["AP1-1"], "available");
     let found = nearby(&app, WGS).await;
     assert_eq!((found.len(), found[0]["id"].as_str()), (1, Some(our_id.as_str())));
+
+    // An operator whose catalog we pull over T/CEC 102 cannot upload or retire stations here:
+    // the next pull would replace what it put. Its refusal changes nothing.
+    let cec = approved_partner(&app, &admin, "91310000MA1FL4TF2W", "operator", "cec102").await;
+    let (status, error) = app.put("/api/partner/v1/stations/SZ-T", Some(&cec), &station("T")).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (403, Some("forbidden")), "{error}");
+    assert!(error["error"]["message"].as_str().unwrap().contains("rest_api"), "{error}");
+    let (status, _) = app.post("/api/partner/v1/stations:batch", Some(&cec), &json!({"stations": [station("T")]})).await;
+    assert_eq!(status, 403);
+    assert_eq!(nearby(&app, WGS).await.len(), 1);
 
     // Its own station of the same id is its own: A's stays as it was.
     let mut own = station("B");
