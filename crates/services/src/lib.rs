@@ -156,6 +156,7 @@ pub struct Services {
     /// Rate limits and lockouts of password and secret checks.
     pub login_guard: Arc<login_guard::LoginGuard>,
     pub(crate) partner_rate: Arc<partner_rate::PartnerRateLimiter>,
+    pub(crate) catalog_uploads: Arc<partner_catalog::UploadLocks>,
 }
 
 impl Services {
@@ -184,6 +185,7 @@ impl Services {
             background: Default::default(),
             login_guard,
             partner_rate,
+            catalog_uploads: Arc::default(),
         }
     }
 

@@ -6,6 +6,7 @@
 //! connectors the new version leaves out are retired, the ones it keeps keep their live status.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use domain::geo::Coordinate;
@@ -74,6 +75,19 @@ fn connector_field(station: &Station, external_id: &str) -> String {
     "piles".into()
 }
 
+/// One upload or retirement of a partner's catalog at a time (per instance): the connector-id
+/// check reads the in-memory catalog, which an upload updates only after it is stored, so two
+/// uploads checked side by side could both claim one connector id.
+#[derive(Default)]
+pub(crate) struct UploadLocks(parking_lot::Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>);
+
+impl UploadLocks {
+    async fn lock(&self, partner_id: Uuid) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.0.lock().entry(partner_id).or_default().clone();
+        lock.lock_owned().await
+    }
+}
+
 impl Services {
     /// The partner, if it is an approved operator integrating over our REST API. An operator whose
     /// catalog we pull over T/CEC 102 may not upload or retire here: the next pull would undo it.
@@ -97,6 +111,7 @@ impl Services {
     /// first is stored).
     pub async fn upload_partner_stations(&self, partner_id: Uuid, uploads: &[StationUpload]) -> Result<Vec<ItemResult<Uploaded>>> {
         let partner = self.uploading_operator(partner_id).await?;
+        let _one_at_a_time = self.catalog_uploads.lock(partner_id).await;
         let checked = self.check_identifiers(partner.id, uploads);
         let user_pricing = self.partner_terms(partner_id).await?.user_pricing;
         self.catalog.write().user_pricing.insert(partner_id, user_pricing);
@@ -196,6 +211,7 @@ impl Services {
     /// finds nothing and changes nothing).
     pub async fn retire_partner_station(&self, partner_id: Uuid, external_id: &str) -> Result<()> {
         self.uploading_operator(partner_id).await?;
+        let _one_at_a_time = self.catalog_uploads.lock(partner_id).await;
         let at = self.now();
         let station_id = self
             .db

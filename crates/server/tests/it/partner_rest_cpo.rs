@@ -380,7 +380,25 @@ async fn scope_and_ownership(backend: Backend) {
     app.cleanup().await;
 }
 
+/// 并发上传：两个充电站同时声明同一充电枪编号，只能有一个成功。
+async fn concurrent_uploads_cannot_share_a_connector(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin_token().await;
+    let cpo = rest_partner(&app, &admin, CODE_A, "operator").await;
+    for round in 0..5 {
+        // Two stations of their own ids, with the same connector ids, sent side by side.
+        let body = station(&format!("R{round}"));
+        let (path_a, path_b) = (format!("/api/partner/v1/stations/SZ-R{round}-a"), format!("/api/partner/v1/stations/SZ-R{round}-b"));
+        let ((first, one), (second, other)) = tokio::join!(app.put(&path_a, Some(&cpo), &body), app.put(&path_b, Some(&cpo), &body));
+        let mut statuses = [first, second];
+        statuses.sort();
+        assert_eq!(statuses, [201, 422], "round {round}: {one} / {other}");
+    }
+    app.cleanup().await;
+}
+
 on_both_backends!(
+    concurrent_uploads_cannot_share_a_connector,
     uploaded_station_is_found_where_it_is,
     batch_stores_good_items_and_reports_bad_ones,
     live_status_single_and_batch,
