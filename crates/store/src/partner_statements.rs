@@ -14,6 +14,7 @@ use crate::{Conn, Error, Page, PageRequest, Result, from_millis, to_millis};
 
 /// One uploaded statement without its entries, for lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "0193a5b2-9a10-7c55-8e21-5f6a7b8c9d01", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "entry_count": 1284, "total_energy": "25318.420", "total_amount": "30961.57", "uploaded_by": "partner", "uploaded_at": "2026-12-01T02:00:00Z"}))]
 pub struct PartnerStatementSummary {
     pub id: Uuid,
     pub partner_id: Uuid,

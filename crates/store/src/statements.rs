@@ -12,6 +12,7 @@ use crate::row::{json, uuid};
 use crate::{Conn, Page, PageRequest, Result, from_millis, to_millis};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "0193a5b4-2c33-7a41-95e6-f7a8b9c0d1e2", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "state": "confirmed", "body": {"order_count": 1284, "total_energy": "25318.420", "gross": "30961.57", "partner_amount": "28794.26", "our_amount": "2167.31", "net_to_partner": "28794.26"}, "differences": [], "reconciled_with": "partner_statement", "created_at": "2026-12-01T01:00:00Z", "updated_at": "2026-12-01T03:00:00Z"}))]
 pub struct StatementRecord {
     pub id: Uuid,
     pub partner_id: Uuid,

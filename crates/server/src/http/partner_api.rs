@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "company_name": "深圳示例充电科技有限公司", "operator_id": "MA5FCTXX0", "roles": "both", "client_id": "cb_3f9a1c2e7d4b", "scopes": ["cpo", "emsp"], "token_expires_at": "2026-12-05T03:30:00Z"}))]
 pub struct WhoAmI {
     pub partner_id: Uuid,
     pub company_name: String,

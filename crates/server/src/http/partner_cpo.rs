@@ -66,6 +66,7 @@ fn problems(errors: Vec<FieldError>) -> Vec<FieldProblem> {
 
 /// A stored station.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"station_id": "SZ-NS-001", "id": "0193a5b4-3d44-7b52-a6f7-a8b9c0d1e2f3", "status": "created"}))]
 pub struct StationStored {
     /// Your station id.
     pub station_id: String,
@@ -149,6 +150,7 @@ pub struct StationBatchItem {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"created": 1, "updated": 0, "invalid": 1, "results": [{"index": 0, "station_id": "SZ-NS-002", "id": "0193a5b4-3d44-7b52-a6f7-a8b9c0d1e2f4", "status": "created", "errors": []}, {"index": 1, "station_id": "SZ-NS-003", "status": "invalid", "errors": [{"field": "piles[0].connectors[1].power_kw", "message": "must be a positive number of kW", "message_zh": "功率须为正数（kW）"}]}]}))]
 pub struct StationBatchResult {
     pub created: usize,
     pub updated: usize,
@@ -249,6 +251,7 @@ pub enum StatusResult {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"connector_id": "P1-1", "result": "applied"}))]
 pub struct StatusStored {
     pub connector_id: String,
     pub result: StatusResult,
@@ -310,6 +313,7 @@ pub struct StatusBatchItem {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"applied": 1, "stale": 1, "not_found": 0, "invalid": 1, "results": [{"index": 0, "connector_id": "P1-1", "result": "applied", "errors": []}, {"index": 1, "connector_id": "P1-2", "result": "stale", "errors": []}, {"index": 2, "connector_id": "P2-1", "result": "invalid", "errors": [{"field": "status", "message": "must be one of offline, available, occupied, charging, reserved, faulted", "message_zh": "状态取值无效"}]}]}))]
 pub struct StatusBatchResult {
     pub applied: usize,
     pub stale: usize,

@@ -54,6 +54,7 @@ pub struct SessionEventInput {
 
 /// Our state of the session after your report.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "0193a5b3-1b22-7f30-84d5-e6f7a8b9c0d1", "state": "charging"}))]
 pub struct SessionState {
     pub session_id: Uuid,
     /// `starting`, `charging`, `stopping`, `finished`, `billed`, `paid`, `failed`, …
@@ -150,6 +151,7 @@ pub struct ChargeRecordInput {
 
 /// Whether the record was billed, or held because its figures do not add up.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"session_id": "0193a5b3-1b22-7f30-84d5-e6f7a8b9c0d1", "verdict": "accepted", "discrepancies": []}))]
 pub struct RecordAnswer {
     pub session_id: Uuid,
     /// `accepted` (billed to our driver, once) or `disputed` (held for our operators).

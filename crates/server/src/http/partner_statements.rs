@@ -79,7 +79,7 @@ async fn admin_upload(
 
 /// A partner's uploaded statements, newest period first.
 #[utoipa::path(get, path = "/partners/{id}/partner-statements", tag = "settlement", security(("admin_session" = [])), params(PageParams),
-    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+    responses((status = 200, body = Page<PartnerStatementSummary>, example = json!({"items": [{"id": "0193a5b2-9a10-7c55-8e21-5f6a7b8c9d01", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "entry_count": 1284, "total_energy": "25318.420", "total_amount": "30961.57", "uploaded_by": "partner", "uploaded_at": "2026-12-01T02:00:00Z"}], "page": 1, "per_page": 50, "total": 1}))))]
 async fn admin_list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -107,7 +107,7 @@ async fn portal_upload(
 
 /// The statements you uploaded, newest period first.
 #[utoipa::path(get, path = "/partners/me/statements", tag = "portal", security(("portal_token" = [])), params(PageParams),
-    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+    responses((status = 200, body = Page<PartnerStatementSummary>, example = json!({"items": [{"id": "0193a5b2-9a10-7c55-8e21-5f6a7b8c9d01", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "entry_count": 1284, "total_energy": "25318.420", "total_amount": "30961.57", "uploaded_by": "partner", "uploaded_at": "2026-12-01T02:00:00Z"}], "page": 1, "per_page": 50, "total": 1}))))]
 async fn portal_list(
     State(state): State<AppState>,
     PortalPartner(partner): PortalPartner,
@@ -119,7 +119,7 @@ async fn portal_list(
 /// Our statements issued to you (confirmed or paid), newest period first: what we owe you for
 /// our drivers' sessions at your chargers, or you owe us for your users' sessions at ours.
 #[utoipa::path(get, path = "/statements", tag = "partner", security(("oauth2" = [])), params(PageParams),
-    responses((status = 200, body = Page<StatementRecord>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Page<StatementRecord>, example = json!({"items": [{"id": "0193a5b4-2c33-7a41-95e6-f7a8b9c0d1e2", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "state": "confirmed", "body": {"order_count": 1284, "total_energy": "25318.420", "gross": "30961.57", "partner_amount": "28794.26", "our_amount": "2167.31", "net_to_partner": "28794.26"}, "differences": [], "reconciled_with": "partner_statement", "created_at": "2026-12-01T01:00:00Z", "updated_at": "2026-12-01T03:00:00Z"}], "page": 1, "per_page": 50, "total": 1})), (status = 401, body = ErrorBody)))]
 async fn issued_list(
     State(state): State<AppState>,
     PartnerToken(principal): PartnerToken,
@@ -156,7 +156,7 @@ async fn api_upload(
 
 /// The statements you uploaded, newest period first.
 #[utoipa::path(get, path = "/partner-statements", tag = "partner", security(("oauth2" = [])), params(PageParams),
-    responses((status = 200, body = Page<PartnerStatementSummary>)))]
+    responses((status = 200, body = Page<PartnerStatementSummary>, example = json!({"items": [{"id": "0193a5b2-9a10-7c55-8e21-5f6a7b8c9d01", "partner_id": "0193a5b2-7c1e-7d3a-9f00-2b1c4d5e6f70", "period_start": "2026-10-31T16:00:00Z", "period_end": "2026-11-30T16:00:00Z", "entry_count": 1284, "total_energy": "25318.420", "total_amount": "30961.57", "uploaded_by": "partner", "uploaded_at": "2026-12-01T02:00:00Z"}], "page": 1, "per_page": 50, "total": 1}))))]
 async fn api_list(
     State(state): State<AppState>,
     PartnerToken(principal): PartnerToken,

@@ -104,6 +104,7 @@ pub struct StatementLineView {
 
 /// A page of lines; `next_cursor` is absent on the last page.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"order_seq": "CB20261105093012000001", "flow": "A", "energy_kwh": "20.500", "gross": "22.55", "partner_amount": "20.97", "our_amount": "1.58", "at": "2026-11-05T01:30:12Z"}], "next_cursor": "MTI4NA"}))]
 pub struct StatementLinesPage {
     pub items: Vec<StatementLineView>,
     pub next_cursor: Option<String>,

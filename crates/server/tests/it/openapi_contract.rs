@@ -14,7 +14,7 @@ on_both_backends!(
     every_operation_documents_what_its_inputs_and_token_can_be_refused_with,
     a_multipart_body_without_boundary_is_refused_in_json,
     rate_limits_and_missing_references_are_documented,
-    every_partner_request_and_event_has_an_example,
+    every_partner_body_and_event_has_an_example,
 );
 
 async fn document(app: &TestApp) -> Value {
@@ -126,9 +126,9 @@ async fn rate_limits_and_missing_references_are_documented(backend: Backend) {
     app.cleanup().await;
 }
 
-/// A partner integrating from `/docs` sees a whole example of every body it sends and every
-/// webhook it receives, and each example is valid against its own schema's required fields.
-async fn every_partner_request_and_event_has_an_example(backend: Backend) {
+/// A partner integrating from `/docs` sees a whole example of every body it sends, every answer
+/// it gets and every webhook it receives, and each example has its own schema's required fields.
+async fn every_partner_body_and_event_has_an_example(backend: Backend) {
     let app = TestApp::start(backend).await;
     let doc = document(&app).await;
     let schemas = &doc["components"]["schemas"];
@@ -143,7 +143,10 @@ async fn every_partner_request_and_event_has_an_example(backend: Backend) {
     let mut bodies = 0;
     for (path, operations) in doc["paths"].as_object().unwrap().iter().filter(|(p, _)| p.starts_with("/api/partner/")) {
         for (method, op) in operations.as_object().unwrap() {
-            for (content_type, media) in op["requestBody"]["content"].as_object().into_iter().flatten() {
+            let answers = op["responses"].as_object().into_iter().flatten().filter(|(code, _)| code.starts_with('2'));
+            let media =
+                op["requestBody"]["content"].as_object().into_iter().flatten().chain(answers.flat_map(|(_, r)| r["content"].as_object().into_iter().flatten()));
+            for (content_type, media) in media {
                 bodies += 1;
                 match example_of(media) {
                     None => missing.push(format!("{method} {path} ({content_type})")),
@@ -163,7 +166,7 @@ async fn every_partner_request_and_event_has_an_example(backend: Backend) {
             missing.push(event.to_owned());
         }
     }
-    assert!(bodies >= 11, "the partner API's request bodies: {bodies}");
+    assert!(bodies >= 35, "the partner API's request and answer bodies: {bodies}");
     assert!(missing.is_empty(), "no example: {missing:#?}");
     app.cleanup().await;
 }

@@ -34,6 +34,7 @@ pub struct ReserveRequest {
 
 /// A hold in place.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5b3-0a11-7e2f-b3c4-d5e6f7a8b9c0", "connector_id": "SZ-NS-001-P1-1", "state": "reserving", "expires_at": "2026-12-05T01:45:00Z"}))]
 pub struct ReservationView {
     /// Our reservation id (what `DELETE /reservations/{id}` takes).
     pub id: Uuid,

@@ -34,6 +34,7 @@ pub struct StartSession {
 
 /// A session as the partner sees it; money in yuan and energy in kWh as decimal strings.
 #[derive(Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "0193a5b3-1b22-7f30-84d5-e6f7a8b9c0d1", "connector_id": "SZ-NS-001-P1-1", "state": "billed", "created_at": "2026-12-05T01:30:00Z", "started_at": "2026-12-05T01:30:04Z", "updated_at": "2026-12-05T02:12:41Z", "energy_kwh": "20.500", "elec_money": "14.35", "service_money": "8.20", "total_money": "22.55", "charge_record": {"start": "2026-12-05T01:30:04Z", "end": "2026-12-05T02:12:40Z", "energy_kwh": "20.500", "elec_money": "14.35", "service_money": "8.20", "total_money": "22.55", "stop_reason": "remote"}}))]
 pub struct SessionView {
     /// Our session id: what the partner stops, reads and reconciles the session by.
     pub id: Uuid,
@@ -250,6 +251,7 @@ struct After {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "0193a5b3-1b22-7f30-84d5-e6f7a8b9c0d1", "connector_id": "SZ-NS-001-P1-1", "state": "charging", "created_at": "2026-12-05T01:30:00Z", "started_at": "2026-12-05T01:30:04Z", "updated_at": "2026-12-05T01:50:00Z", "energy_kwh": "9.800", "elec_money": "6.86", "service_money": "3.92", "total_money": "10.78"}], "next_cursor": "MDE5M2E1YjMtMWIyMg"}))]
 pub struct SessionPage {
     pub items: Vec<SessionView>,
     /// Pass as `cursor` (with the same `from` and `to`) for the next page; absent on the last.

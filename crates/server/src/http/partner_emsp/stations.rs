@@ -49,6 +49,7 @@ struct Position {
 
 /// One of our stations as this partner sees it.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"station_id": "SZ-NS-001", "name": "南山科技园充电站", "address": "广东省深圳市南山区科技园南区 1 号", "area_code": "440305", "lat": 22.543536, "lng": 113.929636, "station_type": "public", "station_status": "operating", "service_tel": "0755-86000000", "business_hours": "24 小时", "reservations": true, "piles": [{"pile_id": "SZ-NS-001-P1", "equipment_type": "dc", "power_kw": "120", "connectors": [{"connector_id": "SZ-NS-001-P1-1", "connector_type": "dc_cable", "power_kw": "120"}]}], "tariff": {"currency": "CNY", "time_zone": "Asia/Shanghai", "periods": [{"start": "00:00", "elec_price": "0.7000", "service_price": "0.4000"}, {"start": "08:00", "elec_price": "1.1000", "service_price": "0.6000"}]}, "updated_at": "2026-12-04T08:00:00Z"}))]
 pub struct StationView {
     pub station_id: String,
     pub name: String,
@@ -114,6 +115,7 @@ pub struct ConnectorView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"station_id": "SZ-NS-001", "name": "南山科技园充电站", "address": "广东省深圳市南山区科技园南区 1 号", "area_code": "440305", "lat": 22.543536, "lng": 113.929636, "station_type": "public", "station_status": "operating", "service_tel": "0755-86000000", "business_hours": "24 小时", "reservations": true, "piles": [{"pile_id": "SZ-NS-001-P1", "equipment_type": "dc", "power_kw": "120", "connectors": [{"connector_id": "SZ-NS-001-P1-1", "connector_type": "dc_cable", "power_kw": "120"}]}], "updated_at": "2026-12-04T08:00:00Z"}], "next_cursor": "U1otTlMtMDAx", "total": 37}))]
 pub struct StationPage {
     pub items: Vec<StationView>,
     /// Pass as `cursor` for the next page; absent on the last page.

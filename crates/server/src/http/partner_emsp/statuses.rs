@@ -45,6 +45,7 @@ pub struct ConnectorStatusView {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"at": "2026-12-05T02:00:00Z", "items": [{"connector_id": "SZ-NS-001-P1-1", "found": true, "station_id": "SZ-NS-001", "status": "available"}, {"connector_id": "SZ-NS-001-P9-9", "found": false}]}))]
 pub struct ConnectorStatuses {
     /// One per id asked, in the order asked.
     pub items: Vec<ConnectorStatusView>,

@@ -26,7 +26,8 @@ const VISIBILITY_TTL: Duration = Duration::from_secs(10);
 /// Live `connector.status_changed` events (`text/event-stream`); a `lagged` event says how many
 /// changes this connection was too slow to take.
 #[utoipa::path(get, path = "/connectors/status/stream", tag = "partner", security(("oauth2" = ["emsp"])),
-    responses((status = 200, description = "text/event-stream: `event: connector.status_changed`, `data`: ConnectorStatusEvent", content_type = "text/event-stream"),
+    responses((status = 200, description = "text/event-stream: `event: connector.status_changed`, `data`: ConnectorStatusEvent", content_type = "text/event-stream",
+        example = json!("event: connector.status_changed\ndata: {\"connector_id\":\"SZ-NS-001-P1-1\",\"station_id\":\"SZ-NS-001\",\"status\":\"charging\",\"at\":\"2026-12-05T01:30:00Z\"}\n\n")),
               (status = 403, body = ErrorBody, description = "the token lacks the `emsp` scope, or the partner is no approved platform")))]
 pub async fn status_stream(
     State(state): State<AppState>,
