@@ -104,6 +104,12 @@ pub struct CpoArgs {
     /// REST: send charge records whose total is one yuan off (the platform should dispute).
     #[arg(long)]
     pub unbalanced_records: bool,
+    /// REST: refuse every start with `not_plugged_in` (the driver has not plugged in).
+    #[arg(long)]
+    pub nobody_plugged_in: bool,
+    /// REST: accept a stop, then report `stop_failed` and keep charging.
+    #[arg(long)]
+    pub stops_fail: bool,
 }
 
 pub async fn run(args: CpoArgs) -> anyhow::Result<()> {

@@ -46,7 +46,13 @@ pub async fn run(args: CpoArgs) -> anyhow::Result<()> {
     config.charging_interval = Duration::from_secs(args.charge_status_secs.max(1));
     config.max_duration = Duration::from_secs(args.max_charge_secs.max(1));
     config.status_interval = Duration::from_secs(args.status_every_secs.max(1));
-    config.misbehaviour = Misbehaviour { refuse_commands: args.refuse_commands, never_answer: args.never_answer, unbalanced_records: args.unbalanced_records };
+    config.misbehaviour = Misbehaviour {
+        refuse_commands: args.refuse_commands,
+        never_answer: args.never_answer,
+        unbalanced_records: args.unbalanced_records,
+        nobody_plugged_in: args.nobody_plugged_in,
+        stops_fail: args.stops_fail,
+    };
     let cpo = RestCpoSimulator::start(config).await.with_context(|| format!("starting the command endpoint on {}", args.bind))?;
     let connectors = cpo.connector_ids();
     tracing::info!(

@@ -58,6 +58,12 @@ pub struct Misbehaviour {
     /// Send charge records whose `total_money` is one yuan more than electricity + service, as
     /// a partner with a fee bug does (the platform should dispute them).
     pub unbalanced_records: bool,
+    /// Refuse every `start_session` with `not_plugged_in`, as when the driver has not plugged
+    /// the car in yet.
+    pub nobody_plugged_in: bool,
+    /// Accept a `stop_session`, then report `stop_failed` and keep charging, as a charger that
+    /// did not take the stop does (a later stop, once this is off, ends the session).
+    pub stops_fail: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +295,12 @@ impl RestCpoSimulator {
     /// charging.
     pub fn end_session(&self, session_id: &str, stop_reason: &str) -> bool {
         sessions::end_at_charger(&self.inner, session_id, stop_reason)
+    }
+
+    /// Cancels a held reservation at the charger (its staff or its own app) and reports
+    /// `cancelled`. False unless it is held.
+    pub fn cancel_reservation_at_charger(&self, reservation_id: &str) -> bool {
+        sessions::cancel_at_charger(&self.inner, reservation_id)
     }
 
     /// Waits until `session_id` satisfies `done`, polling; `None` on timeout.

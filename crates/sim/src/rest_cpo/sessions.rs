@@ -77,6 +77,9 @@ fn start(inner: &Arc<Inner>, state: &mut State, session_id: &str, connector_id: 
     if let Some((reason, message)) = unavailable(state, connector_id, Some(session_id)) {
         return refused(reason, message);
     }
+    if state.misbehaviour.nobody_plugged_in {
+        return refused("not_plugged_in", "no car is plugged in at this connector");
+    }
     let from_reservation = match state.reservations.get_mut(session_id) {
         Some(r) if r.state == ReservationState::Held && r.connector_id == connector_id => {
             r.state = ReservationState::Used;
@@ -148,6 +151,23 @@ fn reserve(inner: &Arc<Inner>, state: &mut State, reservation_id: &str, connecto
     inner.set_status(state, connector_id, ConnectorStatus::Reserved);
     inner.spawn(expire(inner.clone(), reservation_id.to_owned(), hold));
     (200, json!({"result": "accepted", "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}))
+}
+
+/// Ends a held reservation from the charger's side and reports `cancelled`.
+pub(crate) fn cancel_at_charger(inner: &Arc<Inner>, reservation_id: &str) -> bool {
+    {
+        let mut state = inner.state.lock();
+        let Some(reservation) = state.reservations.get_mut(reservation_id).filter(|r| r.state == ReservationState::Held) else { return false };
+        reservation.state = ReservationState::Cancelled;
+        let connector_id = reservation.connector_id.clone();
+        inner.set_status(&mut state, &connector_id, ConnectorStatus::Available);
+    }
+    let (reporter, path) = (inner.clone(), format!("/reservations/{reservation_id}/events"));
+    inner.spawn(async move {
+        let body = json!({"type": "cancelled", "at": rfc3339(Utc::now())});
+        reporter.client.report("reservation_event", path, body).await;
+    });
+    true
 }
 
 fn cancel(inner: &Arc<Inner>, state: &mut State, reservation_id: &str) -> (u16, Value) {
@@ -232,12 +252,33 @@ async fn run(inner: Arc<Inner>, session_id: String, stop_signal: Arc<Notify>) {
     finish(&inner, &session_id).await;
 }
 
+/// Whether the stop just asked for fails ([`super::Misbehaviour::stops_fail`], our user's stop
+/// only): the session goes back to charging as if nothing was asked.
+fn stop_failed(inner: &Inner, session_id: &str) -> bool {
+    let mut state = inner.state.lock();
+    let fails = state.misbehaviour.stops_fail;
+    let Some(session) = state.sessions.get_mut(session_id) else { return false };
+    if !fails || session.stop_reason.as_deref() != Some("user") {
+        return false;
+    }
+    session.stop_reason = None;
+    session.state = SessionState::Charging;
+    true
+}
+
 /// Reports `charging` until a stop is signalled, the car is full or the time is up.
 async fn charge(inner: &Inner, session_id: &str, start: DateTime<Utc>, stop_signal: &Notify) {
     let deadline = tokio::time::Instant::now() + inner.config.max_duration;
     loop {
         tokio::select! {
-            _ = stop_signal.notified() => return,
+            _ = stop_signal.notified() => {
+                if !stop_failed(inner, session_id) {
+                    return;
+                }
+                let body = json!({"type": "stop_failed", "at": rfc3339(Utc::now()), "message": "the charger did not take the stop (simulated)"});
+                event(inner, session_id, body).await;
+                continue;
+            }
             _ = tokio::time::sleep_until(deadline) => break,
             _ = tokio::time::sleep(inner.config.charging_interval) => {}
         }

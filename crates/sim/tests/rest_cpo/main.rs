@@ -272,6 +272,52 @@ async fn a_reservation_is_used_by_the_start_with_its_id_or_expires() {
         "accepted"
     );
     assert_eq!(sim.connector_status(&ids[2]), Some(ConnectorStatus::Available));
+
+    // Cancelled at the charger: the platform hears `cancelled`; a second cancel there is a no-op.
+    assert_eq!(
+        command(&sim, json!({"command": "reserve", "reservation_id": "r4", "connector_id": ids[3], "minutes": 15, "sent_at": "…"})).await.1["result"],
+        "accepted"
+    );
+    assert!(sim.cancel_reservation_at_charger("r4"));
+    assert!(!sim.cancel_reservation_at_charger("r4"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while platform.bodies("/reservations/r4/events").is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no cancelled event");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(platform.bodies("/reservations/r4/events").iter().map(|e| e["type"].clone()).collect::<Vec<_>>(), [json!("cancelled")]);
+    assert_eq!(sim.connector_status(&ids[3]), Some(ConnectorStatus::Available));
+}
+
+#[tokio::test]
+async fn a_stop_that_fails_at_the_charger_reports_stop_failed_and_keeps_charging() {
+    let platform = FakePlatform::start().await;
+    let sim = started(config(&platform)).await;
+    let connector = sim.connector_ids()[0].clone();
+    let session = "0193a0c2-0000-7000-8000-000000000009";
+    assert_eq!(command(&sim, start(session, &connector)).await.1["result"], "accepted");
+    sim.wait_session(session, Duration::from_secs(5), |s| s.state == SessionState::Charging).await.expect("charging");
+
+    sim.set_misbehaviour(Misbehaviour { stops_fail: true, ..Misbehaviour::default() });
+    let stop = json!({"command": "stop_session", "session_id": session, "connector_id": connector, "sent_at": "…"});
+    assert_eq!(command(&sim, stop.clone()).await.1["result"], "accepted");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !platform.event_types(session).contains(&"stop_failed".to_owned()) {
+        assert!(tokio::time::Instant::now() < deadline, "events: {:?}", platform.event_types(session));
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(sim.session(session).map(|s| s.state), Some(SessionState::Charging), "it keeps charging");
+    let failed = platform.bodies(&format!("/sessions/{session}/events")).into_iter().find(|e| e["type"] == "stop_failed").unwrap();
+    assert!(failed["message"].is_string() && failed["at"].is_string(), "{failed}");
+
+    // Once the charger takes stops again, a new stop ends the session with its record.
+    sim.set_misbehaviour(Misbehaviour::default());
+    assert_eq!(command(&sim, stop).await.1["result"], "accepted");
+    let ended = sim.wait_session(session, Duration::from_secs(5), |s| s.record_answer.is_some()).await;
+    let ended = ended.unwrap_or_else(|| panic!("no record: {:?}, events {:?}", sim.session(session), platform.event_types(session)));
+    assert_eq!(ended.state, SessionState::Ended);
+    assert_eq!(platform.event_types(session).last().map(String::as_str), Some("stopped"));
+    assert_eq!(platform.bodies(&format!("/sessions/{session}/charge-record"))[0]["stop_reason"], "user");
 }
 
 #[tokio::test]
@@ -285,6 +331,10 @@ async fn an_operator_that_refuses_or_never_answers() {
     sim.set_misbehaviour(Misbehaviour { refuse_commands: true, ..Misbehaviour::default() });
     let refused = command(&sim, start("s1", &connector)).await.1;
     assert_eq!((refused["result"].as_str(), refused["reason"].as_str()), (Some("refused"), Some("other")));
+
+    sim.set_misbehaviour(Misbehaviour { nobody_plugged_in: true, ..Misbehaviour::default() });
+    let unplugged = command(&sim, start("s3", &connector)).await.1;
+    assert_eq!((unplugged["result"].as_str(), unplugged["reason"].as_str()), (Some("refused"), Some("not_plugged_in")), "{unplugged}");
 
     sim.set_misbehaviour(Misbehaviour { never_answer: true, ..Misbehaviour::default() });
     let body = serde_json::to_vec(&start("s2", &connector)).unwrap();
