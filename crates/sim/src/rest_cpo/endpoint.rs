@@ -94,11 +94,11 @@ async fn command(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
     };
     let name = request["command"].as_str().unwrap_or_default().to_owned();
     let key = header(&headers, "idempotency-key").map(str::to_owned);
-    // One lock for the lookup, the decision and storing the answer: two copies of a retry that
-    // arrive together cannot both act.
     // The guide: a repeated start, reserve or cancel gets its first answer; a stop and
     // `get_session` are answered as things are now (a stop after `stop_failed` is a new attempt).
     let replayed = matches!(name.as_str(), "start_session" | "reserve" | "cancel_reservation");
+    // One lock for the lookup, the decision and storing the answer: two copies of a retry that
+    // arrive together cannot both act.
     let mut state = inner.state.lock();
     let replay = if replayed { key.as_ref().and_then(|k| state.answers.get(k).cloned()) } else { None };
     let (answer, repeat) = match replay {
